@@ -1,0 +1,4 @@
+// Diagnostic codes E1xxx. One entry per code: its one-line title (the message says the specifics).
+// Codes are never reused or renumbered once released.
+export const SYNTAX_CODES = {
+} as const satisfies Record<string, string>;
