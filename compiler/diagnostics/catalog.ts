@@ -37,7 +37,7 @@ export function diag(
 ): Diagnostic {
   return {
     code,
-    severity: extra.severity ?? (code.startsWith('W') ? 'warning' : 'error'),
+    severity: extra.severity ?? ((code as string).startsWith('W') ? 'warning' : 'error'),
     message,
     primary,
     secondary: extra.secondary ?? [],
