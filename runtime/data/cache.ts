@@ -1,0 +1,65 @@
+// The preprocessed-volume cache: one file per (volume content, preprocessing settings), so a
+// second epoch or a second experiment over the same data reads floats instead of redoing
+// gunzip + resampling. Entries: "MCTC" magic, u32 format version, u32 D, H, W, then D*H*W
+// little-endian float32. Written to a temp file and renamed, so readers never see half an entry;
+// an entry that fails its checks is treated as absent and rewritten.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const MAGIC = 0x4354434d; // "MCTC" read little-endian
+const FORMAT = 1;
+const HEADER = 20;
+
+let tmpCounter = 0;
+const fileHashes = new Map<string, { size: number; mtimeMs: number; hash: string }>();
+
+/** sha256 of a file's bytes, remembered per (path, size, mtime) for the life of the process. */
+export function hashFile(path: string): string {
+  const st = statSync(path);
+  const known = fileHashes.get(path);
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.hash;
+  const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
+  fileHashes.set(path, { size: st.size, mtimeMs: st.mtimeMs, hash });
+  return hash;
+}
+
+export function cacheKey(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40);
+}
+
+export class VolumeCache {
+  constructor(readonly dir: string) {}
+
+  private path(key: string): string { return join(this.dir, key.slice(0, 2), `${key}.f32`); }
+
+  get(key: string, shape: [number, number, number]): Float32Array | null {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.path(key));
+    } catch {
+      return null;
+    }
+    const n = shape[0] * shape[1] * shape[2];
+    if (bytes.length !== HEADER + 4 * n) return null;
+    const v = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
+    if (v.getUint32(0, true) !== MAGIC || v.getUint32(4, true) !== FORMAT) return null;
+    if (v.getUint32(8, true) !== shape[0] || v.getUint32(12, true) !== shape[1] || v.getUint32(16, true) !== shape[2]) return null;
+    const out = new Float32Array(n);
+    const src = new DataView(bytes.buffer, bytes.byteOffset + HEADER, 4 * n);
+    for (let i = 0; i < n; i++) out[i] = src.getFloat32(4 * i, true);
+    return out;
+  }
+
+  put(key: string, shape: [number, number, number], data: Float32Array): void {
+    const path = this.path(key);
+    mkdirSync(join(this.dir, key.slice(0, 2)), { recursive: true });
+    const bytes = new Uint8Array(HEADER + 4 * data.length);
+    const v = new DataView(bytes.buffer);
+    [MAGIC, FORMAT, ...shape].forEach((x, i) => v.setUint32(4 * i, x, true));
+    for (let i = 0; i < data.length; i++) v.setFloat32(HEADER + 4 * i, data[i]!, true);
+    const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  }
+}

@@ -1,0 +1,194 @@
+// BERT WordPiece tokenization as HuggingFace's BertTokenizer does it (do_lower_case=True):
+//   normalise: drop NUL / U+FFFD / control characters, whitespace -> ' ', space out CJK ideographs,
+//              lower-case, strip accents (NFD, drop combining marks);
+//   pre-tokenise: split on whitespace, then every punctuation character is its own token;
+//   WordPiece: greedy longest match first, continuation pieces prefixed `##`, a word longer than
+//              100 characters or with no full segmentation becomes [UNK];
+//   encode: [CLS] tokens [SEP], truncated to maxLength (keeping [SEP]), padded with [PAD];
+//           attention mask 1 for real tokens, 0 for padding.
+// Vocabularies load from `vocab.txt` (one token per line, id = line index) or a `tokenizer.json`
+// with a WordPiece model.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../compiler/diagnostics/catalog.js';
+
+export interface Encoding {
+  ids: Int32Array;
+  attentionMask: Uint8Array;
+  /** The tokens before padding, for inspection. */
+  tokens: string[];
+}
+
+const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]'] as const;
+
+function fail(message: string, file: string, line?: number): never {
+  throw new DiagnosticError(diag('E5030', message, line === undefined ? { file, start: 0, end: 0 } : { file, start: 0, end: 0, line }));
+}
+
+export class WordPieceTokenizer {
+  readonly vocab: ReadonlyMap<string, number>;
+  readonly padId: number; readonly unkId: number; readonly clsId: number; readonly sepId: number;
+
+  constructor(tokens: readonly string[], readonly source: string, readonly maxInputCharsPerWord = 100) {
+    const vocab = new Map<string, number>();
+    tokens.forEach((t, i) => { if (!vocab.has(t)) vocab.set(t, i); });
+    this.vocab = vocab;
+    const id = (t: string) => {
+      const v = vocab.get(t);
+      if (v === undefined) fail(`${source} has no ${t} token`, source);
+      return v;
+    };
+    [this.padId, this.unkId, this.clsId, this.sepId] = SPECIALS.map(id) as [number, number, number, number];
+  }
+
+  get size(): number { return this.vocab.size; }
+
+  /** Normalisation and pre-tokenisation: the words WordPiece then splits. */
+  basicTokens(text: string): string[] {
+    let clean = '';
+    for (const ch of text) {
+      const cp = ch.codePointAt(0)!;
+      if (cp === 0 || cp === 0xfffd || isControl(ch)) continue;
+      if (isWhitespace(ch)) clean += ' ';
+      else if (isCjk(cp)) clean += ` ${ch} `;
+      else clean += ch;
+    }
+    const stripped = clean.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+    const out: string[] = [];
+    for (const word of stripped.split(' ')) {
+      let cur = '';
+      for (const ch of word) {
+        if (isPunctuation(ch)) {
+          if (cur) out.push(cur);
+          out.push(ch);
+          cur = '';
+        } else cur += ch;
+      }
+      if (cur) out.push(cur);
+    }
+    return out;
+  }
+
+  wordPiece(word: string): string[] {
+    const chars = Array.from(word);
+    if (chars.length > this.maxInputCharsPerWord) return ['[UNK]'];
+    const pieces: string[] = [];
+    let start = 0;
+    while (start < chars.length) {
+      let end = chars.length, found: string | null = null;
+      while (start < end) {
+        const sub = (start > 0 ? '##' : '') + chars.slice(start, end).join('');
+        if (this.vocab.has(sub)) { found = sub; break; }
+        end--;
+      }
+      if (found === null) return ['[UNK]'];
+      pieces.push(found);
+      start = end;
+    }
+    return pieces;
+  }
+
+  tokenize(text: string): string[] {
+    return this.basicTokens(text).flatMap((w) => this.wordPiece(w));
+  }
+
+  /** [CLS] text [SEP], truncated / padded to `maxLength` (at least 2). */
+  encode(text: string, maxLength: number): Encoding {
+    if (!Number.isInteger(maxLength) || maxLength < 2) throw new Error(`encode: maxLength ${maxLength} < 2`);
+    const tokens = ['[CLS]', ...this.tokenize(text).slice(0, maxLength - 2), '[SEP]'];
+    const ids = new Int32Array(maxLength).fill(this.padId);
+    const attentionMask = new Uint8Array(maxLength);
+    tokens.forEach((t, i) => { ids[i] = this.vocab.get(t) ?? this.unkId; attentionMask[i] = 1; });
+    return { ids, attentionMask, tokens };
+  }
+
+  encodeBatch(texts: readonly string[], maxLength: number): { ids: Int32Array; attentionMask: Uint8Array } {
+    const ids = new Int32Array(texts.length * maxLength), attentionMask = new Uint8Array(texts.length * maxLength);
+    texts.forEach((t, b) => {
+      const e = this.encode(t, maxLength);
+      ids.set(e.ids, b * maxLength);
+      attentionMask.set(e.attentionMask, b * maxLength);
+    });
+    return { ids, attentionMask };
+  }
+}
+
+/** Reads `vocab.txt` (one token per line) or a WordPiece `tokenizer.json`. */
+export function loadTokenizer(path: string, shownAs: string = path): WordPieceTokenizer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: shownAs, start: 0, end: 0 }));
+  }
+  if (path.endsWith('.json')) {
+    let json: { model?: { type?: string; vocab?: Record<string, number>; max_input_chars_per_word?: number; continuing_subword_prefix?: string } };
+    try {
+      json = JSON.parse(text) as typeof json;
+    } catch (e) {
+      fail(`${shownAs} is not valid JSON: ${(e as Error).message}`, shownAs);
+    }
+    const model = json.model;
+    if (!model || model.type !== 'WordPiece' || !model.vocab) fail(`${shownAs} does not hold a WordPiece model (model.type is ${model?.type ?? 'missing'})`, shownAs);
+    if ((model.continuing_subword_prefix ?? '##') !== '##') fail(`${shownAs}: continuing_subword_prefix must be "##"`, shownAs);
+    const tokens: string[] = [];
+    for (const [tok, id] of Object.entries(model.vocab)) {
+      if (!Number.isInteger(id) || id < 0) fail(`${shownAs}: token ${JSON.stringify(tok)} has id ${id}`, shownAs);
+      if (tokens[id] !== undefined) fail(`${shownAs}: id ${id} is used by ${JSON.stringify(tokens[id])} and ${JSON.stringify(tok)}`, shownAs);
+      tokens[id] = tok;
+    }
+    for (let i = 0; i < tokens.length; i++) if (tokens[i] === undefined) fail(`${shownAs}: vocabulary ids are not contiguous (no token has id ${i})`, shownAs);
+    return new WordPieceTokenizer(tokens, shownAs, model.max_input_chars_per_word ?? 100);
+  }
+  const lines = text.split(/\r?\n/);
+  if (lines.at(-1) === '') lines.pop();
+  if (lines.length === 0) fail(`${shownAs} is empty`, shownAs);
+  lines.forEach((l, i) => { if (l.trim() === '') fail(`${shownAs}:${i + 1}: empty line; every line of vocab.txt is one token`, shownAs, i + 1); });
+  return new WordPieceTokenizer(lines.map((l) => l.trim()), shownAs);
+}
+
+/** The vocabulary shipped for ct_clip_tiny: runtime/data/assets/ct_clip_tiny_vocab.txt. Found next to
+ *  this module when run from source, or in the package's source tree when run from dist/. */
+export function tinyVocabPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'assets', 'ct_clip_tiny_vocab.txt'), join(here, '..', '..', '..', 'runtime', 'data', 'assets', 'ct_clip_tiny_vocab.txt')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`ct_clip_tiny vocabulary missing; looked in ${candidates.join(', ')}`);
+  return found;
+}
+
+/** The tokenizer a model spec asks for: its `vocab` path, or the bundled tiny vocabulary when null. */
+export function tokenizerFor(text: { vocab: string | null; vocabSize: number }, architecture: string): WordPieceTokenizer {
+  if (text.vocab === null) {
+    if (architecture !== 'ct_clip_tiny') {
+      throw new DiagnosticError(diag('E5030', `${architecture} has no bundled vocabulary; set the text encoder's vocab to a vocab.txt or tokenizer.json`, null));
+    }
+    return loadTokenizer(tinyVocabPath(), 'ct_clip_tiny_vocab.txt');
+  }
+  const tok = loadTokenizer(text.vocab);
+  if (tok.size > text.vocabSize) {
+    throw new DiagnosticError(diag('E5030', `${text.vocab} has ${tok.size} tokens but the text encoder's vocabSize is ${text.vocabSize}`, { file: text.vocab, start: 0, end: 0 }));
+  }
+  return tok;
+}
+
+// Character classes exactly as BERT's tokenization.py defines them.
+function isWhitespace(ch: string): boolean {
+  return ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || /\p{Zs}/u.test(ch);
+}
+function isControl(ch: string): boolean {
+  if (ch === '\t' || ch === '\n' || ch === '\r') return false;
+  return /\p{Cc}|\p{Cf}/u.test(ch);
+}
+function isPunctuation(ch: string): boolean {
+  const cp = ch.codePointAt(0)!;
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true;
+  return /\p{P}/u.test(ch);
+}
+function isCjk(cp: number): boolean {
+  return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+}
