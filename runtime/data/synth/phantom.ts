@@ -222,7 +222,7 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
   if (f['Pleural effusion']) {
     d.effusionSide = rng.pick<Side>(['right', 'left', 'bilateral', 'bilateral']);
     for (const id of sidesOf(d.effusionSide)) {
-      const depth = rng.uniform(18, 45);
+      const depth = rng.uniform(28, 60);
       paintDependentFluid(c, id, depth, A.lungTop, A.lungBase);
     }
   }
@@ -296,9 +296,10 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
     const large = rng.bern(0.35);
     d.hernia = large ? 'large' : 'small';
     const r = large ? rng.uniform(30, 40) : rng.uniform(18, 26);
-    const p: Vec3 = [12, A.spineY - 32 - r * 0.4, A.lungBase + 5];
-    c.sphere(p, r + 3, 30, { lung: 0 });
-    c.sphere(p, r, (_x, y) => (y < p[1] - 0.15 * r ? -1000 : 15));
+    // Behind the heart, just above the hiatus: stomach wall, fluid, and an anterior gas cap.
+    const p: Vec3 = [12, A.spineY - 30 - r * 0.5, A.lungBase + 12 + r * 0.4];
+    c.sphere(p, r + 3, 35, { lung: 0 });
+    c.sphere(p, r, (_x, y) => (y < p[1] - 0.35 * r ? -1000 : 15));
   }
   if (f['Arterial wall calcification']) {
     const spots = rng.int(3, 9);
@@ -363,7 +364,7 @@ function sidesOf(s: Side): number[] {
 function paintDependentFluid(c: Canvas, id: number, depth: number, top: number, base: number): void {
   for (let k = 0; k < c.nz; k++) {
     const t = Math.min(1, Math.max(0, (top - c.z(k)) / (top - base)));
-    const dz = depth * (0.25 + 0.75 * t * t);
+    const dz = depth * (0.35 + 0.65 * t);
     for (let i = 0; i < c.nx; i++) {
       let back = -1;
       for (let j = c.ny - 1; j >= 0; j--) if (c.lung[c.index(i, j, k)] === id) { back = j; break; }

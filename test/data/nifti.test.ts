@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { decodeNifti, encodeNifti1Int16 } from '../../runtime/data/nifti.js';
+import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+
+// Independent writers: the NIfTI-1 (348-byte) and NIfTI-2 (540-byte) header layouts, field by field.
+type Dt = { code: number; bits: number; set: (v: DataView, o: number, x: number, le: boolean) => void };
+const DT: Record<string, Dt> = {
+  uint8: { code: 2, bits: 8, set: (v, o, x) => v.setUint8(o, x) },
+  int8: { code: 256, bits: 8, set: (v, o, x) => v.setInt8(o, x) },
+  int16: { code: 4, bits: 16, set: (v, o, x, le) => v.setInt16(o, x, le) },
+  uint16: { code: 512, bits: 16, set: (v, o, x, le) => v.setUint16(o, x, le) },
+  int32: { code: 8, bits: 32, set: (v, o, x, le) => v.setInt32(o, x, le) },
+  uint32: { code: 768, bits: 32, set: (v, o, x, le) => v.setUint32(o, x, le) },
+  float32: { code: 16, bits: 32, set: (v, o, x, le) => v.setFloat32(o, x, le) },
+  float64: { code: 64, bits: 64, set: (v, o, x, le) => v.setFloat64(o, x, le) },
+};
+
+function nifti1(dims: number[], pix: number[], dt: Dt, values: number[], o: { le?: boolean; slope?: number; inter?: number; magic?: string; truncate?: number } = {}): Uint8Array {
+  const le = o.le ?? true;
+  const bytes = dt.bits / 8;
+  const buf = new Uint8Array(352 + values.length * bytes);
+  const v = new DataView(buf.buffer);
+  v.setInt32(0, 348, le);
+  [3, ...dims, 1, 1, 1, 1].forEach((d, i) => v.setInt16(40 + 2 * i, d, le));
+  v.setInt16(70, dt.code, le);
+  v.setInt16(72, dt.bits, le);
+  [1, ...pix, 1, 1, 1, 1].forEach((p, i) => v.setFloat32(76 + 4 * i, p, le));
+  v.setFloat32(108, 352, le);
+  v.setFloat32(112, o.slope ?? 0, le);
+  v.setFloat32(116, o.inter ?? 0, le);
+  const magic = o.magic ?? 'n+1\0';
+  for (let i = 0; i < 4; i++) buf[344 + i] = magic.charCodeAt(i);
+  values.forEach((x, i) => dt.set(v, 352 + i * bytes, x, le));
+  return o.truncate ? buf.subarray(0, buf.length - o.truncate) : buf;
+}
+
+function nifti2(dims: number[], pix: number[], dt: Dt, values: number[]): Uint8Array {
+  const bytes = dt.bits / 8;
+  const off = 544;
+  const buf = new Uint8Array(off + values.length * bytes);
+  const v = new DataView(buf.buffer);
+  v.setInt32(0, 540, true);
+  const magic = 'n+2\0\r\n\x1a\n';
+  for (let i = 0; i < 8; i++) buf[4 + i] = magic.charCodeAt(i);
+  v.setInt16(12, dt.code, true);
+  v.setInt16(14, dt.bits, true);
+  [3, ...dims, 1, 1, 1, 1].forEach((d, i) => v.setBigInt64(16 + 8 * i, BigInt(d), true));
+  [1, ...pix, 1, 1, 1, 1].forEach((p, i) => v.setFloat64(104 + 8 * i, p, true));
+  v.setBigInt64(168, BigInt(off), true);
+  v.setFloat64(176, 0, true); // scl_slope unset
+  values.forEach((x, i) => dt.set(v, off + i * bytes, x, true));
+  return buf;
+}
+
+const valuesFor = (name: string, n: number): number[] => Array.from({ length: n }, (_, i) => {
+  switch (name) {
+    case 'uint8': return (i * 37) % 256;
+    case 'int8': return ((i * 37) % 256) - 128;
+    case 'int16': return i * 1021 - 12000;
+    case 'uint16': return i * 2011;
+    case 'int32': return i * 100_003 - 1_000_000;
+    case 'uint32': return i * 150_000_001;
+    case 'float32': return Math.fround(i * 0.37 - 2.5);
+    default: return i * 1e-7 - 3.25;
+  }
+});
+
+function expectDiag(fn: () => unknown, code: string, mentions: string): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DiagnosticError);
+    const d = (e as DiagnosticError).diagnostics[0]!;
+    expect(d.code).toBe(code);
+    expect(d.message).toContain(mentions);
+    return;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+describe('NIfTI reading', () => {
+  const dims = [3, 2, 4];
+  const n = 24;
+  for (const name of Object.keys(DT)) {
+    for (const gz of [false, true]) {
+      for (const le of [true, false]) {
+        it(`NIfTI-1 ${name} ${gz ? '.nii.gz' : '.nii'} ${le ? 'little' : 'big'}-endian`, () => {
+          const vals = valuesFor(name, n);
+          const raw = nifti1(dims, [0.5, 0.75, 2.5], DT[name]!, vals, { le });
+          const vol = decodeNifti(gz ? gzipSync(raw) : raw, 'x.nii');
+          expect(vol.version).toBe(1);
+          expect(vol.datatype).toBe(name);
+          expect(vol.dims).toEqual([3, 2, 4]);
+          expect(vol.pixdim).toEqual([0.5, 0.75, 2.5]);
+          expect(Array.from(vol.data)).toEqual(vals);
+          expect([vol.sclSlope, vol.sclInter]).toEqual([1, 0]); // slope 0 in the header = unscaled
+        });
+      }
+    }
+  }
+  it('keeps a header scl_slope / scl_inter when set', () => {
+    const vol = decodeNifti(nifti1([2, 1, 1], [1, 1, 1], DT.int16!, [1, 2], { slope: 2, inter: -1024 }), 'x.nii');
+    expect([vol.sclSlope, vol.sclInter]).toEqual([2, -1024]);
+  });
+  for (const name of ['int16', 'float64', 'uint8']) {
+    it(`NIfTI-2 ${name}, .nii and .nii.gz`, () => {
+      const vals = valuesFor(name, n);
+      for (const bytes of [nifti2(dims, [0.7, 0.7, 1.5], DT[name]!, vals), gzipSync(nifti2(dims, [0.7, 0.7, 1.5], DT[name]!, vals))]) {
+        const vol = decodeNifti(bytes, 'x.nii');
+        expect(vol.version).toBe(2);
+        expect(vol.dims).toEqual([3, 2, 4]);
+        expect(vol.pixdim.map((p) => Math.round(p * 1000) / 1000)).toEqual([0.7, 0.7, 1.5]);
+        expect(Array.from(vol.data)).toEqual(vals);
+      }
+    });
+  }
+  it('round-trips what the synthetic generator writes', () => {
+    const data = Int16Array.from({ length: 5 * 4 * 3 }, (_, i) => (i * 977) % 4000 - 1024);
+    const bytes = gzipSync(encodeNifti1Int16({ dims: [5, 4, 3], pixdim: [6.5, 6.5, 8.25], data, description: 'test' }));
+    const vol = decodeNifti(bytes, 'v.nii.gz');
+    expect(vol.datatype).toBe('int16');
+    expect(vol.dims).toEqual([5, 4, 3]);
+    expect(vol.pixdim).toEqual([6.5, 6.5, 8.25]);
+    expect([vol.sclSlope, vol.sclInter]).toEqual([1, 0]);
+    expect(Array.from(vol.data)).toEqual(Array.from(data));
+  });
+});
+
+describe('corrupt NIfTI', () => {
+  const good = () => nifti1([2, 2, 2], [1, 1, 1], DT.int16!, [1, 2, 3, 4, 5, 6, 7, 8]);
+  it('truncated gzip', () => {
+    const gz = gzipSync(good());
+    expectDiag(() => decodeNifti(gz.subarray(0, gz.length - 20), 'scan.nii.gz'), 'E5003', 'scan.nii.gz');
+  });
+  it('wrong magic', () => {
+    expectDiag(() => decodeNifti(nifti1([2, 2, 2], [1, 1, 1], DT.int16!, [1, 2, 3, 4, 5, 6, 7, 8], { magic: 'abc\0' }), 'bad.nii'), 'E5002', 'bad.nii');
+  });
+  it('not NIfTI at all', () => {
+    expectDiag(() => decodeNifti(new TextEncoder().encode('hello'), 'hello.nii'), 'E5002', 'hello.nii');
+  });
+  it('header promises more voxels than the file holds', () => {
+    expectDiag(() => decodeNifti(nifti1([2, 2, 2], [1, 1, 1], DT.int16!, [1, 2, 3, 4, 5, 6, 7, 8], { truncate: 3 }), 'short.nii'), 'E5004', 'short.nii');
+  });
+  it('unsupported datatype', () => {
+    const bytes = good();
+    new DataView(bytes.buffer).setInt16(70, 32, true); // complex64
+    new DataView(bytes.buffer).setInt16(72, 64, true);
+    expectDiag(() => decodeNifti(bytes, 'complex.nii'), 'E5005', 'complex.nii');
+  });
+});
