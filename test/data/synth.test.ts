@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
+import { generateSynthetic, splitSizes } from '../../runtime/data/synth/generate.js';
+import { EXPECTED_PREVALENCE, findingsToLabels, sampleFindings } from '../../runtime/data/synth/findings.js';
+import { IMPRESSION_TERMS } from '../../runtime/data/synth/reports.js';
+import { Rng } from '../../runtime/data/synth/rng.js';
+import { readCsvTable } from '../../runtime/data/ctrate_tables.js';
+import { readNiftiFile } from '../../runtime/data/nifti.js';
+import { volumeRelativePath } from '../../runtime/data/layout.js';
+import { expectDiagnostic, tempDir } from './helpers.js';
+
+function files(root: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d)) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p); else out.set(relative(root, p), readFileSync(p));
+    }
+  };
+  walk(root);
+  return out;
+}
+
+describe('synthetic CT-RATE generator', () => {
+  const args = { volumes: 7, seed: 42, site: 'source', shape: [20, 24, 24] as [number, number, number] };
+  const a = join(tempDir('syn'), 'a'), b = join(tempDir('syn'), 'b'), c = join(tempDir('syn'), 'c');
+  const ma = generateSynthetic({ out: a, ...args });
+  generateSynthetic({ out: b, ...args });
+  generateSynthetic({ out: c, ...args, seed: 43 });
+
+  it('writes the CT-RATE layout, nested by patient and scan', () => {
+    const names = [...files(a).keys()].sort();
+    expect(names).toContain('multi_abnormality_labels/train_predicted_labels.csv');
+    expect(names).toContain('multi_abnormality_labels/valid_predicted_labels.csv');
+    expect(names).toContain('radiology_text_reports/validation_reports.csv');
+    expect(names).toContain('metadata/validation_metadata.csv');
+    expect(names).toContain('train/train_1/train_1_a/train_1_a_1.nii.gz');
+    const vols = names.filter((n) => n.endsWith('.nii.gz'));
+    expect(vols.length).toBe(7);
+    for (const v of vols) expect(v).toMatch(/^(train|valid)\/\1_\d+\/\1_\d+_a\/\1_\d+_a_\d\.nii\.gz$/);
+    const sizes = splitSizes(7);
+    expect(vols.filter((v) => v.startsWith('valid/')).length).toBe(sizes.valid);
+    expect(sizes).toEqual({ train: 6, valid: 1 });
+  });
+
+  it('is byte-identical for the same seed and differs for another', () => {
+    const fa = files(a), fb = files(b), fc = files(c);
+    expect([...fa.keys()].sort()).toEqual([...fb.keys()].sort());
+    for (const [k, v] of fa) expect(v.equals(fb.get(k)!), k).toBe(true);
+    const vol = 'train/train_1/train_1_a/train_1_a_1.nii.gz';
+    expect(fc.get(vol)?.equals(fa.get(vol)!)).toBe(false);
+  });
+
+  it('stores int16 with slope 1 / intercept -1024; metadata holds the true (varied) spacing', () => {
+    const meta = readCsvTable(join(a, 'metadata/train_metadata.csv'), 'meta');
+    const spacings = new Set<string>();
+    for (const row of meta.rows) {
+      const name = row.cells.get('VolumeName')!;
+      expect(row.cells.get('RescaleSlope')).toBe('1');
+      expect(row.cells.get('RescaleIntercept')).toBe('-1024');
+      const xy = Number(/^\[([\d.]+),/.exec(row.cells.get('XYSpacing')!)![1]);
+      const z = Number(row.cells.get('ZSpacing'));
+      spacings.add(`${xy}/${z}`);
+      const vol = readNiftiFile(join(a, volumeRelativePath('train', name)));
+      expect(vol.datatype).toBe('int16');
+      expect(vol.dims).toEqual([24, 24, 20]);
+      expect(vol.pixdim[0]).toBeCloseTo(xy, 4);
+      expect(vol.pixdim[2]).toBeCloseTo(z, 4);
+      // Air outside the body (about -1000 HU) sits near stored 24; the body reaches soft tissue and bone.
+      const hu = Array.from(vol.data, (v) => v - 1024);
+      expect(Math.min(...hu)).toBeLessThan(-990);
+      expect(Math.max(...hu)).toBeGreaterThan(300);
+    }
+    expect(spacings.size).toBe(meta.rows.length);
+  });
+
+  it('reports agree with labels: each impression names exactly the present pathologies', () => {
+    for (const split of ['train', 'validation'] as const) {
+      const reports = readCsvTable(join(a, `radiology_text_reports/${split}_reports.csv`), 'r');
+      const labels = readCsvTable(join(a, `multi_abnormality_labels/${split === 'train' ? 'train' : 'valid'}_predicted_labels.csv`), 'l');
+      for (const row of reports.rows) {
+        const name = row.cells.get('VolumeName')!;
+        const lab = labels.rows.find((r) => r.cells.get('VolumeName') === name)!;
+        const impression = row.cells.get('Impressions_EN')!.toLowerCase();
+        for (const p of CT_RATE_PATHOLOGIES) {
+          const present = lab.cells.get(p) === '1';
+          expect(impression.includes(IMPRESSION_TERMS[p]), `${name}: ${p}`).toBe(present);
+        }
+        expect(row.cells.get('Findings_EN')!.length).toBeGreaterThan(50);
+      }
+    }
+  });
+
+  it('manifest records the arguments and every volume', () => {
+    expect(ma).toMatchObject({ generator: 'medctc synth', complete: true, seed: 42, volumes: 7, site: 'source', shape: [20, 24, 24] });
+    expect(ma.list.length).toBe(7);
+  });
+
+  it('sites differ in acquisition', () => {
+    const t = join(tempDir('syn'), 't');
+    generateSynthetic({ out: t, ...args, site: 'target' });
+    const fov = (root: string) => {
+      const rows = readCsvTable(join(root, 'metadata/train_metadata.csv'), 'm').rows;
+      return rows.map((r) => Number(/^\[([\d.]+),/.exec(r.cells.get('XYSpacing')!)![1]) * 24);
+    };
+    expect(Math.max(...fov(a))).toBeLessThanOrEqual(355);
+    expect(Math.min(...fov(t))).toBeGreaterThanOrEqual(365);
+  });
+
+  it('bad arguments are diagnostics', async () => {
+    await expectDiagnostic(() => generateSynthetic({ out: join(tempDir('syn'), 'x'), ...args, site: 'mars' }), 'E5041', ['mars']);
+    await expectDiagnostic(() => generateSynthetic({ out: join(tempDir('syn'), 'x'), ...args, volumes: 0 }), 'E5040', ['volumes']);
+    await expectDiagnostic(() => generateSynthetic({ out: join(tempDir('syn'), 'x'), ...args, shape: [2, 24, 24] }), 'E5040', ['shape']);
+    // A non-empty folder that is not an earlier synth dataset is left alone.
+    await expectDiagnostic(() => generateSynthetic({ out: join(a, 'metadata'), ...args }), 'E5042', ['metadata']);
+  });
+});
+
+describe('label model', () => {
+  const N = 6000;
+  const rng = new Rng(2024, 'prevalence');
+  const samples = Array.from({ length: N }, () => findingsToLabels(sampleFindings(rng)));
+  const rate = (i: number, given?: (l: Uint8Array) => boolean) => {
+    const s = given ? samples.filter(given) : samples;
+    return s.filter((l) => l[i]).length / s.length;
+  };
+  const idx = (p: (typeof CT_RATE_PATHOLOGIES)[number]) => CT_RATE_PATHOLOGIES.indexOf(p);
+
+  it('marginals are near the CT-RATE-like targets', () => {
+    for (const p of CT_RATE_PATHOLOGIES) {
+      expect(Math.abs(rate(idx(p)) - EXPECTED_PREVALENCE[p]), p).toBeLessThan(0.035);
+    }
+  });
+  it('plausible co-occurrences', () => {
+    const art = idx('Arterial wall calcification'), cor = idx('Coronary artery wall calcification');
+    expect(rate(cor, (l) => !!l[art])).toBeGreaterThan(3 * rate(cor, (l) => !l[art]));
+    const eff = idx('Pleural effusion'), ate = idx('Atelectasis');
+    expect(rate(ate, (l) => !!l[eff])).toBeGreaterThan(2.5 * rate(ate, (l) => !l[eff]));
+    const card = idx('Cardiomegaly'), peri = idx('Pericardial effusion');
+    expect(rate(peri, (l) => !!l[card])).toBeGreaterThan(2.5 * rate(peri, (l) => !l[card]));
+  });
+});
