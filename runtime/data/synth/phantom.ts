@@ -256,7 +256,7 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
     for (let n = 0; n < d.noduleCount; n++) {
       const p = lungPoint(0, (_x, _y, _z, rho) => rho < 0.92);
       if (!p) continue;
-      const r = rng.uniform(3.5, 10);
+      const r = rng.uniform(4.5, 12);
       if (2 * r > d.noduleMaxMm) { d.noduleMaxMm = Math.round(2 * r); d.noduleLobe = lobeOf(p); }
       c.sphere(p, r, rng.uniform(15, 60), { mask: inLung, blend: 'max' });
     }
@@ -325,14 +325,14 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
     if (d.device === 'pacemaker' || d.device === 'port catheter') {
       const left = d.device === 'pacemaker';
       const gen: Vec3 = [(left ? 1 : -1) * 0.6 * A.a, A.cy - A.b + A.fat * 0.5 + 6, A.lungTop - 25];
-      c.ellipsoid(gen, left ? [22, 6, 18] : [12, 7, 12], metal);
-      c.capsule(gen, [-10, A.tracheaY - 22, A.carinaZ + 20], 1.6, metal, { blend: 'max' });
-      c.capsule([-10, A.tracheaY - 22, A.carinaZ + 20], [H[0] - R[0] * 0.3, H[1], H[2]], 1.6, metal, { blend: 'max' });
+      c.ellipsoid(gen, left ? [24, 8, 20] : [14, 8, 14], metal);
+      c.capsule(gen, [-10, A.tracheaY - 22, A.carinaZ + 20], 2.2, metal, { blend: 'max' });
+      c.capsule([-10, A.tracheaY - 22, A.carinaZ + 20], [H[0] - R[0] * 0.3, H[1], H[2]], 2.2, metal, { blend: 'max' });
     } else {
-      const wires = rng.int(5, 7);
+      const wires = rng.int(6, 8);
       for (let w = 0; w < wires; w++) {
         const z = A.lungBase + 20 + w * (A.lungTop - A.lungBase - 50) / wires;
-        c.capsule([-9, A.cy - A.bIn - 8, z], [9, A.cy - A.bIn - 8, z], 1.8, metal, { blend: 'max' });
+        c.capsule([-11, A.cy - A.bIn - 8, z], [11, A.cy - A.bIn - 8, z], 2.6, metal, { blend: 'max' });
       }
     }
   }
