@@ -10,6 +10,7 @@ import { join } from 'node:path';
 const MAGIC = 0x4354434d; // "MCTC" read little-endian
 const FORMAT = 1;
 const HEADER = 20;
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let tmpCounter = 0;
 const fileHashes = new Map<string, { size: number; mtimeMs: number; hash: string }>();
@@ -46,8 +47,12 @@ export class VolumeCache {
     if (v.getUint32(0, true) !== MAGIC || v.getUint32(4, true) !== FORMAT) return null;
     if (v.getUint32(8, true) !== shape[0] || v.getUint32(12, true) !== shape[1] || v.getUint32(16, true) !== shape[2]) return null;
     const out = new Float32Array(n);
-    const src = new DataView(bytes.buffer, bytes.byteOffset + HEADER, 4 * n);
-    for (let i = 0; i < n; i++) out[i] = src.getFloat32(4 * i, true);
+    if (HOST_LE) {
+      new Uint8Array(out.buffer).set(bytes.subarray(HEADER));
+    } else {
+      const src = new DataView(bytes.buffer, bytes.byteOffset + HEADER, 4 * n);
+      for (let i = 0; i < n; i++) out[i] = src.getFloat32(4 * i, true);
+    }
     return out;
   }
 
@@ -57,7 +62,8 @@ export class VolumeCache {
     const bytes = new Uint8Array(HEADER + 4 * data.length);
     const v = new DataView(bytes.buffer);
     [MAGIC, FORMAT, ...shape].forEach((x, i) => v.setUint32(4 * i, x, true));
-    for (let i = 0; i < data.length; i++) v.setFloat32(HEADER + 4 * i, data[i]!, true);
+    if (HOST_LE) bytes.set(new Uint8Array(data.buffer, data.byteOffset, 4 * data.length), HEADER);
+    else for (let i = 0; i < data.length; i++) v.setFloat32(HEADER + 4 * i, data[i]!, true);
     const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
     writeFileSync(tmp, bytes);
     renameSync(tmp, path);

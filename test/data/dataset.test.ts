@@ -60,6 +60,23 @@ describe('DataSet over a CT-RATE layout', () => {
     expect(Math.max(...loaded)).toBeLessThanOrEqual(1);
   });
 
+  it('cache: keyed by settings too; a damaged entry is recomputed, not trusted', async () => {
+    const cacheDir = join(tempDir('cache'), 'c');
+    const spec = specFor(pristine, cacheDir, { limit: 2 });
+    const ds = await openDataSet(spec, prompts, { progress: 'quiet' });
+    expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0 });
+    const other = await openDataSet({ ...spec, preprocess: { ...pp, windowHU: [-500, 500] } }, prompts, { progress: 'quiet' });
+    expect(await other.train.prepare()).toEqual({ computed: 2, cached: 0 });
+    const good = await ds.train.items[0]!.load();
+    const entries: string[] = [];
+    const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) { const p = join(d, e.name); if (e.isDirectory()) walk(p); else entries.push(p); } };
+    walk(cacheDir);
+    expect(entries.length).toBe(4);
+    for (const e of entries) writeFileSync(e, readFileSync(e).subarray(0, 100));
+    expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0 });
+    expect(Array.from(await ds.train.items[0]!.load())).toEqual(Array.from(good));
+  });
+
   it('a subset of pathologies picks those label columns, in the prompts order', async () => {
     const ds = await openDataSet(specFor(pristine, join(tempDir('cache'), 'c'), { limit: 2 }),
       { ...prompts, pathologies: ['Lung nodule', 'Medical material'] }, { progress: 'quiet' });

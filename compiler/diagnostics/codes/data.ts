@@ -14,7 +14,6 @@ export const DATA_CODES = {
   E5014: 'duplicate VolumeName',
   E5015: 'volume not listed in a CT-RATE table',
   E5016: 'split has no volumes',
-  E5017: 'unknown pathology',
   E5020: 'invalid preprocessing settings',
   E5030: 'tokenizer vocabulary invalid',
   E5040: 'invalid synthetic data arguments',

@@ -99,8 +99,7 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
     const L = lungEllipse(side);
     const id = side < 0 ? LUNG_RIGHT : LUNG_LEFT;
     const lungSdf = (x: number, y: number, z: number): number => {
-      const t = (A.lungTop - z) / (A.lungTop - L.base);
-      const w = Math.min(1, 0.22 + 1.7 * Math.max(t, 0));
+      const w = apexWidth((A.lungTop - z) / (A.lungTop - L.base));
       const q = Math.hypot((x - L.xc) / (L.rx * w), (y - L.yc) / (L.ry * w));
       const dia = L.base + 28 * Math.max(0, 1 - q * q);
       return Math.max((q - 1) * L.rx * w, dia - z, z - A.lungTop, A.medHalf - side * x);
@@ -108,8 +107,7 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
     c.paint([L.xc - L.rx, L.yc - L.ry, L.base - 5], [L.xc + L.rx, L.yc + L.ry, A.lungTop],
       lungSdf, (_x, y) => -865 + 35 * (y - L.yc) / L.ry, { lung: id });
     c.forLung(id, (idx, x, y, z) => {
-      const t = (A.lungTop - z) / (A.lungTop - L.base);
-      const w = Math.min(1, 0.22 + 1.7 * Math.max(t, 0));
+      const w = apexWidth((A.lungTop - z) / (A.lungTop - L.base));
       c.lungRho[idx] = Math.hypot((x - L.xc) / (L.rx * w), (y - L.yc) / (L.ry * w));
     });
   }
@@ -182,7 +180,9 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
   const H = A.heart, R = A.heartR;
   const rim = f['Pericardial effusion'] ? rng.uniform(9, 17) : 4;
   c.ellipsoid(H, [R[0] + rim, R[1] + rim, R[2] + rim], f['Pericardial effusion'] ? 12 : -90, { lung: 0 });
-  c.ellipsoid(H, R, blood, { lung: 0 });
+  // Myocardium around the blood-filled chambers (they separate only with contrast).
+  c.ellipsoid(H, R, site.bloodHU > 100 ? 105 : 42, { lung: 0 });
+  c.ellipsoid([H[0] - 0.1 * R[0], H[1] + 0.05 * R[1], H[2]], [R[0] * 0.72, R[1] * 0.7, R[2] * 0.72], blood);
   // Pulmonary trunk to the left hilum; aorta: ascending, arch, descending beside the spine.
   c.capsule([H[0] + 5, H[1] - 10, H[2] + R[2] * 0.6], [A.medHalf + 8, A.tracheaY + 6, A.carinaZ - 18], 12, blood, { lung: 0 });
   const aortaR = rng.uniform(12, 15);
@@ -348,6 +348,11 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
     }
   }
   return { hu: c.hu, details: d };
+}
+
+/** Lung cross-section scale by fractional distance t below the apex: a rounded dome, full width from t = 0.5. */
+function apexWidth(t: number): number {
+  return 0.08 + 0.92 * Math.sqrt(Math.min(1, Math.max(t, 0) / 0.5));
 }
 
 function emptyDetails(): PhantomDetails {
