@@ -1,0 +1,31 @@
+// Diagnostic codes E55xx-E59xx: runtime building blocks (weight files, adapters, training helpers,
+// evaluation). Kept apart from DATA_CODES (E50xx-E54xx) so the two tables are edited independently.
+// One entry per code: its one-line title (the message says the specifics). Never reused or renumbered.
+export const RUNTIME_CODES = {
+  // E550x-E552x: safetensors files (runtime/io/safetensors.ts)
+  E5501: 'cannot read safetensors file',
+  E5502: 'safetensors file is truncated',
+  E5503: 'safetensors header is too large',
+  E5504: 'safetensors header is not valid JSON',
+  E5505: 'invalid safetensors header entry',
+  E5506: 'unsupported safetensors dtype',
+  E5507: 'duplicate tensor name in safetensors header',
+  E5508: 'tensor data offsets out of range',
+  E5509: 'tensor data regions overlap',
+  E5510: 'safetensors data buffer has a hole',
+  E5511: 'tensor byte size disagrees with its shape and dtype',
+  E5512: 'tensor not found in safetensors file',
+  E5513: 'tensor dtype cannot be read as requested',
+  E5520: 'cannot write output file',
+  // E553x: PEFT adapters (runtime/adapter)
+  E5530: 'cannot read adapter_config.json',
+  E5531: 'invalid adapter_config.json',
+  E5532: 'adapter tensor missing',
+  E5533: 'adapter tensor has the wrong shape',
+  E5534: 'unexpected tensor in adapter file',
+  // E556x: training helpers (runtime/train)
+  E5560: 'warmup is longer than training',
+  E5561: 'gradient norm is not finite',
+} as const satisfies Record<string, string>;
+
+export type RuntimeCode = keyof typeof RUNTIME_CODES;

@@ -1,0 +1,43 @@
+// Atomic file writes: readers see either the old file or the complete new one, never a torn write.
+// The temp file sits in the destination folder so the final rename never crosses filesystems.
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+
+let counter = 0;
+
+/**
+ * Writes `parts` (concatenated) to `path` via `<dir>/.<name>.<pid>.<n>.tmp` + fsync + rename.
+ * Creates the parent folder. Failures are E5520 naming `path`; the temp file is removed.
+ */
+export function writeFileAtomic(path: string, parts: Uint8Array | string | readonly (Uint8Array | string)[]): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+  const list = Array.isArray(parts) ? parts : [parts as Uint8Array | string];
+  let fd: number | null = null;
+  try {
+    mkdirSync(dir, { recursive: true });
+    fd = openSync(tmp, 'w');
+    for (const p of list) {
+      const bytes = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(tmp, path);
+    syncDir(dir);
+  } catch (e) {
+    if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
+    rmSync(tmp, { force: true });
+    throw new DiagnosticError(fileDiagnostic('E5520', `cannot write ${path}: ${(e as Error).message}`, path));
+  }
+}
+
+/** Makes the rename durable; some platforms (Windows) cannot open folders, which is harmless to skip. */
+function syncDir(dir: string): void {
+  let fd: number;
+  try { fd = openSync(dir, 'r'); } catch { return; }
+  try { fsyncSync(fd); } catch { /* not supported for folders here */ } finally { closeSync(fd); }
+}
