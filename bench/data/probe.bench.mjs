@@ -59,7 +59,8 @@ try {
   const mean = new Float64Array(d), sd = new Float64Array(d);
   for (const f of tr.X) for (let i = 0; i < d; i++) mean[i] += f[i] / tr.X.length;
   for (const f of tr.X) for (let i = 0; i < d; i++) sd[i] += (f[i] - mean[i]) ** 2 / tr.X.length;
-  for (let i = 0; i < d; i++) sd[i] = Math.sqrt(sd[i]) || 1;
+  // Features constant on the train split (padding, FOV) get unit scale, or a shift of another site blows up.
+  for (let i = 0; i < d; i++) sd[i] = Math.sqrt(sd[i]) > 1e-3 ? Math.sqrt(sd[i]) : 1;
   const norm = (X) => X.map((f) => f.map((v, i) => (v - mean[i]) / sd[i]));
   const Xt = norm(tr.X), Xe = norm(ev.X);
   const result = {};

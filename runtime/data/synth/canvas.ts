@@ -27,8 +27,10 @@ export class Canvas {
   readonly lungRho: Float32Array;
   private readonly h: number;
 
+  /** `offset`: where the patient's centre line sits in the volume (mm, x and y), i.e. table position. */
   constructor(readonly nx: number, readonly ny: number, readonly nz: number,
-              readonly sx: number, readonly sy: number, readonly sz: number, fill: number) {
+              readonly sx: number, readonly sy: number, readonly sz: number, fill: number,
+              readonly offset: [number, number] = [0, 0]) {
     const n = nx * ny * nz;
     this.hu = new Float32Array(n).fill(fill);
     this.lung = new Uint8Array(n);
@@ -36,22 +38,22 @@ export class Canvas {
     this.h = (sx + sy + sz) / 3;
   }
 
-  x(i: number): number { return (i - (this.nx - 1) / 2) * this.sx; }
-  y(j: number): number { return (j - (this.ny - 1) / 2) * this.sy; }
+  x(i: number): number { return (i - (this.nx - 1) / 2) * this.sx - this.offset[0]; }
+  y(j: number): number { return (j - (this.ny - 1) / 2) * this.sy - this.offset[1]; }
   z(k: number): number { return (k - (this.nz - 1) / 2) * this.sz; }
   index(i: number, j: number, k: number): number { return (k * this.ny + j) * this.nx + i; }
 
   /** Voxel index range covering [lo, hi] mm along one axis (with a one-voxel margin). */
-  private range(lo: number, hi: number, n: number, s: number): [number, number] {
+  private range(lo: number, hi: number, n: number, s: number, o: number): [number, number] {
     const c = (n - 1) / 2;
-    return [Math.max(0, Math.floor(lo / s + c) - 1), Math.min(n - 1, Math.ceil(hi / s + c) + 1)];
+    return [Math.max(0, Math.floor((lo + o) / s + c) - 1), Math.min(n - 1, Math.ceil((hi + o) / s + c) + 1)];
   }
 
   /** Paints `sdf` inside the box [lo, hi] (mm). */
   paint(lo: Vec3, hi: Vec3, sdf: Sdf, value: Value, opts: PaintOptions = {}): void {
-    const [i0, i1] = this.range(lo[0], hi[0], this.nx, this.sx);
-    const [j0, j1] = this.range(lo[1], hi[1], this.ny, this.sy);
-    const [k0, k1] = this.range(lo[2], hi[2], this.nz, this.sz);
+    const [i0, i1] = this.range(lo[0], hi[0], this.nx, this.sx, this.offset[0]);
+    const [j0, j1] = this.range(lo[1], hi[1], this.ny, this.sy, this.offset[1]);
+    const [k0, k1] = this.range(lo[2], hi[2], this.nz, this.sz, 0);
     const edge = this.h * (opts.feather ?? 1);
     const blend = opts.blend ?? 'replace';
     for (let k = k0; k <= k1; k++) {

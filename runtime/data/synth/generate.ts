@@ -17,7 +17,7 @@ import { diag } from '../../../compiler/diagnostics/catalog.js';
 import { encodeNifti1Int16 } from '../nifti.js';
 import { layoutPaths, volumeRelativePath } from '../layout.js';
 import { sampleFindings, findingsToLabels, type Findings } from './findings.js';
-import { renderPhantom, type PhantomDetails } from './phantom.js';
+import { renderPhantom } from './phantom.js';
 import { writeReport } from './reports.js';
 import { Rng } from './rng.js';
 import { RESCALE_INTERCEPT, RESCALE_SLOPE, SITES, type Site } from './sites.js';
@@ -111,7 +111,7 @@ function* scansOf(o: SynthOptions, site: Site, split: 'train' | 'valid', count: 
       const z = roundMm(scanRng.uniform(site.coverageZmm[0], site.coverageZmm[1]) / D);
       const anatomyRng = new Rng(o.seed, 'anatomy', split, p);
       const { hu, details } = renderPhantom({ nx: W, ny: H, nz: D, sx: xy, sy: xy, sz: z }, site, findings, anatomyRng, scanRng);
-      report ??= writeReport(findings, details as PhantomDetails, new Rng(o.seed, 'report', split, p));
+      report ??= writeReport(findings, details, new Rng(o.seed, 'report', split, p));
       const stored = new Int16Array(hu.length);
       for (let i = 0; i < hu.length; i++) {
         const v = Math.round((hu[i]! - RESCALE_INTERCEPT) / RESCALE_SLOPE);
