@@ -77,7 +77,8 @@ function listVolumes(dir: string): string[] {
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
+      // Hugging Face snapshots hold symlinks into a blob store; follow them.
+      if (e.isDirectory() || (e.isSymbolicLink() && statSync(p).isDirectory())) walk(p);
       else if (/\.nii(\.gz)?$/.test(e.name)) out.push(p);
     }
   };

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CT_RATE_PATHOLOGIES, type DataSpec, type PromptSpec } from '../../compiler/ir/experiment.js';
 import { PRESETS } from '../../compiler/models/presets.js';
@@ -75,6 +75,17 @@ describe('DataSet over a CT-RATE layout', () => {
     for (const e of entries) writeFileSync(e, readFileSync(e).subarray(0, 100));
     expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0 });
     expect(Array.from(await ds.train.items[0]!.load())).toEqual(Array.from(good));
+  });
+
+  it('follows symlinked folders and files (Hugging Face snapshot layout)', async () => {
+    const root = copy();
+    const blobs = join(tempDir('blobs'), 'valid_1');
+    renameSync(join(root, 'valid', 'valid_1'), blobs);
+    symlinkSync(blobs, join(root, 'valid', 'valid_1'), 'dir');
+    const ds = await openDataSet(specFor(root, join(root, '..', 'cache')), prompts, { progress: 'quiet' });
+    const fromPristine = await openDataSet(specFor(pristine, join(root, '..', 'cache2')), prompts, { progress: 'quiet' });
+    expect(ds.eval.items.map((i) => i.volumeName)).toEqual(fromPristine.eval.items.map((i) => i.volumeName));
+    expect(Array.from(await ds.eval.items[0]!.load())).toEqual(Array.from(await fromPristine.eval.items[0]!.load()));
   });
 
   it('a subset of pathologies picks those label columns, in the prompts order', async () => {
