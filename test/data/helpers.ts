@@ -1,12 +1,18 @@
 // Shared helpers for test/data: temp folders, a small synthetic dataset, and diagnostic asserts.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { DiagnosticError } from '../../compiler/diagnostics/types.js';
 
+const made: string[] = [];
+// Registered on the importing test file's root suite: its temp folders go when it finishes.
+afterAll(() => { for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
 export function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `medctc-${tag}-`));
+  const d = mkdtempSync(join(tmpdir(), `medctc-${tag}-`));
+  made.push(d);
+  return d;
 }
 
 /** Runs fn and asserts it throws a DiagnosticError with this code whose message (or span) names `mentions`. */

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { loadTokenizer, tinyVocabPath, tokenizerFor, WordPieceTokenizer } from '../../runtime/data/tokenizer.js';
 import { tinyCorpus, tinyVocabLines } from '../../runtime/data/synth/vocab.js';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
 import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { tempDir } from './helpers.js';
 
 // A hand-made vocabulary: ids are line numbers.
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'lung', 'nodule', 'is', 'present', '.', ',', 'not',
@@ -66,7 +66,7 @@ function bertTokenizerJson(vocab: string[]): object {
 describe('oracle: @huggingface/tokenizers on the same tokenizer.json', () => {
   const vocab = tinyVocabLines();
   const json = bertTokenizerJson(vocab);
-  const dir = mkdtempSync(join(tmpdir(), 'medctc-tok-'));
+  const dir = tempDir('tok');
   const path = join(dir, 'tokenizer.json');
   writeFileSync(path, JSON.stringify(json));
   const ours = loadTokenizer(path);
@@ -110,7 +110,7 @@ describe('the ct_clip_tiny vocabulary', () => {
 });
 
 describe('vocabulary file errors', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'medctc-tok-'));
+  const dir = tempDir('tok');
   it('a vocab.txt without [CLS]', () => {
     const p = join(dir, 'vocab.txt');
     writeFileSync(p, '[PAD]\n[UNK]\n[SEP]\nhello\n');
