@@ -101,7 +101,7 @@ export function paintChest(geom: Geometry, site: Site, f: Findings, rng: Rng): C
       return Math.max((q - 1) * L.rx * w, dia - z, z - A.lungTop, A.medHalf - side * x);
     };
     c.paint([L.xc - L.rx, L.yc - L.ry, L.base - 5], [L.xc + L.rx, L.yc + L.ry, A.lungTop],
-      lungSdf, (_x, y) => -865 + 35 * (y - L.yc) / L.ry, { lung: id });
+      lungSdf, (_x, y) => -865 + 35 * (y - L.yc) / L.ry, { lung: id, lungMinCoverage: 0.01 });
     c.forLung(id, (idx, x, y, z) => {
       const w = apexWidth((A.lungTop - z) / (A.lungTop - L.base));
       c.lungRho[idx] = Math.hypot((x - L.xc) / (L.rx * w), (y - L.yc) / (L.ry * w));

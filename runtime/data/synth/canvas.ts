@@ -15,6 +15,9 @@ export interface PaintOptions {
   blend?: 'replace' | 'max' | 'min';
   /** Mark voxels at least half covered with this lung id (0 = no longer lung). */
   lung?: number;
+  /** Coverage needed to set `lung` (default 0.5). The lungs themselves claim their partial-volume
+   *  rim too, so later changes to lung tissue (fluid, emphysema) leave no dark outline behind. */
+  lungMinCoverage?: number;
   /** Edge width in voxels (1 = hard partial-volume edge; more = feathered, e.g. ground glass). */
   feather?: number;
 }
@@ -72,7 +75,7 @@ export class Canvas {
           if (blend === 'max') v = Math.max(v, old);
           else if (blend === 'min') v = Math.min(v, old);
           this.hu[idx] = old + a * (v - old);
-          if (opts.lung !== undefined && a >= 0.5) this.lung[idx] = opts.lung;
+          if (opts.lung !== undefined && a >= (opts.lungMinCoverage ?? 0.5)) this.lung[idx] = opts.lung;
         }
       }
     }

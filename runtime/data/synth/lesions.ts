@@ -33,7 +33,11 @@ export function paintLesions(chest: Chest, f: Findings, rng: Rng): PhantomDetail
   if (f['Emphysema']) {
     d.emphysemaZone = rng.bern(0.7) ? 'upper' : 'diffuse';
     const zMin = d.emphysemaZone === 'upper' ? (A.lungTop + A.lungBase) / 2 - 20 : -big;
-    c.forLung(0, (idx, _x, _y, z) => { if (z > zMin) c.hu[idx] = Math.min(c.hu[idx]!, -915); });
+    // Destruction fades in over 50 mm rather than stopping at a plane.
+    c.forLung(0, (idx, _x, _y, z) => {
+      const t = Math.min(1, Math.max(0, (z - zMin) / 50 + 0.5));
+      if (t > 0) c.hu[idx] = Math.min(c.hu[idx]!, c.hu[idx]! + t * (-915 - c.hu[idx]!));
+    });
     const holes = rng.int(18, 45);
     for (let h = 0; h < holes; h++) {
       const p = lungPoint(0, (_x, _y, z) => z > zMin);
