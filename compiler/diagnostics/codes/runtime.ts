@@ -26,6 +26,8 @@ export const RUNTIME_CODES = {
   // E556x: training helpers (runtime/train)
   E5560: 'warmup is longer than training',
   E5561: 'gradient norm is not finite',
+  // E557x: evaluation (runtime/eval)
+  E5570: 'model produced a non-finite score',
 } as const satisfies Record<string, string>;
 
 export type RuntimeCode = keyof typeof RUNTIME_CODES;

@@ -1,0 +1,77 @@
+// Percentile bootstrap over volumes: each replicate draws N volumes with replacement (seeded), and
+// every metric (threshold included, re-selected on the replicate unless the caller fixes it) is
+// recomputed, so the interval covers the threshold choice too. Deterministic for a seed.
+import { Rng } from '../util/rng.js';
+import { groupTotals, type RankedLabel } from './ranking.js';
+import { labelMetrics, meanMetrics, type LabelMetrics, type MeanMetrics } from './metrics.js';
+import type { ThresholdRule } from './threshold.js';
+
+export interface BootstrapSettings { samples: number; confidence: number; seed: number }
+
+export type Interval = [number, number];
+
+export interface BootstrapResult {
+  /** Per label, per metric: [lower, upper]; null when no replicate had the metric defined. */
+  labels: Record<keyof LabelMetrics, Interval | null>[];
+  mean: Record<keyof MeanMetrics, Interval | null>;
+  /** Per label: replicates in which the label had one class only (AUROC undefined, left out). */
+  singleClassReplicates: number[];
+}
+
+/** numpy.percentile's default ('linear'): position q * (n - 1) in the sorted sample. */
+export function percentile(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const pos = q * (n - 1), lo = Math.floor(pos), hi = Math.min(lo + 1, n - 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+function interval(values: number[], confidence: number): Interval | null {
+  const xs = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  const a = (1 - confidence) / 2;
+  return [percentile(xs, a), percentile(xs, 1 - a)];
+}
+
+/**
+ * `ranked[l]` is label l over the same N volumes. `fixedThresholds[l]`, when given, is used in
+ * every replicate instead of re-selecting. Volumes are drawn from one stream Rng(seed, 'bootstrap').
+ */
+export function bootstrap(ranked: readonly RankedLabel[], rule: ThresholdRule, settings: BootstrapSettings,
+  fixedThresholds: readonly number[] | null = null): BootstrapResult {
+  if (!(settings.samples >= 1) || !(settings.confidence > 0 && settings.confidence < 1)) {
+    throw new Error(`bootstrap: bad settings ${JSON.stringify(settings)}`);
+  }
+  const n = ranked[0]?.order.length ?? 0;
+  const rng = new Rng(settings.seed, 'bootstrap');
+  const weights = new Float64Array(n);
+  const perLabel: Record<keyof LabelMetrics, number[]>[] = ranked.map(() => emptyColumns<keyof LabelMetrics>(['auroc', 'threshold', 'accuracy', 'precision', 'recall', 'specificity', 'f1', 'weightedF1']));
+  const means = emptyColumns<keyof MeanMetrics>(['auroc', 'accuracy', 'precision', 'recall', 'specificity', 'macroF1', 'weightedF1']);
+  const singleClass = ranked.map(() => 0);
+  for (let b = 0; b < settings.samples; b++) {
+    weights.fill(0);
+    for (let i = 0; i < n; i++) weights[rng.int(n)]! += 1;
+    const ms = ranked.map((r, l) => {
+      const g = groupTotals(r, weights);
+      if (g.P === 0 || g.N === 0) singleClass[l]! += 1;
+      return labelMetrics(g, rule, fixedThresholds?.[l]);
+    });
+    ms.forEach((m, l) => { for (const k of Object.keys(m) as (keyof LabelMetrics)[]) perLabel[l]![k].push(m[k]); });
+    const mean = meanMetrics(ms);
+    for (const k of Object.keys(mean) as (keyof MeanMetrics)[]) means[k].push(mean[k]);
+  }
+  const c = settings.confidence;
+  return {
+    labels: perLabel.map((cols) => mapColumns(cols, (xs) => interval(xs, c))),
+    mean: mapColumns(means, (xs) => interval(xs, c)),
+    singleClassReplicates: singleClass,
+  };
+}
+
+function emptyColumns<K extends string>(keys: K[]): Record<K, number[]> {
+  return Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>;
+}
+
+function mapColumns<K extends string, T>(cols: Record<K, number[]>, f: (xs: number[]) => T): Record<K, T> {
+  return Object.fromEntries(Object.entries(cols).map(([k, xs]) => [k, f(xs as number[])])) as Record<K, T>;
+}
