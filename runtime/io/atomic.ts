@@ -30,7 +30,7 @@ export function writeFileAtomic(path: string, parts: Uint8Array | string | reado
     syncDir(dir);
   } catch (e) {
     if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
-    rmSync(tmp, { force: true });
+    try { rmSync(tmp, { force: true }); } catch { /* the folder itself is unusable */ }
     throw new DiagnosticError(fileDiagnostic('E5520', `cannot write ${path}: ${(e as Error).message}`, path));
   }
 }

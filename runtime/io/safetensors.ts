@@ -333,8 +333,10 @@ export function fromFloat32(values: Float32Array, shape: number[], dtype: 'F32' 
  * descending dtype (alignment) then name, `__metadata__` first with its keys sorted (the reference
  * uses a HashMap there, whose order is arbitrary; sorting keeps our bytes deterministic), compact
  * JSON padded with spaces to a multiple of 8 bytes. Invalid input is a bug in the caller: Error.
+ * Returns the file as consecutive parts (length, header, then views of each tensor's data, not
+ * copies) so a large checkpoint can be written without assembling it in memory.
  */
-export function encodeSafetensors(tensors: Iterable<[string, Tensor]> | Record<string, Tensor>, metadata: Record<string, string> | null = null): Uint8Array {
+export function safetensorsParts(tensors: Iterable<[string, Tensor]> | Record<string, Tensor>, metadata: Record<string, string> | null = null): Uint8Array[] {
   const list = Symbol.iterator in tensors ? [...(tensors as Iterable<[string, Tensor]>)] : Object.entries(tensors);
   const seen = new Set<string>();
   for (const [name, t] of list) {
@@ -363,19 +365,21 @@ export function encodeSafetensors(tensors: Iterable<[string, Tensor]> | Record<s
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (8 - (json.length % 8)) % 8;
   if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const length = new Uint8Array(8);
+  new DataView(length.buffer).setBigUint64(0, BigInt(json.length), true);
+  return [length, json, ...list.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+}
 
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let o = 8 + json.length;
-  for (const [, t] of list) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), o);
-    o += t.data.byteLength;
-  }
+/** The whole file as one byte array (see `safetensorsParts`). */
+export function encodeSafetensors(tensors: Iterable<[string, Tensor]> | Record<string, Tensor>, metadata: Record<string, string> | null = null): Uint8Array {
+  const parts = safetensorsParts(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
 }
 
 /** Encodes and writes atomically (temp file + fsync + rename). */
 export function writeSafetensors(path: string, tensors: Iterable<[string, Tensor]> | Record<string, Tensor>, metadata: Record<string, string> | null = null): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  writeFileAtomic(path, safetensorsParts(tensors, metadata));
 }

@@ -6,6 +6,7 @@ import {
   SafetensorsFile, decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors,
   f16ToF32, bf16ToF32, f32ToF16Bits, f32ToBf16Bits, fromFloat32, toFloat32, type Tensor, type Dtype,
 } from '../../runtime/io/safetensors.js';
+import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { concat, expectDiagnostic, f32le, tempDir, u64le } from './helpers.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -214,3 +215,19 @@ function bytesAs(dtype: Dtype, bytes: Uint8Array): Tensor['data'] {
     case 'U8': case 'BOOL': return bytes;
   }
 }
+
+describe('atomic writes', () => {
+  it('a write that cannot happen is E5520 naming the path, and leaves no temp file', () => {
+    const dir = tempDir('atomic');
+    const blocker = join(dir, 'not-a-folder');
+    writeFileSync(blocker, 'x');
+    expectDiagnostic(() => writeFileAtomic(join(blocker, 'w.safetensors'), 'data'), 'E5520', ['not-a-folder/w.safetensors']);
+    expect(readdirSync(dir)).toEqual(['not-a-folder']);
+  });
+  it('writes all parts in order and replaces an existing file', () => {
+    const path = join(tempDir('atomic'), 'sub', 'f.txt');
+    writeFileAtomic(path, 'old');
+    writeFileAtomic(path, ['a', Uint8Array.of(0x62), 'c']);
+    expect(readFileSync(path, 'utf8')).toBe('abc');
+  });
+});
