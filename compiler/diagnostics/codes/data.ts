@@ -1,6 +1,6 @@
 // Diagnostic codes E5xxx. One entry per code: its one-line title (the message says the specifics).
 // Codes are never reused or renumbered once released.
-// E50xx: data loading and generation (runtime/data). E51xx and up are free for the rest of the runtime.
+// E50xx-E54xx: data loading and generation (runtime/data); E55xx-E59xx belong to codes/runtime.ts.
 export const DATA_CODES = {
   E5001: 'cannot read data file',
   E5002: 'not a NIfTI file',

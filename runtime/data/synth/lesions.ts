@@ -29,7 +29,6 @@ export function paintLesions(chest: Chest, f: Findings, rng: Rng): PhantomDetail
   const H = A.heart, R = A.heartR;
   const d = emptyDetails();
 
-  // ---------------------------------------------------------------- pathologies
   if (f['Emphysema']) {
     d.emphysemaZone = rng.bern(0.7) ? 'upper' : 'diffuse';
     const zMin = d.emphysemaZone === 'upper' ? (A.lungTop + A.lungBase) / 2 - 20 : -big;
