@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
-import { generateSynthetic, splitSizes } from '../../runtime/data/synth/generate.js';
+import { generateSynthetic, splitSizes, SYNTH_VERSION } from '../../runtime/data/synth/generate.js';
+import { createHash } from 'node:crypto';
 import { EXPECTED_PREVALENCE, findingsToLabels, sampleFindings } from '../../runtime/data/synth/findings.js';
 import { IMPRESSION_TERMS } from '../../runtime/data/synth/reports.js';
 import { Rng } from '../../runtime/data/synth/rng.js';
@@ -140,5 +141,25 @@ describe('label model', () => {
     expect(rate(ate, (l) => !!l[eff])).toBeGreaterThan(2.5 * rate(ate, (l) => !l[eff]));
     const card = idx('Cardiomegaly'), peri = idx('Pericardial effusion');
     expect(rate(peri, (l) => !!l[card])).toBeGreaterThan(2.5 * rate(peri, (l) => !l[card]));
+  });
+});
+
+describe('generator output is pinned', () => {
+  // Datasets on disk are reused while their manifest's version matches (see manifestMatches), so any
+  // change to what the generator draws must bump SYNTH_VERSION. This digest covers the decoded voxels
+  // and the CSVs (not the gzip bytes, which depend on the zlib build). Changed the generator on
+  // purpose? Bump SYNTH_VERSION in runtime/data/synth/generate.ts and paste the new digest here.
+  const PINNED = { version: 1, digest: '651b1ac7c6a07d2493d2a3529b68f12db482f4c82caa7d09e3da0bb4ca11ddc9' };
+  it(`digest of a small source + target dataset (SYNTH_VERSION ${PINNED.version})`, () => {
+    const h = createHash('sha256');
+    for (const site of ['source', 'target']) {
+      const root = join(tempDir('pin'), site);
+      const m = generateSynthetic({ out: root, volumes: 4, seed: 1234, site, shape: [16, 20, 20] });
+      for (const v of m.list) h.update(v.volumeName).update(new Uint8Array(readNiftiFile(join(root, volumeRelativePath(v.split, v.volumeName))).data.buffer));
+      for (const f of ['multi_abnormality_labels/train_predicted_labels.csv', 'radiology_text_reports/validation_reports.csv', 'metadata/train_metadata.csv']) {
+        h.update(readFileSync(join(root, f)));
+      }
+    }
+    expect({ version: SYNTH_VERSION, digest: h.digest('hex') }).toEqual(PINNED);
   });
 });
