@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -203,3 +204,17 @@ describe('results object and table', () => {
 // keep the type import honest
 const _t: keyof LabelMetrics = 'f1';
 void _t;
+
+describe('against an independent Python oracle (scipy Mann-Whitney, CT-CLIP find_threshold loop)', () => {
+  type Ref = { name: string; scores: number[]; truth: number[] } & Record<'auroc' | 'threshold' | 'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1' | 'weightedF1', number>;
+  const ref = JSON.parse(readFileSync(new URL('./fixtures/eval_reference.json', import.meta.url), 'utf8')) as { labels: Ref[] };
+  for (const l of ref.labels) {
+    it(`label "${l.name}"`, () => {
+      const m = labelMetrics(totals(l.scores, l.truth), { kind: 'roc_corner' });
+      expect(m.threshold).toBe(l.threshold);
+      for (const k of ['auroc', 'accuracy', 'precision', 'recall', 'specificity', 'f1', 'weightedF1'] as const) {
+        expect(m[k], k).toBeCloseTo(l[k], 12);
+      }
+    });
+  }
+});
