@@ -6,4 +6,5 @@ export { selectThreshold, THRESHOLD_GRID, type ThresholdRule } from './threshold
 export { labelMetrics, meanMetrics, metricsFromConfusion, METRIC_FIELDS, type LabelMetrics, type MeanMetrics } from './metrics.js';
 export { bootstrap, percentile, type BootstrapSettings, type BootstrapResult, type Interval } from './bootstrap.js';
 export { evaluateScores, renderTable, type EvalInput, type EvalResults, type LabelResult } from './evaluate.js';
+export { scoresCsv, writeScoresCsv } from './scores-csv.js';
 

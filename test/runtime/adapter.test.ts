@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  writeAdapter, readAdapter, buildPeftConfig, patternKeyFor, resolveRankAlpha, targetModulesMatch, settingsFromLoraSpec,
+  writeAdapter, readAdapter, buildPeftConfig, loraScaling, mergeInto, patternKeyFor, resolveRankAlpha, targetModulesMatch, settingsFromLoraSpec,
   type Adapter, type AdaptedModule,
 } from '../../runtime/adapter/index.js';
 import { readSafetensors, writeSafetensors, fromFloat32, type Tensor } from '../../runtime/io/safetensors.js';
@@ -173,5 +173,21 @@ describe('PEFT adapter import', () => {
     expectDiagnostic(() => readAdapter(handAdapter(base, { ...tensors, 'base_model.model.enc.other.weight': t([2]) })), 'E5534', ['enc.other.weight']);
     expectDiagnostic(() => readAdapter(handAdapter(base, { ...tensors, 'enc.layer.0.x.lora_A.weight': t([8, 6]) })), 'E5534', ['base_model.model.']);
     expectDiagnostic(() => readAdapter(handAdapter({ ...base, target_modules: ['query'] }, tensors)), 'E5534', ['target_modules']);
+  });
+});
+
+describe('LoRA scaling and merge', () => {
+  it('scaling is alpha/r, or alpha/sqrt(r) with rslora', () => {
+    expect(loraScaling(16, 8, false)).toBe(2);
+    expect(loraScaling(16, 4, true)).toBe(8);
+  });
+  it('W += scaling * B @ A (hand values)', () => {
+    // A = [1 2] (r 1, in 2), B = [3; 4] (out 2, r 1), alpha 2 -> scaling 2; B@A = [[3, 6], [4, 8]]
+    const m: AdaptedModule = { path: 'x', rank: 1, alpha: 2, inFeatures: 2, outFeatures: 2, A: Float32Array.of(1, 2), B: Float32Array.of(3, 4) };
+    expect([...mergeInto(Float32Array.of(1, 0, 0, 1), m, false)]).toEqual([7, 12, 8, 17]);
+    // r 2: A = [[1, 0], [0, 1]], B = [[1, 2], [3, 4]] -> B@A = B; alpha 4, rslora: 4/sqrt(2)
+    const m2: AdaptedModule = { path: 'y', rank: 2, alpha: 4, inFeatures: 2, outFeatures: 2, A: Float32Array.of(1, 0, 0, 1), B: Float32Array.of(1, 2, 3, 4) };
+    const s = 4 / Math.SQRT2;
+    expect([...mergeInto(new Float32Array(4), m2, true)]).toEqual([1, 2, 3, 4].map((x) => Math.fround(s * x)));
   });
 });

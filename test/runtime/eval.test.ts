@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   auroc, rankLabel, groupTotals, selectThreshold, THRESHOLD_GRID, labelMetrics, meanMetrics, pairProbability,
-  zeroShotScores, evaluateScores, renderTable, bootstrap, percentile, type LabelMetrics,
+  zeroShotScores, evaluateScores, renderTable, bootstrap, percentile, scoresCsv, type LabelMetrics,
 } from '../../runtime/eval/index.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { expectDiagnostic } from './helpers.js';
@@ -217,4 +217,11 @@ describe('against an independent Python oracle (scipy Mann-Whitney, CT-CLIP find
       }
     });
   }
+});
+
+describe('scores CSV', () => {
+  it('writes exact scores and truth per volume, quoting where needed', () => {
+    const csv = scoresCsv(['v1', 'a,b'], ['Lung nodule', 'Emphysema'], [[0.1, 1 / 3], [0.5, 0]], [[0, 1], [1, 0]]);
+    expect(csv).toBe('VolumeName,Lung nodule,Lung nodule (truth),Emphysema,Emphysema (truth)\nv1,0.1,0,0.3333333333333333,1\n"a,b",0.5,1,0,0\n');
+  });
 });
