@@ -114,7 +114,10 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
     if (!Array.isArray(shape) || !shape.every(isCount)) fail('E5505', file, `tensor "${name}" shape must be a list of non-negative integers`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) fail('E5505', file, `tensor "${name}" data_offsets must be [begin, end] non-negative integers`);
     const [begin, end] = offsets as [number, number];
-    if (begin > end || end > bufferLength) fail('E5508', file, `tensor "${name}" data_offsets [${begin}, ${end}] fall outside the ${bufferLength}-byte data buffer`);
+    if (begin > end || end > bufferLength) {
+      fail('E5508', file, `tensor "${name}" data_offsets [${begin}, ${end}] fall outside the ${bufferLength}-byte data buffer`,
+        end > bufferLength ? 'the file is probably truncated (an interrupted copy or download)' : undefined);
+    }
     const expected = numel(shape as number[]) * DTYPE_SIZE[dtype as Dtype];
     if (end - begin !== expected) fail('E5511', file, `tensor "${name}" (${dtype} [${(shape as number[]).join(', ')}]) needs ${expected} bytes but data_offsets span ${end - begin}`);
     entries.push([name, { dtype: dtype as Dtype, shape: [...(shape as number[])], dataOffsets: [begin, end] }]);
