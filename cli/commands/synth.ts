@@ -1,8 +1,8 @@
 // `medctc synth`: write a synthetic CT-RATE-layout dataset (see runtime/data/synth/generate.ts),
 // optionally with a PNG contact sheet of a few volumes to eyeball.
-import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
+import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
 import { DiagnosticError } from '../../compiler/diagnostics/types.js';
 import { diag } from '../../compiler/diagnostics/catalog.js';
@@ -53,9 +53,7 @@ function writePreview(m: SynthManifest, out: string, file: string): void {
       labels: CT_RATE_PATHOLOGIES.filter((_, i) => v.labels[i]),
     };
   });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, renderPreview(vols));
-  renameSync(tmp, file);
+  writeFileAtomic(file, renderPreview(vols));
 }
 
 export const synthCommand: CommandModule<object, SynthArgs> = {

@@ -2,7 +2,8 @@
 // second epoch or a second experiment over the same data reads floats instead of redoing
 // gunzip + resampling. Entries: "MCTC" magic, u32 format version, u32 D, H, W, then D*H*W
 // little-endian float32. Written to a temp file and renamed, so readers never see half an entry;
-// an entry that fails its checks is treated as absent and rewritten.
+// an entry that fails its checks is treated as absent and rewritten. No fsync (unlike
+// runtime/io/atomic.ts): a lost entry is only recomputed, and the first pass writes thousands.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -8,12 +8,13 @@
 // Patients are seeded by (seed, split, patient) and scans by (seed, site, split, patient, recon):
 // the same seed at two sites gives the same patients imaged by two scanners.
 // Output bytes depend only on the arguments (fixed gzip level; node's gzip header carries no time).
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CT_RATE_PATHOLOGIES } from '../../../compiler/ir/experiment.js';
 import { DiagnosticError } from '../../../compiler/diagnostics/types.js';
 import { diag } from '../../../compiler/diagnostics/catalog.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { encodeNifti1Int16 } from '../nifti.js';
 import { layoutPaths, volumeRelativePath } from '../layout.js';
 import { sampleFindings, findingsToLabels, type Findings } from './findings.js';
@@ -77,13 +78,6 @@ export function splitSizes(n: number): { train: number; valid: number } {
   return { train: n - valid, valid };
 }
 
-function writeAtomic(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 function csvCell(v: string | number): string {
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -133,14 +127,14 @@ export function generateSynthetic(o: SynthOptions, progress?: (done: number, tot
     generator: SYNTH_GENERATOR, version: SYNTH_VERSION, complete: false,
     seed: o.seed, volumes: o.volumes, site: o.site, shape: o.shape, list: [],
   };
-  writeAtomic(join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   const sizes = splitSizes(o.volumes);
   let done = 0;
   for (const split of ['train', 'valid'] as const) {
     const paths = layoutPaths(o.out, split);
     const labelRows: (string | number)[][] = [], reportRows: string[][] = [], metaRows: (string | number)[][] = [];
     for (const s of scansOf(o, site, split, sizes[split])) {
-      writeAtomic(join(o.out, volumeRelativePath(split, s.name)), s.gz);
+      writeFileAtomic(join(o.out, volumeRelativePath(split, s.name)), s.gz);
       const labels = Array.from(findingsToLabels(s.findings));
       labelRows.push([s.name, ...labels]);
       reportRows.push([s.name, 'Not given.', site.bloodHU > 100 ? 'Contrast-enhanced chest CT.' : 'Non-contrast chest CT.', s.report.findings, s.report.impressions]);
@@ -148,12 +142,12 @@ export function generateSynthetic(o: SynthOptions, progress?: (done: number, tot
       manifest.list.push({ volumeName: s.name, split, labels, spacing: { xy: s.xy, z: s.z } });
       progress?.(++done, o.volumes);
     }
-    writeAtomic(paths.labels, csv(['VolumeName', ...CT_RATE_PATHOLOGIES], labelRows));
-    writeAtomic(paths.reports, csv(['VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findings_EN', 'Impressions_EN'], reportRows));
-    writeAtomic(paths.metadata, csv(['VolumeName', 'Manufacturer', 'RescaleSlope', 'RescaleIntercept', 'XYSpacing', 'ZSpacing'], metaRows));
+    writeFileAtomic(paths.labels, csv(['VolumeName', ...CT_RATE_PATHOLOGIES], labelRows));
+    writeFileAtomic(paths.reports, csv(['VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findings_EN', 'Impressions_EN'], reportRows));
+    writeFileAtomic(paths.metadata, csv(['VolumeName', 'Manufacturer', 'RescaleSlope', 'RescaleIntercept', 'XYSpacing', 'ZSpacing'], metaRows));
   }
   manifest.complete = true;
-  writeAtomic(join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }
 
