@@ -88,6 +88,20 @@ describe('DataSet over a CT-RATE layout', () => {
     expect(Array.from(await ds.eval.items[0]!.load())).toEqual(Array.from(await fromPristine.eval.items[0]!.load()));
   });
 
+  it('json progress: one line per volume on stderr during the first pass', async () => {
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    try {
+      const ds = await openDataSet(specFor(pristine, join(tempDir('cache'), 'c'), { limit: 3 }), prompts, { progress: 'json' });
+      await ds.train.prepare();
+    } finally {
+      process.stderr.write = write;
+    }
+    const events = lines.map((l) => JSON.parse(l) as { event: string; task: string; done: number; total: number });
+    expect(events.map((e) => [e.task, e.done, e.total])).toEqual([['preprocessing train', 1, 3], ['preprocessing train', 2, 3], ['preprocessing train', 3, 3]]);
+  });
+
   it('a subset of pathologies picks those label columns, in the prompts order', async () => {
     const ds = await openDataSet(specFor(pristine, join(tempDir('cache'), 'c'), { limit: 2 }),
       { ...prompts, pathologies: ['Lung nodule', 'Medical material'] }, { progress: 'quiet' });
