@@ -225,3 +225,32 @@ describe('scores CSV', () => {
     expect(csv).toBe('VolumeName,Lung nodule,Lung nodule (truth),Emphysema,Emphysema (truth)\nv1,0.1,0,0.3333333333333333,1\n"a,b",0.5,1,0,0\n');
   });
 });
+
+describe('threshold search vs a naive loop (property)', () => {
+  /** CT-CLIP's loop, literally: per threshold, classify every sample. */
+  function naive(scores: number[], truth: number[], kind: 'roc_corner' | 'youden'): number {
+    let best = 0, bestValue = kind === 'roc_corner' ? 10000 : -Infinity;
+    for (let i = 0; i < 100; i++) {
+      const t = i === 99 ? 1 : i * (1 / 99);
+      let tp = 0, fp = 0, tn = 0, fn = 0;
+      scores.forEach((s, j) => {
+        const p = s > t;
+        if (truth[j] === 1) { if (p) tp++; else fn++; } else if (p) fp++; else tn++;
+      });
+      const tpr = tp / (tp + fn), fpr = fp / (fp + tn);
+      const v = kind === 'roc_corner' ? Math.sqrt((1 - tpr) ** 2 + fpr ** 2) : tpr - fpr;
+      if (kind === 'roc_corner' ? v <= bestValue : v >= bestValue) { bestValue = v; best = t; }
+    }
+    return best;
+  }
+  it('same threshold for both rules on random data with ties and grid-point scores', () => {
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.oneof(fc.integer({ min: 0, max: 99 }).map((i) => i * (1 / 99)), fc.double({ min: 0, max: 1, noNaN: true })), fc.integer({ min: 0, max: 1 })), { minLength: 2, maxLength: 40 }),
+      (pairs) => {
+        const s = pairs.map(([x]) => x), t = pairs.map(([, y]) => y);
+        const g = totals(s, t);
+        for (const kind of ['roc_corner', 'youden'] as const) expect(selectThreshold(g, { kind })).toBe(naive(s, t, kind));
+      },
+    ), { numRuns: 300, seed: 11 });
+  });
+});

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { learningRate, makeSchedule } from '../../runtime/train/schedule.js';
 import { AdamW, adamwStep, clipGradNorm, newAdamWState } from '../../runtime/train/optimizer-ref.js';
@@ -84,5 +85,23 @@ describe('clipGradNorm (torch clip_grad_norm_)', () => {
   it('non-finite norm: returned, or E5561 on request', () => {
     expect(clipGradNorm([Float32Array.of(NaN, 1)], 1)).toBeNaN();
     expectDiagnostic(() => clipGradNorm([Float32Array.of(Infinity)], 1, { errorIfNonfinite: true, source: 'run.medct' }), 'E5561', ['Infinity', 'run.medct']);
+  });
+});
+
+describe('clipGradNorm (property)', () => {
+  it('after clipping, the global norm is at most maxNorm and directions are kept', () => {
+    fc.assert(fc.property(
+      fc.array(fc.array(fc.float({ min: -100, max: 100, noNaN: true }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 4 }),
+      fc.float({ min: Math.fround(0.01), max: 50, noNaN: true }),
+      (arrays, maxNorm) => {
+        const grads = arrays.map((a) => Float32Array.from(a));
+        const before = grads.map((g) => Float32Array.from(g));
+        const total = clipGradNorm(grads, maxNorm);
+        const after = Math.sqrt(grads.reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
+        expect(after).toBeLessThanOrEqual(Math.min(total, maxNorm) * (1 + 1e-6) + 1e-12);
+        const c = Math.min(1, maxNorm / (total + 1e-6));
+        grads.forEach((g, i) => g.forEach((x, j) => expect(x).toBeCloseTo(before[i]![j]! * c, 4)));
+      },
+    ), { numRuns: 200, seed: 3 });
   });
 });
