@@ -1,0 +1,4 @@
+// Public surface of the graph passes: each a pure function over the graph.
+export { injectLora, selectLoraModules, layerIndex, loraScaling, ENCODER_ROOT, type PassResult } from './lora.js';
+export { globRegex, regexPattern, expandBraces, nearestPaths, PatternError } from './patterns.js';
+export { spanFor, type Sources } from './provenance.js';
