@@ -353,19 +353,21 @@ export function safetensorsParts(tensors: Iterable<[string, Tensor]> | Record<st
   const rank = (d: Dtype): number => DTYPE_ORDER.indexOf(d);
   list.sort(([an, a], [bn, b]) => rank(b.dtype) - rank(a.dtype) || (an < bn ? -1 : an > bn ? 1 : 0));
 
-  const header: Record<string, unknown> = {};
+  // Assembled by hand rather than from an object: JSON.stringify would move integer-like names
+  // ("0", "1") to the front, and the entry order must be the data order.
+  const members: string[] = [];
+  const str = (s: string): string => JSON.stringify(s);
   if (metadata !== null) {
-    const m: Record<string, string> = {};
-    for (const k of Object.keys(metadata).sort()) Object.defineProperty(m, k, { value: metadata[k], enumerable: true });
-    header.__metadata__ = m;
+    const keys = Object.keys(metadata).sort();
+    members.push(`"__metadata__":{${keys.map((k) => `${str(k)}:${str(metadata[k]!)}`).join(',')}}`);
   }
   let offset = 0;
   for (const [name, t] of list) {
     const n = t.data.byteLength;
-    Object.defineProperty(header, name, { value: { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] }, enumerable: true });
+    members.push(`${str(name)}:{"dtype":${str(t.dtype)},"shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + n}]}`);
     offset += n;
   }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  let json = Buffer.from(`{${members.join(',')}}`, 'utf8');
   const pad = (8 - (json.length % 8)) % 8;
   if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const length = new Uint8Array(8);

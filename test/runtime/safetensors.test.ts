@@ -259,3 +259,12 @@ describe('against the reference implementation (fixture written by the `safetens
     expect(Buffer.from(encodeSafetensors([...tensors].reverse(), metadata)).equals(ref)).toBe(true);
   });
 });
+
+describe('header order with integer-like names', () => {
+  it('keeps data order in the header (JSON objects would hoist "0", "10")', () => {
+    const bytes = encodeSafetensors({ 0: { dtype: 'U8', shape: [1], data: Uint8Array.of(1) }, b: { dtype: 'F32', shape: [1], data: f32le(3) } });
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    expect(new TextDecoder().decode(bytes.subarray(8, 8 + n)).trimEnd()).toBe(
+      '{"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"0":{"dtype":"U8","shape":[1],"data_offsets":[4,5]}}');
+  });
+});
