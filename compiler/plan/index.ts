@@ -1,0 +1,4 @@
+// Public surface of the execution plan.
+export * from './types.js';
+export { lowerPlan, ALIGNMENT, type LowerOptions } from './lower.js';
+export { placeBuffers, liveLowerBound, overlaps, alignUp, type Interval } from './memory.js';

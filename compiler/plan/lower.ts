@@ -1,0 +1,256 @@
+// Lowering a (LoRA-injected) graph to an execution plan for one mode:
+//  eval:  forward only; adapters merged into their base weight once (prepare kernels).
+//  train: forward (with the loss), backward to the trainable params only, optimizer step.
+// Backward kernels keep alive exactly the forward buffers their rule needs (SAVES below);
+// every other work buffer is released after its last reader and its bytes reused.
+import { differentiableInputs, needsGradient } from '../passes/autodiff.js';
+import { fuse, type KernelGroup } from '../passes/fuse.js';
+import type { Graph } from '../graph/types.js';
+import type { TrainSpec } from '../ir/experiment.js';
+import { alignUp, liveLowerBound, placeBuffers } from './memory.js';
+import { groupSpec } from './specs.js';
+import { PLAN_VERSION, type Arena, type BufferKind, type KernelPhase, type Plan, type PlanBuffer, type PlanKernel } from './types.js';
+
+export const ALIGNMENT = 256;
+const DTYPE_BYTES = 4;
+
+export interface LowerOptions {
+  mode: 'eval' | 'train';
+  experiment: string;
+  /** Train mode: optimizer and clipping settings. */
+  train?: TrainSpec | null;
+}
+
+/** What a backward kernel reads from the forward pass, by kernel kind: 'x' = the activation
+ *  inputs, 'out' = the outputs, plus kind-specific extras the forward writes in train mode. */
+const SAVES: Record<string, { inputs: 'activations' | 'none' | 'if_param_grad'; output: boolean; extra?: (g: Graph, grp: KernelGroup) => { label: string; shape: number[] } | null }> = {
+  linear: { inputs: 'if_param_grad', output: false },
+  lora_linear: { inputs: 'activations', output: false, extra: (g, grp) => {
+    const base = g.ops[grp.ops[0]!]!;
+    const ad = g.lora!.adapters.find((a) => a.module === base.module)!;
+    return { label: 'lora_s', shape: [...g.tensors[base.outputs[0]!]!.shape.slice(0, -1), ad.rank] };
+  } },
+  matmul: { inputs: 'activations', output: false },
+  attention: { inputs: 'activations', output: true, extra: (g, grp) => {
+    const att = grp.ops.map((i) => g.ops[i]!).find((o) => o.kind === 'attention')!;
+    const [b, n, h] = g.tensors[att.inputs[0]!]!.shape as [number, number, number];
+    return { label: 'attn_lse', shape: [b, h, n] };
+  } },
+  layer_norm: { inputs: 'activations', output: false, extra: (g, grp) => {
+    const x = g.tensors[g.ops[grp.ops[0]!]!.inputs[0]!]!.shape;
+    return { label: 'ln_stats', shape: [x.slice(0, -1).reduce((a, b) => a * b, 1), 2] };
+  } },
+  l2norm: { inputs: 'activations', output: false },
+  l2norm_scale: { inputs: 'activations', output: false },
+  geglu: { inputs: 'activations', output: false },
+  elementwise: { inputs: 'activations', output: false },
+  dwconv3d: { inputs: 'if_param_grad', output: false },
+  embedding: { inputs: 'if_param_grad', output: false },
+  copy: { inputs: 'none', output: false },
+  mean_pool: { inputs: 'none', output: false },
+  vq_nearest: { inputs: 'none', output: false },
+  rel_pos_grid: { inputs: 'none', output: false },
+  pair_mse_loss: { inputs: 'activations', output: false },
+  pair_ce_loss: { inputs: 'activations', output: false },
+  clip_loss: { inputs: 'activations', output: false },
+};
+
+export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
+  const train = opts.mode === 'train';
+  const needs = train ? needsGradient(graph) : new Set<number>();
+  const { groups, views } = fuse(graph, needs);
+  const root = (t: number): number => views.get(t) ?? t;
+  const buffers: PlanBuffer[] = [];
+  const bufByKey = new Map<string, number>();
+  const kernels: PlanKernel[] = [];
+
+  const newBuffer = (key: string, name: string, shape: number[], dtype: 'f32' | 'i32', kind: BufferKind, arena: Arena, tensor: number | null): number => {
+    const have = bufByKey.get(key);
+    if (have !== undefined) return have;
+    const id = buffers.length;
+    buffers.push({ id, name, shape, dtype, bytes: Math.max(1, shape.reduce((a, b) => a * b, 1)) * DTYPE_BYTES, kind, arena, offset: 0, tensor, live: null });
+    bufByKey.set(key, id);
+    return id;
+  };
+  const tensorBuffer = (t: number): number => {
+    const r = root(t);
+    const tt = graph.tensors[r]!;
+    const kind: BufferKind = tt.role === 'param' || tt.role === 'buffer' ? 'weight' : tt.role === 'input' ? 'input' : 'activation';
+    return newBuffer(`t${r}`, tt.name, tt.shape, tt.dtype, kind, kind === 'weight' ? 'weights' : 'work', r);
+  };
+  const emit = (kind: string, phase: KernelPhase, ops: number[], module: string, inputs: number[], outputs: number[], spec: PlanKernel['spec'], flops: number): PlanKernel => {
+    const k: PlanKernel = { id: kernels.length, kind, phase, ops, module, inputs, outputs, spec: { ...spec, kind }, flops };
+    kernels.push(k);
+    return k;
+  };
+
+  // Which ops read each buffer root (looking through views), to find each group's outputs.
+  const outputRoots = new Set(graph.outputs.map((o) => root(o.tensor)));
+  const readersOf = new Map<number, Set<number>>();
+  for (const op of graph.ops) {
+    if (op.kind === 'reshape') continue;
+    for (const i of op.inputs) (readersOf.get(root(i)) ?? readersOf.set(root(i), new Set()).get(root(i))!).add(op.id);
+  }
+  const groupIO = groups.map((g) => {
+    const inside = new Set(g.ops);
+    const produced = new Set(g.ops.filter((o) => graph.ops[o]!.kind !== 'reshape').map((o) => root(graph.ops[o]!.outputs[0]!)));
+    const ins: number[] = [], outs: number[] = [];
+    for (const o of g.ops) {
+      const op = graph.ops[o]!;
+      op.inputs.forEach((i) => { if (!produced.has(root(i)) && !ins.includes(root(i))) ins.push(root(i)); });
+      const r = root(op.outputs[0]!);
+      if (op.kind !== 'reshape' && !outs.includes(r) && (outputRoots.has(r) || [...(readersOf.get(r) ?? [])].some((x) => !inside.has(x)))) outs.push(r);
+    }
+    return { ins, outs };
+  });
+  const isTrainableParam = (t: number) => graph.tensors[t]!.role === 'param' && graph.tensors[t]!.trainable === true;
+  const diffInsOf = (gi: number): number[] => {
+    const g = groups[gi]!;
+    const ok = new Set<number>();
+    for (const o of g.ops) { const op = graph.ops[o]!; differentiableInputs(op).forEach((i) => ok.add(root(op.inputs[i]!))); }
+    return groupIO[gi]!.ins.filter((t) => ok.has(t) && needs.has(t));
+  };
+
+  // Eval: merge each adapter into its base weight once.
+  const merged = new Map<string, number>();
+  if (!train && graph.lora) {
+    for (const ad of graph.lora.adapters) {
+      const w = graph.tensors.find((t) => t.name === `${ad.module}.weight`)!;
+      const out = newBuffer(`merged:${ad.module}`, `${ad.module}.weight+lora`, w.shape, 'f32', 'merged_weight', 'weights', null);
+      emit('lora_merge', 'prepare', [], ad.module, [tensorBuffer(w.id), tensorBuffer(ad.a), tensorBuffer(ad.b)], [out],
+        { kind: 'lora_merge', k: ad.inFeatures, n: ad.outFeatures, r: ad.rank, scaling: ad.scaling }, 2 * ad.inFeatures * ad.outFeatures * ad.rank);
+      merged.set(ad.module, out);
+    }
+  }
+
+  // Forward.
+  const forwardKernel = new Map<number, PlanKernel>();
+  const extraSaved = new Map<number, number>();
+  groups.forEach((g, gi) => {
+    const { ins, outs } = groupIO[gi]!;
+    const module = graph.ops[g.ops[0]!]!.module;
+    const { spec, flops } = groupSpec(graph, g, !train && g.kind === 'lora_linear');
+    let inBufs = ins.map(tensorBuffer);
+    let kind = g.kind;
+    if (!train && g.kind === 'lora_linear') {
+      // Merged: the kernel reads W + s·BA instead of W, A and B.
+      const base = graph.ops[g.ops[0]!]!;
+      const drop = new Set([base.inputs[1]!, graph.lora!.adapters.find((a) => a.module === base.module)!.a, graph.lora!.adapters.find((a) => a.module === base.module)!.b].map(tensorBuffer));
+      inBufs = inBufs.filter((b) => !drop.has(b));
+      inBufs.splice(1, 0, merged.get(base.module)!);
+      kind = 'linear';
+    }
+    const outBufs = outs.map(tensorBuffer);
+    const rule = SAVES[g.kind];
+    if (train && diffInsOf(gi).length > 0 && rule?.extra) {
+      const ex = rule.extra(graph, g);
+      if (ex) {
+        const b = newBuffer(`extra:${gi}`, `${module}:${ex.label}`, ex.shape, 'f32', 'saved', 'work', null);
+        outBufs.push(b);
+        extraSaved.set(gi, b);
+      }
+    }
+    forwardKernel.set(gi, emit(kind, 'forward', [...g.ops], module, inBufs, outBufs, spec, flops));
+  });
+
+  // Backward and optimizer.
+  const paramGrads: number[] = [], trainables: number[] = [];
+  if (train) {
+    const gradOf = new Map<number, number>();
+    for (let gi = groups.length - 1; gi >= 0; gi--) {
+      const g = groups[gi]!;
+      const diffIns = diffInsOf(gi);
+      if (diffIns.length === 0) continue;
+      const { ins, outs } = groupIO[gi]!;
+      const isLoss = g.kind.endsWith('_loss');
+      const gradIns = outs.filter((o) => gradOf.has(o)).map((o) => gradOf.get(o)!);
+      if (!isLoss && gradIns.length === 0) continue;
+      const rule = SAVES[g.kind] ?? { inputs: 'activations', output: false };
+      const paramGrad = diffIns.some(isTrainableParam);
+      const saved: number[] = [];
+      const keep = (t: number) => { const b = tensorBuffer(t); if (buffers[b]!.kind === 'activation' || buffers[b]!.kind === 'input') { if (buffers[b]!.kind === 'activation') buffers[b]!.kind = 'saved'; } saved.push(b); };
+      const acts = ins.filter((t) => graph.tensors[t]!.role === 'activation' || graph.tensors[t]!.role === 'input');
+      if (rule.inputs === 'activations' || (rule.inputs === 'if_param_grad' && paramGrad)) acts.forEach(keep);
+      if (rule.output) outs.forEach(keep);
+      // Weights the backward multiplies by (dX = dY·W) are read, not saved: they are resident.
+      const weights = ins.filter((t) => graph.tensors[t]!.role === 'param' || graph.tensors[t]!.role === 'buffer').map(tensorBuffer);
+      const extra = extraSaved.get(gi);
+      const outputs: number[] = [];
+      const accumulate: number[] = [];
+      for (const t of diffIns) {
+        const tt = graph.tensors[t]!;
+        if (isTrainableParam(t)) {
+          const b = newBuffer(`pgrad:${t}`, `grad:${tt.name}`, tt.shape, 'f32', 'param_grad', 'state', null);
+          if (!paramGrads.includes(b)) { paramGrads.push(b); trainables.push(t); }
+          outputs.push(b);
+        } else {
+          if (gradOf.has(t)) accumulate.push(gradOf.get(t)!);
+          else gradOf.set(t, newBuffer(`grad:${t}`, `grad:${tt.name}`, tt.shape, 'f32', 'gradient', 'work', null));
+          outputs.push(gradOf.get(t)!);
+        }
+      }
+      const fwd = forwardKernel.get(gi)!;
+      const needDX = diffIns.some((t) => !isTrainableParam(t));
+      const flops = (needDX ? fwd.flops : 0) + (paramGrad ? fwd.flops : 0);
+      emit(`${g.kind}_backward`, 'backward', [...g.ops], fwd.module,
+        [...gradIns, ...saved, ...weights, ...(extra !== undefined ? [extra] : [])], outputs,
+        { kind: '', forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate }, flops);
+    }
+    const elements = trainables.reduce((a, t) => a + graph.tensors[t]!.shape.reduce((x, y) => x * y, 1), 0);
+    if (opts.train?.gradClip != null && paramGrads.length) {
+      emit('grad_clip', 'optimizer', [], '', paramGrads, paramGrads, { kind: '', maxNorm: opts.train.gradClip, tensors: paramGrads.length, elements }, 3 * elements);
+    }
+    if (paramGrads.length) {
+      const moments = trainables.flatMap((t) => {
+        const tt = graph.tensors[t]!;
+        return [newBuffer(`m:${t}`, `adam_m:${tt.name}`, tt.shape, 'f32', 'optimizer', 'state', null), newBuffer(`v:${t}`, `adam_v:${tt.name}`, tt.shape, 'f32', 'optimizer', 'state', null)];
+      });
+      const params = trainables.map(tensorBuffer);
+      const o = opts.train?.optimizer;
+      emit('adamw', 'optimizer', [], '', [...params, ...paramGrads, ...moments], [...params, ...moments], {
+        kind: '', tensors: params.length, elements, lr: o?.lr ?? null, beta1: o?.beta1 ?? null, beta2: o?.beta2 ?? null, eps: o?.eps ?? null, weightDecay: o?.weightDecay ?? null,
+      }, 12 * elements);
+    }
+  }
+
+  // Lifetimes of work buffers, then placement.
+  const end = kernels.length;
+  for (const k of kernels) {
+    for (const b of [...k.inputs, ...k.outputs]) {
+      const buf = buffers[b]!;
+      if (buf.arena !== 'work') continue;
+      const start = buf.kind === 'input' ? -1 : k.id;
+      buf.live = buf.live ? [Math.min(buf.live[0], start), Math.max(buf.live[1], k.id)] : [start, k.id];
+    }
+  }
+  const inputs: Record<string, number> = {}, outputs: Record<string, number> = {};
+  for (const i of graph.inputs) inputs[graph.tensors[i]!.name] = tensorBuffer(i);
+  for (const o of graph.outputs) {
+    const b = tensorBuffer(o.tensor);
+    outputs[o.name] = b;
+    const buf = buffers[b]!;
+    buf.live = [buf.live?.[0] ?? -1, end]; // read by the caller after the last kernel
+  }
+  for (const b of buffers) if (b.arena === 'work' && !b.live) b.live = [-1, -1];
+  const work = buffers.filter((b) => b.arena === 'work');
+  const placed = placeBuffers(work.map((b) => ({ bytes: b.bytes, live: b.live! })), ALIGNMENT);
+  work.forEach((b, i) => { b.offset = placed.offsets[i]!; });
+  const arenaSize: Record<Arena, number> = { weights: 0, state: 0, work: placed.peak };
+  for (const b of buffers) {
+    if (b.arena === 'work') continue;
+    b.offset = arenaSize[b.arena];
+    arenaSize[b.arena] += alignUp(b.bytes, ALIGNMENT);
+  }
+  const [volume] = graph.inputs.map((i) => graph.tensors[i]!).filter((t) => t.name === 'volume');
+  const [ids] = graph.inputs.map((i) => graph.tensors[i]!).filter((t) => t.name === 'input_ids');
+  return {
+    planVersion: PLAN_VERSION, mode: opts.mode, experiment: opts.experiment, architecture: graph.architecture,
+    batch: { images: volume?.shape[0] ?? 0, texts: ids?.shape[0] ?? 0 },
+    inputs, outputs, buffers, kernels,
+    memory: {
+      alignment: ALIGNMENT, weightsBytes: arenaSize.weights, stateBytes: arenaSize.state, workPeakBytes: placed.peak,
+      workNaiveBytes: work.reduce((a, b) => a + alignUp(b.bytes, ALIGNMENT), 0),
+      workLowerBoundBytes: liveLowerBound(work.map((b) => ({ bytes: b.bytes, live: b.live! })), ALIGNMENT),
+    },
+  };
+}

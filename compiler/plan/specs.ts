@@ -1,0 +1,102 @@
+// Per-kernel parameters (the KernelSpec a backend's kernel is generated from) and FLOP counts.
+import type { KernelGroup } from '../passes/fuse.js';
+import type { Graph, Op } from '../graph/types.js';
+import type { KernelSpec } from './types.js';
+
+const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+const ELEMENTWISE_FLOPS: Record<string, number> = { add: 1, mul: 1, scale: 1, exp: 4, gelu: 8, leaky_relu: 1, dropout: 2 };
+
+export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec: KernelSpec; flops: number } {
+  const ops = g.ops.map((i) => graph.ops[i]!);
+  const first = ops.find((o) => o.kind !== 'reshape')!;
+  const shape = (t: number) => graph.tensors[t]!.shape;
+  const outN = numel(shape(ops.at(-1)!.outputs[0]!));
+  const epiFlops = g.epilogue.reduce((a, e) => a + (ELEMENTWISE_FLOPS[e] ?? 1) * outN, 0);
+  switch (g.kind) {
+    case 'linear': case 'lora_linear': {
+      const base = ops.find((o) => o.kind === 'linear')!;
+      const [n, k] = shape(base.inputs[1]!) as [number, number];
+      const m = numel(shape(base.inputs[0]!)) / k;
+      const bias = base.inputs.length === 3;
+      const flops = 2 * m * k * n + (bias ? m * n : 0) + epiFlops;
+      if (g.kind === 'linear' || merged) {
+        return { spec: { kind: 'linear', m, k, n, bias, epilogue: g.epilogue, merged }, flops };
+      }
+      const ad = graph.lora!.adapters.find((a) => a.module === base.module)!;
+      const drop = ops.find((o) => o.kind === 'dropout');
+      const r = ad.rank;
+      return {
+        spec: { kind: 'lora_linear', m, k, n, r, scaling: ad.scaling, dropout: drop?.kind === 'dropout' ? drop.attrs.p : 0, bias, epilogue: g.epilogue },
+        flops: flops + 2 * m * k * r + 2 * m * r * n + 2 * m * n,
+      };
+    }
+    case 'attention': {
+      const att = ops.find((o): o is Extract<Op, { kind: 'attention' }> => o.kind === 'attention')!;
+      const [b, nq, h, dh] = shape(att.inputs[0]!) as [number, number, number, number];
+      const nk = shape(att.inputs[1]!)[1]!;
+      const qkNorm = ops.some((o) => o.kind === 'l2norm');
+      return {
+        spec: { kind: 'attention', batch: b, heads: h, nq, nk, dh, scale: att.attrs.scale, qkNorm, bias: att.attrs.hasBias, mask: att.attrs.hasMask },
+        flops: 4 * b * h * nq * nk * dh + 5 * b * h * nq * nk + (qkNorm ? 6 * b * (nq + nk) * h * dh : 0),
+      };
+    }
+    case 'matmul': {
+      const mm = first as Extract<Op, { kind: 'matmul' }>;
+      const [m, k] = shape(mm.inputs[0]!) as [number, number];
+      const n = shape(mm.outputs[0]!)[1]!;
+      return { spec: { kind: 'matmul', m, k, n, transB: mm.attrs.transB, epilogue: g.epilogue }, flops: 2 * m * k * n + epiFlops };
+    }
+    case 'layer_norm': {
+      const x = shape(first.inputs[0]!);
+      const eps = first.kind === 'layer_norm' ? first.attrs.eps : 0;
+      return { spec: { kind: 'layer_norm', rows: numel(x) / x.at(-1)!, n: x.at(-1)!, eps }, flops: 8 * numel(x) };
+    }
+    case 'l2norm': case 'l2norm_scale': {
+      const x = shape(first.inputs[0]!);
+      const eps = first.kind === 'l2norm' ? first.attrs.eps : 0;
+      return { spec: { kind: g.kind, rows: numel(x) / x.at(-1)!, n: x.at(-1)!, eps }, flops: (g.kind === 'l2norm' ? 3 : 4) * numel(x) };
+    }
+    case 'geglu': {
+      const x = shape(first.inputs[0]!);
+      return { spec: { kind: 'geglu', rows: numel(x) / x.at(-1)!, n: x.at(-1)! / 2 }, flops: 10 * numel(x) / 2 };
+    }
+    case 'elementwise':
+      return { spec: { kind: 'elementwise', numel: outN, ops: g.epilogue }, flops: epiFlops };
+    case 'mean_pool': {
+      const x = shape(first.inputs[0]!);
+      const axis = first.kind === 'mean' ? first.attrs.axis : 0;
+      return { spec: { kind: 'mean_pool', outer: numel(x.slice(0, axis)), axisLen: x[axis]!, inner: numel(x.slice(axis + 1)) }, flops: numel(x) };
+    }
+    case 'dwconv3d': {
+      const x = shape(first.inputs[0]!) as [number, number, number, number, number];
+      const pad = first.kind === 'dwconv3d' ? first.attrs.pad : [];
+      return { spec: { kind: 'dwconv3d', batch: x[0], t: x[1], h: x[2], w: x[3], c: x[4], pad: [...pad], epilogue: g.epilogue }, flops: 2 * 27 * numel(x) + epiFlops };
+    }
+    case 'embedding': {
+      const [rows, dim] = shape(first.inputs[1]!) as [number, number];
+      return { spec: { kind: 'embedding', tokens: numel(shape(first.inputs[0]!)), dim, vocab: rows, epilogue: g.epilogue }, flops: epiFlops };
+    }
+    case 'copy': {
+      const x = shape(first.inputs[0]!);
+      const spec: KernelSpec = { kind: 'copy', op: first.kind, inShape: x };
+      if (first.kind === 'permute') spec.perm = first.attrs.perm;
+      if (first.kind === 'slice') Object.assign(spec, { axis: first.attrs.axis, start: first.attrs.start, end: first.attrs.end });
+      return { spec, flops: 0 };
+    }
+    case 'vq_nearest': {
+      const x = shape(first.inputs[0]!);
+      const cb = shape(first.inputs[1]!);
+      const rows = numel(x) / x.at(-1)!;
+      return { spec: { kind: 'vq_nearest', rows, dim: x.at(-1)!, codebook: cb.at(-2)! }, flops: 2 * rows * cb.at(-2)! * x.at(-1)! + 3 * numel(x) };
+    }
+    case 'rel_pos_grid': {
+      const a = first.kind === 'rel_pos_grid' ? first.attrs : { h: 0, w: 0 };
+      return { spec: { kind: 'rel_pos_grid', h: a.h, w: a.w }, flops: 4 * outN };
+    }
+    case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss': {
+      const [b, t] = shape(first.inputs[0]!) as [number, number];
+      return { spec: { kind: g.kind, batch: b, texts: t }, flops: 10 * b * t };
+    }
+  }
+  throw new Error(`plan: no spec for kernel kind ${g.kind}`);
+}
