@@ -2,3 +2,6 @@
 export { injectLora, selectLoraModules, layerIndex, loraScaling, ENCODER_ROOT, type PassResult } from './lora.js';
 export { globRegex, regexPattern, expandBraces, nearestPaths, PatternError } from './patterns.js';
 export { spanFor, type Sources } from './provenance.js';
+export { fuse, type Fusion, type KernelGroup } from './fuse.js';
+export { needsGradient, differentiableInputs } from './autodiff.js';
+export { attachLoss } from './loss.js';

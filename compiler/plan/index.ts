@@ -2,3 +2,4 @@
 export * from './types.js';
 export { lowerPlan, ALIGNMENT, type LowerOptions } from './lower.js';
 export { placeBuffers, liveLowerBound, overlaps, alignUp, type Interval } from './memory.js';
+export { validatePlan, overlapErrors } from './validate.js';

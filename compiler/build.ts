@@ -1,0 +1,221 @@
+// `medctc build`: a resolved experiment -> graph -> LoRA -> eval and train plans -> report, and
+// the build folder: experiment.json, plan.eval.json, plan.train.json (train experiments only),
+// report.md, report.json, kernels from the codegen hook, and medctc.lock hashing all of them.
+// compileExperiment is pure (no I/O, no weights allocated); writeBuild does the writing.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { diag } from './diagnostics/catalog.js';
+import { DiagnosticError, type Diagnostic } from './diagnostics/types.js';
+import { verify } from './graph/verify.js';
+import type { Graph } from './graph/types.js';
+import type { ResolvedExperiment } from './ir/experiment.js';
+import { buildModel } from './models/index.js';
+import { attachLoss } from './passes/loss.js';
+import { injectLora } from './passes/lora.js';
+import { spanFor, type Sources } from './passes/provenance.js';
+import { lowerPlan } from './plan/lower.js';
+import type { Plan } from './plan/types.js';
+import { validatePlan } from './plan/validate.js';
+import { buildReport, type BuildReport } from './report/params.js';
+import { renderReport } from './report/render.js';
+
+export const COMPILER_NAME = 'medctc';
+export const COMPILER_VERSION = '0.1.0';
+
+export interface Compiled {
+  experiment: ResolvedExperiment;
+  /** The eval graph with adapters (what the parameter counts describe). */
+  graph: Graph;
+  plans: { eval: Plan; train: Plan | null };
+  report: BuildReport;
+  /** Warnings (errors are thrown as DiagnosticError). */
+  diagnostics: Diagnostic[];
+}
+
+/** Texts per eval step: the positive and negative prompt of every pathology. */
+export function evalTextBatch(exp: ResolvedExperiment): number {
+  return 2 * exp.prompts.pathologies.length;
+}
+
+function checkSizes(exp: ResolvedExperiment, sources?: Sources): void {
+  const s = exp.model.image;
+  const bad: [boolean, string, string][] = [
+    [s.frames % s.temporalPatchSize !== 0, `frames ${s.frames} is not a multiple of temporalPatchSize ${s.temporalPatchSize}`, '/model/image/frames'],
+    [s.imageSize % s.patchSize !== 0, `imageSize ${s.imageSize} is not a multiple of patchSize ${s.patchSize}`, '/model/image/imageSize'],
+    [exp.model.text.hidden % exp.model.text.heads !== 0, `text hidden ${exp.model.text.hidden} is not a multiple of heads ${exp.model.text.heads}`, '/model/text/hidden'],
+    [exp.model.text.maxLength > exp.model.text.maxPositions, `text maxLength ${exp.model.text.maxLength} exceeds maxPositions ${exp.model.text.maxPositions}`, '/model/text/maxLength'],
+  ];
+  const ds = bad.filter(([b]) => b).map(([, msg, ptr]) => diag('E3010', msg, spanFor(exp, sources, ptr)));
+  if (ds.length) throw new DiagnosticError(ds);
+}
+
+/** Compiles one experiment (plan only: no weights are allocated). Throws DiagnosticError on user errors. */
+export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): Compiled {
+  checkSizes(exp, sources);
+  const evalBase = buildModel(exp.model, { imageBatch: 1, textBatch: evalTextBatch(exp) });
+  const evalRes = injectLora(evalBase, exp, sources);
+  const errors = evalRes.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) throw new DiagnosticError(evalRes.diagnostics);
+  internalCheck(evalRes.graph, 'eval graph');
+  const evalPlan = lowerPlan(evalRes.graph, { mode: 'eval', experiment: exp.name });
+  let trainPlan: Plan | null = null;
+  if (exp.train) {
+    const b = exp.train.batchSize;
+    const texts = exp.train.loss === 'clip' ? b : evalTextBatch(exp);
+    const trainGraph = injectLora(attachLoss(buildModel(exp.model, { imageBatch: b, textBatch: texts }), exp.train.loss), exp, sources).graph;
+    internalCheck(trainGraph, 'train graph');
+    trainPlan = lowerPlan(trainGraph, { mode: 'train', experiment: exp.name, train: exp.train });
+  }
+  for (const p of [evalPlan, trainPlan]) {
+    if (!p) continue;
+    const problems = validatePlan(p);
+    if (problems.length) throw new Error(`internal: ${p.mode} plan is invalid:\n${problems.slice(0, 10).join('\n')}`);
+  }
+  return {
+    experiment: exp, graph: evalRes.graph, plans: { eval: evalPlan, train: trainPlan },
+    report: buildReport(evalRes.graph, evalPlan, trainPlan, exp.name), diagnostics: evalRes.diagnostics,
+  };
+}
+
+function internalCheck(g: Graph, what: string): void {
+  const errs = verify(g);
+  if (errs.length) throw new Error(`internal: ${what} fails verification:\n${errs.slice(0, 10).join('\n')}`);
+}
+
+// ------------------------------------------------------------------ artifacts
+
+/** JSON with object keys sorted at every level: stable bytes for equal values. */
+export function canonicalJson(value: unknown): string {
+  const sortKeys = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sortKeys);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    }
+    return v;
+  };
+  return JSON.stringify(sortKeys(value), null, 2) + '\n';
+}
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+function writeAtomic(file: string, data: string | Buffer): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+/** Files the build folder holds, relative path -> content (before kernels and the lock). */
+export function artifactFiles(c: Compiled): Map<string, string> {
+  const files = new Map<string, string>();
+  files.set('experiment.json', canonicalJson(c.experiment));
+  files.set('plan.eval.json', canonicalJson(c.plans.eval));
+  if (c.plans.train) files.set('plan.train.json', canonicalJson(c.plans.train));
+  files.set('report.md', renderReport(c.report));
+  files.set('report.json', canonicalJson(c.report));
+  return files;
+}
+
+/** The codegen hook: compiler/codegen (owned by the kernels work) exports
+ *  `emitKernels(plan, outDir)`; until it exists the build folder holds no kernel sources. */
+type EmitKernels = (plan: Plan, outDir: string) => void | Promise<void>;
+async function loadCodegen(): Promise<EmitKernels | null> {
+  const spec = './codegen/index.js';
+  try {
+    const mod = (await import(spec)) as { emitKernels?: EmitKernels };
+    return mod.emitKernels ?? null;
+  } catch (e) {
+    // Absent module (Node: ERR_MODULE_NOT_FOUND; vite in tests: "Failed to load url") -> no kernels.
+    if (String((e as Error).message).includes('codegen/index')) return null;
+    throw e;
+  }
+}
+
+/** sha256 of the first bytes that identify a weights file: its safetensors header. */
+function weightsManifestHash(file: string): { sha256: string; bytes: number } | null {
+  if (!existsSync(file)) return null;
+  const fd = openSync(file, 'r');
+  try {
+    const size = statSync(file).size;
+    const head = Buffer.alloc(8);
+    readSync(fd, head, 0, 8, 0);
+    const n = Number(head.readBigUInt64LE(0));
+    const header = Buffer.alloc(Math.min(n, Math.max(0, size - 8), 100_000_000));
+    readSync(fd, header, 0, header.length, 8);
+    return { sha256: sha256(Buffer.concat([head, header])), bytes: size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface WriteOptions {
+  /** Folder the experiment's relative paths (sources, weights, data root) are relative to. */
+  baseDir: string;
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const rel = prefix ? `${prefix}/${d.name}` : d.name;
+    return d.isDirectory() ? listFiles(join(dir, d.name), rel) : [rel];
+  }).sort();
+}
+
+/** Writes the build folder for one compiled experiment; returns the lock's content. */
+export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  for (const [name, content] of artifactFiles(c)) writeAtomic(join(outDir, name), content);
+  const emit = await loadCodegen();
+  if (emit) {
+    await emit(c.plans.eval, outDir);
+    if (c.plans.train) await emit(c.plans.train, outDir);
+  }
+  const hashFile = (f: string) => (existsSync(f) ? sha256(readFileSync(f)) : null);
+  const outputs: Record<string, string> = {};
+  // Hash what this build wrote (other files a user keeps in the folder are not the build's).
+  const written = [...artifactFiles(c).keys(), ...(existsSync(join(outDir, 'kernels')) ? listFiles(join(outDir, 'kernels'), 'kernels') : [])];
+  for (const rel of written.sort()) outputs[rel] = sha256(readFileSync(join(outDir, rel)));
+  const exp = c.experiment;
+  const sources: Record<string, string | null> = {};
+  for (const s of exp.sources) sources[s] = hashFile(resolve(opts.baseDir, s));
+  const weights = exp.model.weights ? { path: exp.model.weights, manifest: weightsManifestHash(resolve(opts.baseDir, exp.model.weights)) } : null;
+  const dataManifest = join(resolve(opts.baseDir, exp.data.source.root), 'manifest.json');
+  const lock = canonicalJson({
+    lockVersion: 1,
+    compiler: { name: COMPILER_NAME, version: COMPILER_VERSION },
+    experiment: exp.name,
+    sources,
+    weights,
+    data: { root: exp.data.source.root, manifest: existsSync(dataManifest) ? sha256(readFileSync(dataManifest)) : null },
+    plans: { eval: sha256(canonicalJson(c.plans.eval)), train: c.plans.train ? sha256(canonicalJson(c.plans.train)) : null },
+    outputs,
+  });
+  writeAtomic(join(outDir, 'medctc.lock'), lock);
+  return lock;
+}
+
+/** Sub-folder name for a sweep variant: its name with path-unsafe characters replaced. */
+export function variantFolder(exp: ResolvedExperiment): string {
+  return exp.name.replace(/[^A-Za-z0-9._=@,+-]/g, '_');
+}
+
+/** Builds every experiment (a sweep builds each variant into a folder named after it). */
+export async function buildAll(exps: ResolvedExperiment[], outDir: string, opts: WriteOptions & { sources?: Sources }): Promise<{ dir: string; compiled: Compiled }[]> {
+  const compiled = exps.map((e) => compileExperiment(e, opts.sources));
+  const nested = exps.length > 1 || exps.some((e) => e.variant !== null);
+  const out: { dir: string; compiled: Compiled }[] = [];
+  for (const c of compiled) {
+    const dir = nested ? join(outDir, variantFolder(c.experiment)) : outDir;
+    try {
+      await writeBuild(c, dir, opts);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code && /^E[A-Z]+$/.test(code)) {
+        throw new DiagnosticError(diag('E3020', `cannot write the build folder \`${relative(process.cwd(), dir) || dir}\`: ${(e as Error).message}`, null));
+      }
+      throw e;
+    }
+    out.push({ dir, compiled: c });
+  }
+  return out;
+}

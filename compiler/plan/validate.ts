@@ -1,0 +1,67 @@
+// Plan validation: the JSON Schema (spec/plan.schema.json, via ajv) plus the invariants a
+// schema cannot state (ids dense, references in range, work buffers never overlapping while live).
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { overlaps } from './memory.js';
+import type { Plan } from './types.js';
+
+const schemaUrl = new URL('../../../spec/plan.schema.json', import.meta.url);
+// Compiled once per process; the schema ships next to the compiled code's source tree.
+let validateSchema: ReturnType<Ajv['compile']> | null = null;
+
+function schemaValidator(): ReturnType<Ajv['compile']> {
+  if (!validateSchema) {
+    const url = existsUrl(schemaUrl) ? schemaUrl : new URL('../../spec/plan.schema.json', import.meta.url);
+    validateSchema = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(url, 'utf8')));
+  }
+  return validateSchema;
+}
+
+function existsUrl(u: URL): boolean {
+  try { readFileSync(u); return true; } catch { return false; }
+}
+
+/** Every problem with `plan`; empty when valid. */
+export function validatePlan(plan: unknown): string[] {
+  const v = schemaValidator();
+  if (!v(plan)) return (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim());
+  const p = plan as Plan;
+  const errs: string[] = [];
+  p.buffers.forEach((b, i) => { if (b.id !== i) errs.push(`buffer ${i} has id ${b.id}`); });
+  p.kernels.forEach((k, i) => {
+    if (k.id !== i) errs.push(`kernel ${i} has id ${k.id}`);
+    if (k.spec.kind !== k.kind) errs.push(`kernel ${i}: spec.kind ${k.spec.kind} differs from kind ${k.kind}`);
+    for (const b of [...k.inputs, ...k.outputs]) {
+      const buf = p.buffers[b];
+      if (!buf) { errs.push(`kernel ${i} (${k.kind}) uses missing buffer ${b}`); continue; }
+      if (buf.arena === 'work' && (!buf.live || i < buf.live[0] || i > buf.live[1])) errs.push(`kernel ${i} (${k.kind}) uses ${buf.name} outside its lifetime`);
+    }
+  });
+  for (const [name, b] of [...Object.entries(p.inputs), ...Object.entries(p.outputs)]) if (!p.buffers[b]) errs.push(`feed/result ${name} names missing buffer ${b}`);
+  const arenaSize = { weights: p.memory.weightsBytes, state: p.memory.stateBytes, work: p.memory.workPeakBytes };
+  for (const b of p.buffers) {
+    if (b.offset % p.memory.alignment) errs.push(`${b.name}: offset ${b.offset} not aligned`);
+    if (b.offset + b.bytes > arenaSize[b.arena]) errs.push(`${b.name}: ends past its ${b.arena} arena`);
+    if ((b.arena === 'work') !== (b.live !== null)) errs.push(`${b.name}: lifetime set ${b.live !== null} in arena ${b.arena}`);
+  }
+  errs.push(...overlapErrors(p));
+  return errs;
+}
+
+/** Pairs of buffers in one arena that share bytes while both are live (persistent arenas: always live). */
+export function overlapErrors(p: Plan): string[] {
+  const errs: string[] = [];
+  for (const arena of ['weights', 'state', 'work'] as const) {
+    const bs = p.buffers.filter((b) => b.arena === arena).sort((a, b) => a.offset - b.offset);
+    // Sweep by offset: only buffers whose byte ranges intersect need a lifetime check.
+    for (let i = 0; i < bs.length; i++) {
+      const a = bs[i]!;
+      for (let j = i + 1; j < bs.length && bs[j]!.offset < a.offset + a.bytes; j++) {
+        const b = bs[j]!;
+        const both = arena !== 'work' || overlaps(a.live!, b.live!);
+        if (both) errs.push(`${arena}: ${a.name} [${a.offset}, +${a.bytes}) and ${b.name} [${b.offset}, +${b.bytes}) overlap while both live`);
+      }
+    }
+  }
+  return errs;
+}

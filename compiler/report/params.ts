@@ -1,0 +1,88 @@
+// Parameter and cost accounting: what `medctc build` prints and writes as report.md / JSON.
+// Totals count parameters (PyTorch's model.parameters()) including LoRA tensors; buffers (VQ
+// codebook, CTViT LayerNorm betas) are listed apart, as PyTorch does.
+import type { Graph, Tensor } from '../graph/types.js';
+import type { Plan } from '../plan/types.js';
+
+const numel = (t: Tensor): number => t.shape.reduce((a, b) => a * b, 1);
+
+export interface GroupCount { group: string; total: number; trainable: number }
+
+export interface BuildReport {
+  experiment: string;
+  architecture: string;
+  parameters: {
+    total: number;
+    trainable: number;
+    trainableFraction: number;
+    base: number;
+    lora: number;
+    buffers: number;
+    groups: GroupCount[];
+    adapters: number;
+  };
+  memory: {
+    /** fp32 bytes of every parameter and buffer (what loading the weights takes). */
+    weightsBytes: number;
+    gradientBytes: number;
+    /** AdamW: two fp32 moments per trainable parameter. */
+    optimizerBytes: number;
+    activations: {
+      eval: { peakBytes: number; naiveBytes: number; lowerBoundBytes: number };
+      train: { peakBytes: number; naiveBytes: number; lowerBoundBytes: number } | null;
+    };
+  };
+  flops: {
+    /** Forward FLOPs for one volume with the eval prompt batch. */
+    evalPerSample: number;
+    /** Forward + backward + optimizer FLOPs of one train step, divided by the batch size. */
+    trainPerSample: number | null;
+  };
+  kernels: { eval: number; train: number | null };
+}
+
+/** Which report row a tensor belongs to. */
+export function paramGroup(t: Tensor): string {
+  if (t.lora) return 'LoRA adapters';
+  if (t.name.startsWith('text_transformer.')) return 'text encoder (BERT)';
+  if (t.name.startsWith('visual_transformer.')) return 'image encoder (CTViT)';
+  return 'CLIP heads';
+}
+
+const GROUP_ORDER = ['text encoder (BERT)', 'image encoder (CTViT)', 'CLIP heads', 'LoRA adapters'];
+
+export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null, experiment: string): BuildReport {
+  const params = graph.tensors.filter((t) => t.role === 'param');
+  const buffers = graph.tensors.filter((t) => t.role === 'buffer');
+  const total = params.reduce((a, t) => a + numel(t), 0);
+  const trainable = params.filter((t) => t.trainable).reduce((a, t) => a + numel(t), 0);
+  const lora = params.filter((t) => t.lora).reduce((a, t) => a + numel(t), 0);
+  const groups = new Map<string, GroupCount>(GROUP_ORDER.map((g) => [g, { group: g, total: 0, trainable: 0 }]));
+  for (const t of params) {
+    const g = groups.get(paramGroup(t))!;
+    g.total += numel(t);
+    if (t.trainable) g.trainable += numel(t);
+  }
+  const bufferCount = buffers.reduce((a, t) => a + numel(t), 0);
+  const mem = (p: Plan) => ({ peakBytes: p.memory.workPeakBytes, naiveBytes: p.memory.workNaiveBytes, lowerBoundBytes: p.memory.workLowerBoundBytes });
+  const fwdFlops = (p: Plan) => p.kernels.filter((k) => k.phase === 'forward').reduce((a, k) => a + k.flops, 0);
+  return {
+    experiment,
+    architecture: graph.architecture,
+    parameters: {
+      total, trainable, trainableFraction: total ? trainable / total : 0, base: total - lora, lora, buffers: bufferCount,
+      groups: [...groups.values()].filter((g) => g.total > 0), adapters: graph.lora?.adapters.length ?? 0,
+    },
+    memory: {
+      weightsBytes: (total + bufferCount) * 4,
+      gradientBytes: trainable * 4,
+      optimizerBytes: 2 * trainable * 4,
+      activations: { eval: mem(evalPlan), train: trainPlan ? mem(trainPlan) : null },
+    },
+    flops: {
+      evalPerSample: fwdFlops(evalPlan) / Math.max(1, evalPlan.batch.images),
+      trainPerSample: trainPlan ? trainPlan.kernels.reduce((a, k) => a + k.flops, 0) / Math.max(1, trainPlan.batch.images) : null,
+    },
+    kernels: { eval: evalPlan.kernels.length, train: trainPlan?.kernels.length ?? null },
+  };
+}

@@ -1,0 +1,48 @@
+// The report as text (terminal) and markdown (report.md): same rows, same numbers.
+import type { BuildReport } from './params.js';
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const percent = (f: number): string => `${(f * 100).toFixed(3)}%`;
+
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0, v = n;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${u === 0 ? v : v.toFixed(2)} ${units[u]}`;
+}
+
+const flops = (n: number): string => (n >= 1e12 ? `${(n / 1e12).toFixed(2)} TFLOP` : `${(n / 1e9).toFixed(2)} GFLOP`);
+
+function table(head: string[], rows: string[][]): string[] {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`;
+  return [line(head), `|${w.map((x, i) => (i === 0 ? '-'.repeat(x + 2) : `${'-'.repeat(x + 1)}:`)).join('|')}|`, ...rows.map(line)];
+}
+
+export function renderReport(r: BuildReport): string {
+  const p = r.parameters, m = r.memory;
+  const out: string[] = [
+    `# ${r.experiment} (${r.architecture})`, '',
+    `Parameters: ${int(p.trainable)} trainable of ${int(p.total)} (${percent(p.trainableFraction)}); ${p.adapters} LoRA adapter(s); ${int(p.buffers)} buffer values not counted.`, '',
+    ...table(['group', 'parameters', 'trainable'], [
+      ...p.groups.map((g) => [g.group, int(g.total), int(g.trainable)]),
+      ['total', int(p.total), int(p.trainable)],
+    ]), '',
+    '## Memory (fp32)', '',
+    ...table(['what', 'bytes'], [
+      ['weights (parameters + buffers)', bytes(m.weightsBytes)],
+      ['gradients (trainable)', bytes(m.gradientBytes)],
+      ['AdamW moments (trainable)', bytes(m.optimizerBytes)],
+      ['activations, eval: planned peak', bytes(m.activations.eval.peakBytes)],
+      ['activations, eval: without reuse', bytes(m.activations.eval.naiveBytes)],
+      ...(m.activations.train ? [
+        ['activations, train: planned peak', bytes(m.activations.train.peakBytes)],
+        ['activations, train: without reuse', bytes(m.activations.train.naiveBytes)],
+      ] : []),
+    ]), '',
+    '## Compute', '',
+    `- eval forward: ${flops(r.flops.evalPerSample)} per volume (${r.kernels.eval} kernels)`,
+    ...(r.flops.trainPerSample !== null ? [`- train step: ${flops(r.flops.trainPerSample)} per volume (${r.kernels.train} kernels)`] : []),
+  ];
+  return out.join('\n') + '\n';
+}
