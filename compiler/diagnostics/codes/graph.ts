@@ -14,5 +14,6 @@ export const GRAPH_CODES = {
   E3010: 'model sizes do not divide evenly',
   // E302x: build artifacts (compiler/build.ts)
   E3020: 'cannot write build output',
-  E3021: 'no architecture builder for this model',
+  E3021: 'nothing to build',
+  E3022: 'cannot read resolved experiment file',
 } as const satisfies Record<string, string>;

@@ -1,0 +1,80 @@
+// `medctc build FILE`: check a `.medct` spec (or read a resolved experiment `.json`), compile each
+// experiment into plans and write the build folder (see compiler/build.ts). Prints the
+// parameter and cost report; `--json` prints it as JSON.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { buildAll } from '../../compiler/build.js';
+import { diag } from '../../compiler/diagnostics/catalog.js';
+import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../compiler/diagnostics/types.js';
+import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
+import { renderReport } from '../../compiler/report/render.js';
+
+interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName }
+
+interface Checked { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: Map<string, string> }
+
+function toMap(s: unknown): Map<string, string> {
+  if (s instanceof Map) return s as Map<string, string>;
+  return new Map(Object.entries((s ?? {}) as Record<string, string>));
+}
+
+/** `.json`: a ResolvedExperiment or an array of them. Otherwise the checker (compiler/check). */
+async function load(file: string): Promise<Checked> {
+  if (file.endsWith('.json')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new DiagnosticError(fileDiagnostic('E3022', `cannot read resolved experiment: ${(e as Error).message}`, file));
+    }
+    return { experiments: Array.isArray(v) ? (v as ResolvedExperiment[]) : [v as ResolvedExperiment], diagnostics: [], sources: new Map() };
+  }
+  // The checker is another stage's module; loaded by path so the build command does not
+  // depend on its internals beyond `checkFiles(entry) -> { experiments, diagnostics, sources }`.
+  const checkPath = '../../compiler/check/index.js';
+  const check = (await import(checkPath)) as { checkFiles: (entry: string) => unknown };
+  const r = (await check.checkFiles(file)) as { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: unknown };
+  return { experiments: r.experiments, diagnostics: r.diagnostics, sources: toMap(r.sources) };
+}
+
+export const buildCommand: CommandModule<object, BuildArgs> = {
+  command: 'build <file>',
+  describe: 'Compile an experiment into execution plans, a parameter/cost report and a lock file',
+  builder: (y) => y
+    .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json)' })
+    .option('out', { type: 'string', default: 'build', describe: 'build folder (a sweep writes one sub-folder per variant)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout' })
+    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' }) as never,
+  handler: async (a) => {
+    const checked = await load(a.file);
+    const fail = (diags: Diagnostic[]): void => {
+      if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diags }, null, 2) + '\n');
+      else process.stderr.write(renderDiagnostics(diags, checked.sources) + '\n');
+      process.exitCode = 2;
+    };
+    const errors = checked.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length || checked.experiments.length === 0) {
+      fail(errors.length ? checked.diagnostics : [diag('E3021', `\`${a.file}\` defines no experiment`, null)]);
+      return;
+    }
+    const exps = checked.experiments.map((e) => (a.backend ? { ...e, backend: a.backend } : e));
+    let built;
+    try {
+      built = await buildAll(exps, a.out, { baseDir: dirname(resolve(a.file)), sources: checked.sources });
+    } catch (e) {
+      if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
+      throw e;
+    }
+    const warnings = [...checked.diagnostics, ...built.flatMap((b) => b.compiled.diagnostics)].filter((d) => d.severity !== 'error');
+    if (warnings.length && !a.json) process.stderr.write(renderDiagnostics(warnings, checked.sources) + '\n');
+    if (a.json) {
+      const items = built.map((b) => ({ dir: b.dir, ...b.compiled.report }));
+      const body = items.length === 1 ? { ok: true, ...items[0] } : { ok: true, variants: items };
+      process.stdout.write(JSON.stringify({ ...body, warnings }, null, 2) + '\n');
+    } else {
+      for (const b of built) process.stdout.write(`${renderReport(b.compiled.report)}\nwrote ${b.dir}\n`);
+    }
+  },
+};
