@@ -103,14 +103,17 @@ function editDistance(a: string, b: string): number {
 
 /**
  * Up to `n` real module-path suffixes closest to `pattern` (edit distance), with layer numbers
- * written as `*` so one suggestion stands for every layer. Suffixes have the pattern's segment count.
+ * written as the pattern wrote them (or `*`) so one suggestion stands for every layer. Suffixes have the pattern's segment count.
  */
 export function nearestPaths(pattern: string, paths: readonly string[], n = 3): string[] {
-  const k = pattern.split('.').length;
+  const want = pattern.split('.');
+  const k = want.length;
   const seen = new Map<string, number>();
   for (const p of paths) {
-    const segs = p.split('.');
-    const suffix = segs.slice(Math.max(0, segs.length - k)).map((s) => (/^\d+$/.test(s) ? '*' : s)).join('.');
+    const segs = p.split('.').slice(-k);
+    const off = k - segs.length;
+    // A layer number is shown as the pattern wrote that position (`*` or a number), else `*`.
+    const suffix = segs.map((s, i) => (/^\d+$/.test(s) ? (/^(\*|\d+)$/.test(want[i + off]!) ? want[i + off]! : '*') : s)).join('.');
     if (!seen.has(suffix)) seen.set(suffix, editDistance(pattern, suffix));
   }
   return [...seen.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).slice(0, n).map(([s]) => s);

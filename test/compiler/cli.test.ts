@@ -1,0 +1,80 @@
+// `medctc build` end to end through the compiled CLI (`npm test` runs tsc first; alone:
+// npx tsc -p tsconfig.json). Inputs are resolved-experiment JSON files, the checker's output.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { experiment, loraSpec } from './fixtures.js';
+import { validatePlan } from '../../compiler/plan/validate.js';
+
+const CLI = resolve('dist/cli/medctc.js');
+
+function medctc(...args: string[]) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first with \`npx tsc -p tsconfig.json\``);
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+}
+
+function specFile(value: unknown, extra: Record<string, string> = {}): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'medctc-build-'));
+  for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
+  const file = join(dir, 'exp.json');
+  writeFileSync(file, JSON.stringify(value));
+  return { dir, file };
+}
+
+describe('medctc build', () => {
+  it('prints the MedCT-VLM parameter count and writes a valid, hashed build folder', () => {
+    const { dir, file } = specFile(experiment('ct_clip'), { 'exp.medct': 'experiment medct-vlm {}\n' });
+    const out = join(dir, 'build');
+    const r = medctc('build', file, '--out', out, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.parameters).toMatchObject({ total: 439_819_929, trainable: 1_671_168 });
+    expect(j.parameters.trainableFraction).toBeCloseTo(1_671_168 / 439_819_929, 12);
+    expect(readdirSync(out).sort()).toEqual(['experiment.json', 'medctc.lock', 'plan.eval.json', 'plan.train.json', 'report.json', 'report.md']);
+    for (const f of ['plan.eval.json', 'plan.train.json']) expect(validatePlan(JSON.parse(readFileSync(join(out, f), 'utf8')))).toEqual([]);
+    const lock = JSON.parse(readFileSync(join(out, 'medctc.lock'), 'utf8'));
+    const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+    expect(lock.sources['exp.medct']).toBe(sha(join(dir, 'exp.medct')));
+    expect(lock.outputs['plan.train.json']).toBe(sha(join(out, 'plan.train.json')));
+    expect(lock.plans.eval).toBe(sha(join(out, 'plan.eval.json')));
+    // The text report says the same.
+    const text = medctc('build', file, '--out', join(dir, 'b2'));
+    expect(text.stdout).toContain('1,671,168 trainable of 439,819,929 (0.380%)');
+  });
+
+  it('is byte-identical across builds', () => {
+    const { dir, file } = specFile(experiment('ct_clip_tiny'));
+    expect(medctc('build', file, '--out', join(dir, 'a')).status).toBe(0);
+    expect(medctc('build', file, '--out', join(dir, 'b')).status).toBe(0);
+    for (const f of readdirSync(join(dir, 'a'))) expect(readFileSync(join(dir, 'b', f)).equals(readFileSync(join(dir, 'a', f))), f).toBe(true);
+  });
+
+  it('builds each sweep variant into its own folder', () => {
+    const v = (rank: number) => experiment('ct_clip_tiny', {
+      name: `tiny@rank=${rank}`, variant: { base: 'tiny', bindings: { rank } },
+      lora: loraSpec({ targets: [{ encoder: 'text', match: 'glob', pattern: 'attention.self.query', rank, alpha: rank }] }),
+    });
+    const { dir, file } = specFile([v(2), v(4)]);
+    const r = medctc('build', file, '--out', join(dir, 'sweep'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.variants.map((x: { parameters: { trainable: number } }) => x.parameters.trainable)).toEqual([2 * 2 * 2 * 64, 2 * 2 * 4 * 64]);
+    expect(readdirSync(join(dir, 'sweep')).sort()).toEqual(['tiny@rank=2', 'tiny@rank=4']);
+  });
+
+  it('exits 2 with the diagnostic and the nearest module names for a misspelled target', () => {
+    const lora = loraSpec({ targets: [{ encoder: 'image', match: 'glob', pattern: 'layers.*.1.to_qv', rank: 4, alpha: 4 }] });
+    const { dir, file } = specFile(experiment('ct_clip_tiny', { lora }));
+    const r = medctc('build', file, '--out', join(dir, 'x'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('error[E3001]');
+    expect(r.stderr).toContain('`layers.*.1.to_q`');
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+    const j = medctc('build', file, '--out', join(dir, 'x'), '--json');
+    expect(j.status).toBe(2);
+    expect(JSON.parse(j.stdout).diagnostics[0].code).toBe('E3001');
+  });
+});
