@@ -1,0 +1,93 @@
+// The buffers a kernel takes, in binding order (WGSL @binding(i), CUDA argument i). The executor
+// passes buffers in exactly this order; the CPU reference reads them by name.
+import type { KernelSpec } from './spec.js';
+
+export interface Binding {
+  name: string;
+  dtype: 'f32' | 'i32' | 'u32';
+  /** Elements. */
+  size: number;
+  access: 'read' | 'read_write';
+}
+
+const r = (name: string, size: number, dtype: Binding['dtype'] = 'f32'): Binding => ({ name, dtype, size, access: 'read' });
+const w = (name: string, size: number, dtype: Binding['dtype'] = 'f32'): Binding => ({ name, dtype, size, access: 'read_write' });
+/** Runtime scalars: [0] dropout seed / AdamW step. Always 4 u32 so every backend can bind it the same way. */
+const params = (): Binding => r('params', 4, 'u32');
+
+const epilogue = (s: { bias: boolean; residual: boolean; n: number; m: number }): Binding[] => [
+  ...(s.bias ? [r('bias', s.n)] : []),
+  ...(s.residual ? [r('residual', s.m * s.n)] : []),
+];
+
+export function kernelBindings(spec: KernelSpec): Binding[] {
+  switch (spec.kind) {
+    case 'gemm': {
+      const { m, k, n } = spec;
+      return [r('a', m * k), r('b', k * n), ...epilogue(spec), w('c', m * n)];
+    }
+    case 'linear':
+      return [r('x', spec.m * spec.k), r('w', spec.n * spec.k), ...epilogue(spec), w('y', spec.m * spec.n)];
+    case 'lora_linear':
+      return [r('x', spec.m * spec.k), r('w', spec.n * spec.k), r('lora_a', spec.r * spec.k), r('lora_b', spec.n * spec.r),
+        ...epilogue(spec), params(), w('y', spec.m * spec.n), w('s', spec.m * spec.r)];
+    case 'lora_shrink':
+      return [r('x', spec.m * spec.k), r('lora_a', spec.r * spec.k), params(), w('s', spec.m * spec.r)];
+    case 'lora_expand':
+      return [r('x', spec.m * spec.k), r('w', spec.n * spec.k), r('s', spec.m * spec.r), r('lora_b', spec.n * spec.r),
+        ...epilogue(spec), w('y', spec.m * spec.n)];
+    case 'lora_backward_input':
+      return [r('dy', spec.m * spec.n), r('w', spec.n * spec.k), r('ds', spec.m * spec.r), r('lora_a', spec.r * spec.k),
+        params(), w('dx', spec.m * spec.k)];
+    case 'layer_norm':
+      return [r('x', spec.rows * spec.n), r('gamma', spec.n), ...(spec.bias ? [r('beta', spec.n)] : []), w('y', spec.rows * spec.n)];
+    case 'layer_norm_backward':
+      return [r('x', spec.rows * spec.n), r('gamma', spec.n), r('dy', spec.rows * spec.n),
+        w('dx', spec.rows * spec.n), w('dgamma', spec.n), w('dbeta', spec.n)];
+    case 'gelu':
+      return [r('x', spec.numel), w('y', spec.numel)];
+    case 'gelu_backward':
+      return [r('x', spec.numel), r('dy', spec.numel), w('dx', spec.numel)];
+    case 'geglu':
+      return [r('x', spec.rows * 2 * spec.n), w('y', spec.rows * spec.n)];
+    case 'geglu_backward':
+      return [r('x', spec.rows * 2 * spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * 2 * spec.n)];
+    case 'softmax':
+      return [r('x', spec.rows * spec.n), w('y', spec.rows * spec.n)];
+    case 'l2norm_scale':
+      return [r('x', spec.rows * spec.n), r('gamma', spec.n), w('y', spec.rows * spec.n)];
+    case 'l2norm_scale_backward':
+      return [r('x', spec.rows * spec.n), r('gamma', spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * spec.n), w('dgamma', spec.n)];
+    case 'mean_pool':
+      return [r('x', spec.outer * spec.axisLen * spec.inner), w('y', spec.outer * spec.inner)];
+    case 'embedding':
+      return [r('ids', spec.tokens, 'i32'), r('table', spec.vocab * spec.dim), w('y', spec.tokens * spec.dim)];
+    case 'embedding_backward':
+      return [r('ids', spec.tokens, 'i32'), r('dy', spec.tokens * spec.dim), w('dtable', spec.vocab * spec.dim)];
+    case 'dwconv3d': {
+      const numel = spec.batch * spec.t * spec.h * spec.w * spec.c;
+      return [r('x', numel), r('weight', 27 * spec.c), ...(spec.bias ? [r('bias', spec.c)] : []), w('y', numel)];
+    }
+    case 'attention': {
+      const { batch: b, heads: h, nq, nk, dh } = spec;
+      return [r('q', b * nq * h * dh), r('k', b * nk * h * dh), r('v', b * nk * h * dh),
+        ...(spec.bias ? [r('bias', h * nq * nk)] : []), ...(spec.mask ? [r('mask', b * nk, 'i32')] : []),
+        w('o', b * nq * h * dh), w('lse', b * h * nq)];
+    }
+    case 'attention_backward': {
+      const { batch: b, heads: h, nq, nk, dh } = spec;
+      return [r('q', b * nq * h * dh), r('k', b * nk * h * dh), r('v', b * nk * h * dh),
+        ...(spec.bias ? [r('bias', h * nq * nk)] : []), ...(spec.mask ? [r('mask', b * nk, 'i32')] : []),
+        r('o', b * nq * h * dh), r('lse', b * h * nq), r('do', b * nq * h * dh),
+        w('dq', b * nq * h * dh), w('dk', b * nk * h * dh), w('dv', b * nk * h * dh)];
+    }
+    case 'vq_nearest':
+      return [r('x', spec.rows * spec.dim), r('codebook', spec.codebook * spec.dim), w('y', spec.rows * spec.dim), w('idx', spec.rows, 'i32')];
+    case 'pair_mse_loss': case 'pair_ce_loss':
+      return [r('logits', spec.batch * 2), r('labels', spec.batch, 'i32'), w('loss', 1), w('dlogits', spec.batch * 2)];
+    case 'clip_loss':
+      return [r('logits', spec.batch * spec.batch), w('loss', 1), w('dlogits', spec.batch * spec.batch)];
+    case 'adamw':
+      return [r('grad', spec.numel), params(), w('param', spec.numel), w('m', spec.numel), w('v', spec.numel)];
+  }
+}

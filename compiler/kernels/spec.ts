@@ -1,0 +1,113 @@
+// KernelSpec: what one kernel computes, with every static parameter (shapes, flags) fixed.
+// The plan names a KernelSpec per kernel; the code generators (compiler/codegen/{wgsl,cuda}) and
+// the CPU reference (runtime/device/cpu) each turn it into something that runs. Parameter names
+// follow the plan's lowering (compiler/plan/specs.ts): m,k,n for GEMMs, r and scaling for LoRA.
+//
+// Conventions shared by every target:
+// - all tensors are f32 row-major, except token ids / labels (i32) and dropout seeds (u32);
+// - weights are stored like PyTorch: a linear's W is [n, k] (y = x·Wᵀ), LoRA A is [r, k], B is [n, r];
+// - runtime scalars that change step to step (dropout seed, AdamW step) travel in a small `u32`
+//   params buffer, never baked into source, so one compiled program serves every step;
+// - the buffer order of a kernel is `kernelBindings(spec)` (compiler/kernels/bindings.ts).
+//
+// Types are aliases (not interfaces) so each member is assignable to the plan's loose
+// `{ kind: string; [param]: ... }` record.
+
+export type Activation = 'none' | 'gelu';
+
+/** C[m,n] = alpha·op(A)·op(B) (+ bias[n]) then activation, then (+ R[m,n]).
+ *  op(A) is A[m,k] or, with transA, A stored [k,m]; op(B) is B[k,n] or, with transB, B stored [n,k]. */
+export type GemmSpec = {
+  kind: 'gemm'; m: number; k: number; n: number;
+  transA: boolean; transB: boolean; alpha: number;
+  bias: boolean; activation: Activation; residual: boolean;
+};
+
+/** y = x·Wᵀ + bias, then activation, then + residual. x [m,k], W [n,k]. */
+export type LinearSpec = {
+  kind: 'linear'; m: number; k: number; n: number;
+  bias: boolean; activation: Activation; residual: boolean;
+};
+
+/** Fused LoRA linear: y = x·Wᵀ + scaling·(dropout(x)·Aᵀ)·Bᵀ + bias, activation, + residual.
+ *  Emitted as two launches (see compiler/codegen/kernels/lora.ts for why): `lora_shrink`
+ *  (s = scaling·dropout(x)·Aᵀ, [m,r]) then one GEMM over the concatenated K axis [x | s]·[W | B]ᵀ.
+ *  dropout is the drop probability p; kept values are scaled by 1/(1-p) (PyTorch semantics). */
+export type LoraLinearSpec = {
+  kind: 'lora_linear'; m: number; k: number; n: number; r: number;
+  scaling: number; dropout: number;
+  bias: boolean; activation: Activation; residual: boolean;
+};
+
+/** s[m,r] = scaling·dropout(x)·Aᵀ, the first half of lora_linear (and its saved activation). */
+export type LoraShrinkSpec = { kind: 'lora_shrink'; m: number; k: number; r: number; scaling: number; dropout: number };
+
+/** The single GEMM of lora_linear: y = x·Wᵀ + s·Bᵀ + bias, act, + residual (s already scaled). */
+export type LoraExpandSpec = {
+  kind: 'lora_expand'; m: number; k: number; n: number; r: number;
+  bias: boolean; activation: Activation; residual: boolean;
+};
+
+/** dX[m,k] = dY·W + mask⊙(dS·A)/(1-p), where dS = scaling·dY·B (given). The LoRA half of the
+ *  backward input gradient shares dY·W's output tile; the dropout mask is recomputed from the seed. */
+export type LoraBackwardInputSpec = { kind: 'lora_backward_input'; m: number; k: number; n: number; r: number; dropout: number };
+
+/** Plain row-wise ops. */
+export type LayerNormSpec = { kind: 'layer_norm'; rows: number; n: number; eps: number; bias: boolean };
+/** dX, dGamma, dBeta (dBeta written even without bias: callers ignore it). Saves nothing: recomputes stats. */
+export type LayerNormBackwardSpec = { kind: 'layer_norm_backward'; rows: number; n: number; eps: number; bias: boolean };
+export type GeluSpec = { kind: 'gelu'; numel: number };
+export type GeluBackwardSpec = { kind: 'gelu_backward'; numel: number };
+/** x [rows, 2n] -> a·gelu(g) where a = x[:, :n], g = x[:, n:] (CT-CLIP's GEGLU order). */
+export type GegluSpec = { kind: 'geglu'; rows: number; n: number };
+export type GegluBackwardSpec = { kind: 'geglu_backward'; rows: number; n: number };
+export type SoftmaxSpec = { kind: 'softmax'; rows: number; n: number };
+/** y = x / max(‖x‖, eps) · gamma[n] (CT-CLIP's q/k norm with learned scale). */
+export type L2NormScaleSpec = { kind: 'l2norm_scale'; rows: number; n: number; eps: number };
+export type L2NormScaleBackwardSpec = { kind: 'l2norm_scale_backward'; rows: number; n: number; eps: number };
+/** Mean over the middle axis of [outer, axisLen, inner]. */
+export type MeanPoolSpec = { kind: 'mean_pool'; outer: number; axisLen: number; inner: number };
+/** out[t,:] = table[ids[t],:]. */
+export type EmbeddingSpec = { kind: 'embedding'; tokens: number; dim: number; vocab: number };
+/** dTable[v,:] = Σ_{t: ids[t]=v} dOut[t,:], one thread per (v, d): deterministic, no atomics. */
+export type EmbeddingBackwardSpec = { kind: 'embedding_backward'; tokens: number; dim: number; vocab: number };
+/** Depthwise 3x3x3 conv on channels-last [batch,t,h,w,c]; causal in t (pad 2 before), zero pad 1 in h, w. */
+export type DwConv3dSpec = { kind: 'dwconv3d'; batch: number; t: number; h: number; w: number; c: number; bias: boolean };
+/** Attention with online softmax: q [b,nq,h,dh], k,v [b,nk,h,dh] -> o [b,nq,h,dh].
+ *  logits = scale·q·kᵀ (+ bias[h,nq,nk]) with keys where mask[b,nk]==0 excluded.
+ *  Also writes lse [b,h,nq] (log-sum-exp of the logits) for the backward pass. */
+export type AttentionSpec = {
+  kind: 'attention'; batch: number; heads: number; nq: number; nk: number; dh: number;
+  scale: number; bias: boolean; mask: boolean;
+};
+export type AttentionBackwardSpec = Omit<AttentionSpec, 'kind'> & { kind: 'attention_backward' };
+/** Cosine nearest code: idx[row] = argmax_j <x,c_j>/(‖x‖‖c_j‖); out = codebook[idx] (straight-through:
+ *  the backward is identity onto x, so it needs no kernel). Ties go to the lower index. */
+export type VqNearestSpec = { kind: 'vq_nearest'; rows: number; dim: number; codebook: number };
+/** Pair losses over logits [batch, 2] (pos, neg) with labels [batch] in {0,1}; mean over batch.
+ *  Writes loss[1] and dLogits[batch,2]. */
+export type PairLossSpec = { kind: 'pair_mse_loss' | 'pair_ce_loss'; batch: number };
+/** Symmetric CLIP InfoNCE over logits [batch, batch] (diagonal = positives); loss[1], dLogits. */
+export type ClipLossSpec = { kind: 'clip_loss'; batch: number };
+/** AdamW (decoupled weight decay, PyTorch semantics); params buffer carries the 1-based step. */
+export type AdamWSpec = { kind: 'adamw'; numel: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+
+export type KernelSpec =
+  | GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec
+  | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
+  | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | EmbeddingSpec | EmbeddingBackwardSpec
+  | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec;
+
+export type KernelKind = KernelSpec['kind'];
+
+/** A stable, human-readable name for a spec: the kernel's file name and cache key. */
+export function kernelName(spec: KernelSpec): string {
+  const parts: string[] = [spec.kind];
+  for (const [key, value] of Object.entries(spec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (key === 'kind') continue;
+    if (typeof value === 'boolean') { if (value) parts.push(key); continue; }
+    if (value === 'none') continue;
+    parts.push(`${key}${String(value).replace(/[^0-9A-Za-z]+/g, 'p')}`);
+  }
+  return parts.join('_');
+}
