@@ -1,12 +1,14 @@
 // Fusion: partitions the graph's ops into kernels (a pure function of the graph). The rules, in
-// the order they apply (spec/compiler.md "Fusion rules"):
+// the order they apply (spec/compiler.md "Fusion rules"); every resulting kernel has a KernelSpec
+// of compiler/kernels/spec.ts:
 //  1. reshape is a view: no kernel, its output aliases its input's buffer.
 //  2. an adapted linear and its low-rank path (dropout, x·Aᵀ, ·Bᵀ, scale, add) -> lora_linear.
-//  3. attention takes the l2norm / q_scale / k_scale / slice chains feeding q, k, v -> attention.
-//  4. l2norm followed by a multiply with a param -> l2norm_scale.
-//  5. epilogues: a kernel whose only output feeds exactly one elementwise op absorbs it (bias is
-//     already part of linear; residual add, scale always; gelu / leaky_relu / exp / mul only where
-//     no gradient flows through them, because their backward needs the pre-activation).
+//  3. attention is one kernel (online softmax; scores never materialised); reshapes are views.
+//  4. l2norm followed by a multiply with a param (q_scale / k_scale) -> l2norm_scale.
+//  5. linear / lora_linear epilogues: an activation (gelu, only where no gradient flows through it,
+//     because its backward needs the pre-activation) then a residual add, when the op is the sole
+//     reader of the kernel's output and the residual exists before the kernel starts.
+//  6. chains of elementwise ops with single readers form one elementwise kernel.
 import type { Graph, Op } from '../graph/types.js';
 
 export interface KernelGroup {
@@ -25,10 +27,9 @@ export interface Fusion {
 
 const ELEMENTWISE = new Set(['add', 'mul', 'scale', 'exp', 'gelu', 'leaky_relu', 'dropout']);
 const NEEDS_PREACTIVATION = new Set(['gelu', 'leaky_relu', 'exp', 'mul']);
-const ABSORBERS = new Set(['linear', 'lora_linear', 'matmul', 'embedding', 'elementwise', 'dwconv3d', 'layer_norm']);
 
 const SINGLE: Record<string, string> = {
-  linear: 'linear', matmul: 'matmul', layer_norm: 'layer_norm', l2norm: 'l2norm', geglu: 'geglu',
+  linear: 'linear', matmul: 'gemm', layer_norm: 'layer_norm', l2norm: 'l2norm', geglu: 'geglu',
   attention: 'attention', permute: 'copy', slice: 'copy', mean: 'mean_pool', dwconv3d: 'dwconv3d',
   embedding: 'embedding', rel_pos_grid: 'rel_pos_grid', vq_nearest: 'vq_nearest',
   pair_mse_loss: 'pair_mse_loss', pair_ce_loss: 'pair_ce_loss', clip_loss: 'clip_loss',
@@ -78,7 +79,7 @@ export function fuse(graph: Graph, needsGrad: ReadonlySet<number> = new Set()): 
     const walk = (t: number): void => {
       const p = producer.get(t);
       if (!p || owner.has(p.id) || chain.includes(p)) return;
-      const ok = p.kind === 'reshape' || p.kind === 'l2norm' || p.kind === 'slice' || (p.kind === 'mul' && graph.tensors[p.inputs[1]!]!.role === 'param');
+      const ok = p.kind === 'reshape';
       if (!ok || escapes(t) || readers(t).some((r) => !chain.includes(r) && r !== op && !isPrep(r))) return;
       chain.push(p);
       walk(p.inputs[0]!);
@@ -125,9 +126,14 @@ export function fuse(graph: Graph, needsGrad: ReadonlySet<number> = new Set()): 
     return rs.length === 1 && rs[0] === op && !escapes(t) && op.inputs[0] === t;
   }
   function canAbsorb(g: KernelGroup, op: Op): boolean {
-    if (!ABSORBERS.has(g.kind) || !ELEMENTWISE.has(op.kind) || op.kind === 'dropout') return false;
-    if (g.kind === 'layer_norm') return false;
-    if (!soleReader(g, op)) return false;
+    if (!ELEMENTWISE.has(op.kind) || op.kind === 'dropout' || !soleReader(g, op)) return false;
+    if (g.kind === 'linear' || g.kind === 'lora_linear') {
+      // The GEMM epilogue is (activation)? then (residual)?, as LinearSpec / LoraLinearSpec say.
+      const fits = (op.kind === 'gelu' && g.epilogue.length === 0) || (op.kind === 'add' && !g.epilogue.includes('add'));
+      if (!fits) return false;
+    } else if (g.kind !== 'elementwise') {
+      return false;
+    }
     if (NEEDS_PREACTIVATION.has(op.kind) && needsGrad.has(op.outputs[0]!)) return false;
     // The other operand must exist before the kernel starts.
     const first = g.ops[0]!;

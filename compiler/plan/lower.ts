@@ -30,16 +30,14 @@ const SAVES: Record<string, { inputs: 'activations' | 'none' | 'if_param_grad'; 
     const ad = g.lora!.adapters.find((a) => a.module === base.module)!;
     return { label: 'lora_s', shape: [...g.tensors[base.outputs[0]!]!.shape.slice(0, -1), ad.rank] };
   } },
-  matmul: { inputs: 'activations', output: false },
+  gemm: { inputs: 'activations', output: false },
   attention: { inputs: 'activations', output: true, extra: (g, grp) => {
     const att = grp.ops.map((i) => g.ops[i]!).find((o) => o.kind === 'attention')!;
     const [b, n, h] = g.tensors[att.inputs[0]!]!.shape as [number, number, number];
     return { label: 'attn_lse', shape: [b, h, n] };
   } },
-  layer_norm: { inputs: 'activations', output: false, extra: (g, grp) => {
-    const x = g.tensors[g.ops[grp.ops[0]!]!.inputs[0]!]!.shape;
-    return { label: 'ln_stats', shape: [x.slice(0, -1).reduce((a, b) => a * b, 1), 2] };
-  } },
+  // Backward recomputes the row statistics from x (LayerNormBackwardSpec saves nothing else).
+  layer_norm: { inputs: 'activations', output: false },
   l2norm: { inputs: 'activations', output: false },
   l2norm_scale: { inputs: 'activations', output: false },
   geglu: { inputs: 'activations', output: false },
@@ -95,7 +93,9 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const inside = new Set(g.ops);
     const produced = new Set(g.ops.filter((o) => graph.ops[o]!.kind !== 'reshape').map((o) => root(graph.ops[o]!.outputs[0]!)));
     const ins: number[] = [], outs: number[] = [];
-    for (const o of g.ops) {
+    // Real ops before views, so inputs come in the main op's order (attention: q, k, v, bias, mask).
+    const ordered = [...g.ops.filter((o) => graph.ops[o]!.kind !== 'reshape'), ...g.ops.filter((o) => graph.ops[o]!.kind === 'reshape')];
+    for (const o of ordered) {
       const op = graph.ops[o]!;
       op.inputs.forEach((i) => { if (!produced.has(root(i)) && !ins.includes(root(i))) ins.push(root(i)); });
       const r = root(op.outputs[0]!);
@@ -109,6 +109,15 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const ok = new Set<number>();
     for (const o of g.ops) { const op = graph.ops[o]!; differentiableInputs(op).forEach((i) => ok.add(root(op.inputs[i]!))); }
     return groupIO[gi]!.ins.filter((t) => ok.has(t) && needs.has(t));
+  };
+
+  /** Linear kernels take [x, W, A, B, bias, residual] (compiler/kernels/bindings.ts order). */
+  const bindingOrder = (g: KernelGroup, ins: number[]): number[] => {
+    if (g.kind !== 'linear' && g.kind !== 'lora_linear') return ins;
+    const base = graph.ops[g.ops[0]!]!;
+    const ad = graph.lora?.adapters.find((a) => a.module === base.module);
+    const lead = [base.inputs[0]!, base.inputs[1]!, ...(g.kind === 'lora_linear' && ad ? [ad.a, ad.b] : []), ...base.inputs.slice(2)].map(root);
+    return [...lead, ...ins.filter((t) => !lead.includes(t))];
   };
 
   // Eval: merge each adapter into its base weight once.
@@ -130,7 +139,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const { ins, outs } = groupIO[gi]!;
     const module = graph.ops[g.ops[0]!]!.module;
     const { spec, flops } = groupSpec(graph, g, !train && g.kind === 'lora_linear');
-    let inBufs = ins.map(tensorBuffer);
+    let inBufs = bindingOrder(g, ins).map(tensorBuffer);
     let kind = g.kind;
     if (!train && g.kind === 'lora_linear') {
       // Merged: the kernel reads W + s·BA instead of W, A and B.
@@ -194,7 +203,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       const flops = (needDX ? fwd.flops : 0) + (paramGrad ? fwd.flops : 0);
       emit(`${g.kind}_backward`, 'backward', [...g.ops], fwd.module,
         [...gradIns, ...saved, ...weights, ...(extra !== undefined ? [extra] : [])], outputs,
-        { kind: '', forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate }, flops);
+        { ...fwd.spec, kind: '', forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate }, flops);
     }
     const elements = trainables.reduce((a, t) => a + graph.tensors[t]!.shape.reduce((x, y) => x * y, 1), 0);
     if (opts.train?.gradClip != null && paramGrads.length) {
@@ -208,7 +217,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       const params = trainables.map(tensorBuffer);
       const o = opts.train?.optimizer;
       emit('adamw', 'optimizer', [], '', [...params, ...paramGrads, ...moments], [...params, ...moments], {
-        kind: '', tensors: params.length, elements, lr: o?.lr ?? null, beta1: o?.beta1 ?? null, beta2: o?.beta2 ?? null, eps: o?.eps ?? null, weightDecay: o?.weightDecay ?? null,
+        kind: '', tensors: params.length, elements, numel: elements, lr: o?.lr ?? null, beta1: o?.beta1 ?? null, beta2: o?.beta2 ?? null, eps: o?.eps ?? null, weightDecay: o?.weightDecay ?? null,
       }, 12 * elements);
     }
   }

@@ -19,14 +19,16 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       const m = numel(shape(base.inputs[0]!)) / k;
       const bias = base.inputs.length === 3;
       const flops = 2 * m * k * n + (bias ? m * n : 0) + epiFlops;
+      const activation = g.epilogue.includes('gelu') ? 'gelu' : 'none';
+      const residual = g.epilogue.includes('add');
       if (g.kind === 'linear' || merged) {
-        return { spec: { kind: 'linear', m, k, n, bias, epilogue: g.epilogue, merged }, flops };
+        return { spec: { kind: 'linear', m, k, n, bias, activation, residual, merged }, flops };
       }
       const ad = graph.lora!.adapters.find((a) => a.module === base.module)!;
       const drop = ops.find((o) => o.kind === 'dropout');
       const r = ad.rank;
       return {
-        spec: { kind: 'lora_linear', m, k, n, r, scaling: ad.scaling, dropout: drop?.kind === 'dropout' ? drop.attrs.p : 0, bias, epilogue: g.epilogue },
+        spec: { kind: 'lora_linear', m, k, n, r, scaling: ad.scaling, dropout: drop?.kind === 'dropout' ? drop.attrs.p : 0, bias, activation, residual },
         flops: flops + 2 * m * k * r + 2 * m * r * n + 2 * m * n,
       };
     }
@@ -34,22 +36,21 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       const att = ops.find((o): o is Extract<Op, { kind: 'attention' }> => o.kind === 'attention')!;
       const [b, nq, h, dh] = shape(att.inputs[0]!) as [number, number, number, number];
       const nk = shape(att.inputs[1]!)[1]!;
-      const qkNorm = ops.some((o) => o.kind === 'l2norm');
       return {
-        spec: { kind: 'attention', batch: b, heads: h, nq, nk, dh, scale: att.attrs.scale, qkNorm, bias: att.attrs.hasBias, mask: att.attrs.hasMask },
-        flops: 4 * b * h * nq * nk * dh + 5 * b * h * nq * nk + (qkNorm ? 6 * b * (nq + nk) * h * dh : 0),
+        spec: { kind: 'attention', batch: b, heads: h, nq, nk, dh, scale: att.attrs.scale, bias: att.attrs.hasBias, mask: att.attrs.hasMask },
+        flops: 4 * b * h * nq * nk * dh + 5 * b * h * nq * nk,
       };
     }
-    case 'matmul': {
+    case 'gemm': {
       const mm = first as Extract<Op, { kind: 'matmul' }>;
       const [m, k] = shape(mm.inputs[0]!) as [number, number];
       const n = shape(mm.outputs[0]!)[1]!;
-      return { spec: { kind: 'matmul', m, k, n, transB: mm.attrs.transB, epilogue: g.epilogue }, flops: 2 * m * k * n + epiFlops };
+      return { spec: { kind: 'gemm', m, k, n, transA: false, transB: mm.attrs.transB, alpha: 1, bias: false, activation: 'none', residual: false }, flops: 2 * m * k * n };
     }
     case 'layer_norm': {
       const x = shape(first.inputs[0]!);
       const eps = first.kind === 'layer_norm' ? first.attrs.eps : 0;
-      return { spec: { kind: 'layer_norm', rows: numel(x) / x.at(-1)!, n: x.at(-1)!, eps }, flops: 8 * numel(x) };
+      return { spec: { kind: 'layer_norm', rows: numel(x) / x.at(-1)!, n: x.at(-1)!, eps, bias: true }, flops: 8 * numel(x) };
     }
     case 'l2norm': case 'l2norm_scale': {
       const x = shape(first.inputs[0]!);
@@ -70,11 +71,11 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
     case 'dwconv3d': {
       const x = shape(first.inputs[0]!) as [number, number, number, number, number];
       const pad = first.kind === 'dwconv3d' ? first.attrs.pad : [];
-      return { spec: { kind: 'dwconv3d', batch: x[0], t: x[1], h: x[2], w: x[3], c: x[4], pad: [...pad], epilogue: g.epilogue }, flops: 2 * 27 * numel(x) + epiFlops };
+      return { spec: { kind: 'dwconv3d', batch: x[0], t: x[1], h: x[2], w: x[3], c: x[4], bias: true, pad: [...pad] }, flops: 2 * 27 * numel(x) };
     }
     case 'embedding': {
       const [rows, dim] = shape(first.inputs[1]!) as [number, number];
-      return { spec: { kind: 'embedding', tokens: numel(shape(first.inputs[0]!)), dim, vocab: rows, epilogue: g.epilogue }, flops: epiFlops };
+      return { spec: { kind: 'embedding', tokens: numel(shape(first.inputs[0]!)), dim, vocab: rows }, flops: 0 };
     }
     case 'copy': {
       const x = shape(first.inputs[0]!);
@@ -94,8 +95,9 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       return { spec: { kind: 'rel_pos_grid', h: a.h, w: a.w }, flops: 4 * outN };
     }
     case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss': {
+      // Pair losses read logits [B, 2P] as [B·P, 2] rows (present, absent) with targets [B·P].
       const [b, t] = shape(first.inputs[0]!) as [number, number];
-      return { spec: { kind: g.kind, batch: b, texts: t }, flops: 10 * b * t };
+      return { spec: { kind: g.kind, batch: g.kind === 'clip_loss' ? b : b * (t / 2), texts: t }, flops: 10 * b * t };
     }
   }
   throw new Error(`plan: no spec for kernel kind ${g.kind}`);

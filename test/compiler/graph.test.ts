@@ -61,10 +61,15 @@ describe('fusion', () => {
     const lora = groups.filter((k) => k.kind === 'lora_linear');
     expect(lora).toHaveLength(lg.lora!.adapters.length);
     expect(lora.every((k) => k.ops.map((i) => lg.ops[i]!.kind).sort().join() === 'add,dropout,linear,linear,linear,scale')).toBe(true);
-    // CTViT attention takes its l2norm and q/k scales; BERT's intermediate GELU is a linear epilogue in eval.
-    const att = groups.find((k) => k.kind === 'attention' && lg.ops[k.ops[0]!]!.module.startsWith('visual'))!;
-    expect(att.ops.map((i) => lg.ops[i]!.kind).filter((k) => k === 'l2norm')).toHaveLength(2);
-    expect(groups.some((k) => k.kind === 'linear' && k.epilogue.includes('gelu'))).toBe(true);
+    // Attention is one kernel over views; CTViT's q/k l2norm + q_scale/k_scale are l2norm_scale kernels.
+    expect(groups.filter((k) => k.kind === 'attention').every((k) => k.ops.filter((i) => lg.ops[i]!.kind !== 'reshape').length === 1)).toBe(true);
+    const s = e.model.image;
+    expect(groups.filter((k) => k.kind === 'l2norm_scale')).toHaveLength(2 * (s.spatialDepth + s.temporalDepth));
+    // Epilogues are (activation)? (residual)?: BERT's intermediate GELU and output residual, CTViT to_out + residual.
+    expect(groups.some((k) => k.kind === 'linear' && k.epilogue.join() === 'gelu')).toBe(true);
+    const toOut = groups.find((k) => lg.ops[k.ops[0]!]!.module === 'visual_transformer.enc_spatial_transformer.layers.0.1.to_out')!;
+    expect(toOut.epilogue).toEqual(['add']);
+    expect(groups.every((k) => !['linear', 'lora_linear'].includes(k.kind) || ['', 'gelu', 'add', 'gelu,add'].includes(k.epilogue.join()))).toBe(true);
   });
 
   it('keeps nonlinear epilogues out of kernels that backward passes through', () => {
