@@ -119,3 +119,29 @@ describe('plans', () => {
     expect(m.workPeakBytes).toBeLessThan(m.workNaiveBytes / 2);
   });
 });
+
+describe('plans of random LoRA configurations (property)', () => {
+  const textTargets = ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense', 'intermediate.dense', 'output.dense'];
+  const imageTargets = ['layers.*.1.to_q', 'layers.*.1.to_kv', 'layers.*.1.to_out', 'layers.*.3.1', 'layers.*.3.4'];
+  it('validate, never overlap live buffers, and give every trainable tensor exactly one gradient', () => {
+    fc.assert(fc.property(
+      fc.subarray(textTargets), fc.subarray(imageTargets), fc.integer({ min: 1, max: 16 }),
+      fc.constantFrom('pair_mse', 'pair_ce', 'clip'), fc.integer({ min: 1, max: 3 }), fc.boolean(), fc.boolean(),
+      (text, image, rank, loss, batch, dropout, spatialOnly) => {
+        const targets = [
+          ...text.map((p) => ({ encoder: 'text' as const, match: 'glob' as const, pattern: `layer.*.${p}`, rank, alpha: 2 * rank })),
+          ...image.map((p) => ({ encoder: 'image' as const, match: 'glob' as const, pattern: `${spatialOnly ? 'enc_spatial_transformer.' : ''}${p}`, rank, alpha: rank })),
+        ];
+        const lora = targets.length ? loraSpec({ targets, dropout: dropout ? 0.1 : 0 }) : null;
+        const c = compileExperiment(experiment('ct_clip_tiny', { lora, train: trainSpec({ loss, batchSize: batch }) }));
+        for (const p of [c.plans.eval, c.plans.train!]) {
+          expect(validatePlan(p)).toEqual([]);
+        }
+        const grads = c.plans.train!.buffers.filter((b) => b.kind === 'param_grad');
+        const trainableCount = c.graph.tensors.filter((t) => t.trainable).length;
+        expect(grads).toHaveLength(trainableCount);
+        expect(c.report.parameters.trainable).toBe(grads.reduce((a, b) => a + b.bytes / 4, 0));
+      },
+    ), { numRuns: 25 });
+  });
+});
