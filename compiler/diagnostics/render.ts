@@ -1,25 +1,78 @@
 // Rendering diagnostics rustc-style: `error[E2103]: message`, ` --> file:line:col`, the source
-// line with carets under the span, secondary labels, then `= help:`.
-import type { Diagnostic } from './types.js';
+// line with carets under the primary span and dashes under secondary spans (each with its
+// label), then `= help:` and the suggested fix. Colour follows picocolors (NO_COLOR, non-TTY off).
+import pc from 'picocolors';
+import type { Diagnostic, LabelledSpan } from './types.js';
 
-/** `sources` maps file path -> full text, so spans can be shown with their source line. */
-export function renderDiagnostics(diags: Diagnostic[], sources: Map<string, string>): string {
-  return diags.map((d) => renderOne(d, sources)).join('\n');
+export interface RenderOptions {
+  /** Force colour on or off; default: on when the terminal supports it and NO_COLOR is unset. */
+  color?: boolean;
 }
 
-function renderOne(d: Diagnostic, sources: Map<string, string>): string {
-  const out = [`${d.severity}[${d.code}]: ${d.message}`];
-  if (d.primary) {
-    const text = sources.get(d.primary.file);
-    if (text !== undefined) {
-      const before = text.slice(0, d.primary.start);
-      const line = before.split('\n').length;
-      const col = d.primary.start - before.lastIndexOf('\n');
-      out.push(`  --> ${d.primary.file}:${line}:${col}`);
-    } else {
-      out.push(`  --> ${d.primary.file}${d.primary.line ? `:${d.primary.line}` : ''}`);
+/** `sources` maps file path -> full text, so spans can be shown with their source line. */
+export function renderDiagnostics(diags: Diagnostic[], sources: ReadonlyMap<string, string>, opts: RenderOptions = {}): string {
+  const c = pc.createColors(opts.color ?? pc.isColorSupported);
+  return diags.map((d) => renderOne(d, sources, c)).join('\n\n');
+}
+
+/** The machine-readable form `--json` prints: diagnostics plus resolved line/column for each span. */
+export function diagnosticsToJson(diags: Diagnostic[], sources: ReadonlyMap<string, string>): unknown[] {
+  const where = (s: LabelledSpan | null) => {
+    if (!s) return null;
+    const text = sources.get(s.file);
+    if (text === undefined) return { ...s };
+    const lc = lineCol(text, s.start);
+    return { ...s, line: lc.line, col: lc.col };
+  };
+  return diags.map((d) => ({ ...d, primary: where(d.primary), secondary: d.secondary.map(where) }));
+}
+
+type Colors = ReturnType<typeof pc.createColors>;
+
+export function lineCol(text: string, offset: number): { line: number; col: number; lineStart: number; lineText: string } {
+  const o = Math.max(0, Math.min(offset, text.length));
+  const lineStart = text.lastIndexOf('\n', o - 1) + 1;
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < lineStart; i = text.indexOf('\n', i + 1)) line++;
+  const nl = text.indexOf('\n', lineStart);
+  const lineText = text.slice(lineStart, nl < 0 ? text.length : nl).replace(/\r$/, '');
+  return { line, col: o - lineStart + 1, lineStart, lineText };
+}
+
+function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Colors): string {
+  const sevColor = d.severity === 'error' ? c.red : d.severity === 'warning' ? c.yellow : c.cyan;
+  const out = [c.bold(sevColor(`${d.severity}[${d.code}]`) + `: ${d.message}`)];
+  const spans: { s: LabelledSpan; primary: boolean }[] = [];
+  if (d.primary) spans.push({ s: d.primary, primary: true });
+  for (const s of d.secondary) spans.push({ s, primary: false });
+  const gutterWidth = Math.max(1, ...spans.map(({ s }) => {
+    const text = sources.get(s.file);
+    return String(text !== undefined ? lineCol(text, s.start).line : s.line ?? 0).length;
+  }));
+  const pad = ' '.repeat(gutterWidth);
+  const bar = c.blue(`${pad} |`);
+  let lastFile: string | null = null;
+  for (const { s, primary } of spans) {
+    const text = sources.get(s.file);
+    if (text === undefined) {
+      out.push(`${pad}${c.blue('-->')} ${s.file}${s.line ? `:${s.line}` : ''}${s.label ? `: ${s.label}` : ''}`);
+      continue;
     }
+    const lc = lineCol(text, s.start);
+    if (primary || s.file !== lastFile) out.push(`${pad}${c.blue(primary ? '-->' : ':::')} ${s.file}:${lc.line}:${lc.col}`);
+    lastFile = s.file;
+    const width = Math.max(1, Math.min(s.end, lc.lineStart + lc.lineText.length) - s.start);
+    const marker = (primary ? '^' : '-').repeat(width);
+    const markColor = primary ? sevColor : c.blue;
+    out.push(bar);
+    out.push(c.blue(`${String(lc.line).padStart(gutterWidth)} |`) + ` ${lc.lineText.replace(/\t/g, ' ')}`);
+    out.push(`${bar} ${' '.repeat(lc.col - 1)}${markColor(marker + (s.label ? ` ${s.label}` : ''))}`);
   }
-  if (d.help) out.push(`  = help: ${d.help}`);
+  if (spans.length) out.push(bar);
+  if (d.help) out.push(`${pad} ${c.blue('=')} ${c.bold('help')}: ${d.help}`);
+  if (d.fix) {
+    const edits = d.fix.edits.map((e) => `\`${e.replacement}\``).join(', ');
+    out.push(`${pad} ${c.blue('=')} ${c.bold('fix')}: ${d.fix.description}${edits && !d.fix.description.includes('`') ? ` (${edits})` : ''}`);
+  }
   return out.join('\n');
 }

@@ -1,0 +1,125 @@
+// The checker's public surface: `.medct` file(s) -> resolved experiments (one per sweep variant)
+// plus diagnostics. Hermetic: the only I/O is reading the entry file and what it imports.
+import type { Entry, LetDecl } from '../../grammar/ast.js';
+import { diag } from '../diagnostics/catalog.js';
+import type { Diagnostic } from '../diagnostics/types.js';
+import type { ResolvedExperiment } from '../ir/experiment.js';
+import { validateExperiment } from '../ir/validate.js';
+import { flatten } from './inherit.js';
+import { loadProgram, type ReadFile } from './program.js';
+import { resolveExperiment } from './resolve.js';
+import { expand, findAxes, MAX_VARIANTS, relativeTo, variantName } from './sweep.js';
+import { Reader } from './values.js';
+
+export { validateExperiment } from '../ir/validate.js';
+export { DEFAULT_POSITIVE, DEFAULT_NEGATIVE } from './resolve.js';
+
+export interface CheckOptions {
+  /** Reads a file by path (default: fs.readFileSync utf8). Throwing means "not found". */
+  readFile?: ReadFile;
+}
+
+export interface CheckResult {
+  /** Empty when any error was reported. In entry-file order, sweep variants in expansion order. */
+  experiments: ResolvedExperiment[];
+  diagnostics: Diagnostic[];
+  /** Every file read, by the path used in spans and provenance. */
+  sources: Map<string, string>;
+}
+
+const key = (d: Diagnostic): string => `${d.code}|${d.primary?.file}|${d.primary?.start}|${d.primary?.end}|${d.message}`;
+
+export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult {
+  const prog = loadProgram(entry, opts.readFile);
+  const diagnostics = [...prog.diagnostics];
+  const sources = prog.sources;
+  const entryFile = prog.files[0];
+  if (!entryFile) return { experiments: [], diagnostics, sources };
+  // Syntax errors would surface again as confusing check errors; stop at the parse.
+  if (diagnostics.some((d) => d.code.startsWith('E1'))) return { experiments: [], diagnostics, sources };
+
+  const experiments: ResolvedExperiment[] = [];
+  const used = new Set<LetDecl>();
+  const seen = new Set(diagnostics.map(key));
+  const push = (ds: Diagnostic[]) => { for (const d of ds) { const k = key(d); if (!seen.has(k)) { seen.add(k); diagnostics.push(d); } } };
+  const fileSources = prog.files.map((f) => relativeTo(prog.entry, f.path));
+
+  const decls = entryFile.ast.items.filter((i) => i.kind === 'experiment');
+  if (decls.length === 0) {
+    push([diag('E2025', `\`${prog.entry}\` declares no experiment`, { file: prog.entry, start: 0, end: 0 }, { help: 'add `experiment "name" { ... }` (files that only hold shared settings are imported, not checked on their own)' })]);
+  }
+  for (const decl of decls) {
+    if (prog.experiments.get(decl.name)?.decl !== decl) continue; // a duplicate name, already reported
+    const local: Diagnostic[] = [];
+    const flat = flatten(prog, decl.name, local);
+    if (!flat) { push(local); continue; }
+    const fileOf = (n: object) => prog.fileOf.get(n) ?? prog.entry;
+    const axes = findAxes(flat.entries, fileOf, local);
+    const count = axes.reduce((n, a) => n * a.sweep.items.length, 1);
+    if (count > MAX_VARIANTS) {
+      const a = axes[0]!;
+      local.push(diag('E2050', `the sweeps expand to ${count} variants (at most ${MAX_VARIANTS})`, { file: fileOf(a.entry), start: a.sweep.start, end: a.sweep.end, label: 'first sweep' }, { help: 'split the sweep into several experiments' }));
+      push(local);
+      continue;
+    }
+    const swept = new WeakSet<object>();
+    const variants = expand(flat.entries, axes, { fileOf: prog.fileOf, definedIn: flat.definedIn, swept }, (n) => sources.get(fileOf(n)) ?? '');
+    for (const v of variants) {
+      const reader = new Reader(prog, decl.name, flat.definedIn as WeakMap<Entry, string>, swept, local);
+      const name = variantName(decl.name, v.bindings);
+      const ir = resolveExperiment(reader, {
+        decl, entries: v.entries, name,
+        variant: axes.length ? { base: decl.name, bindings: v.bindings } : null,
+        sources: fileSources,
+      });
+      for (const c of reader.used) used.add(c);
+      completeProvenance(ir);
+      experiments.push(ir);
+    }
+    push(local);
+  }
+  for (const item of entryFile.ast.items) {
+    if (item.kind === 'let' && !used.has(item)) {
+      push([diag('W2060', `constant \`${item.name}\` is never used`, { file: prog.entry, ...item.namePos, label: 'unused' }, { help: 'remove it, or use it as a value: `rank ' + item.name + '`' })]);
+    }
+  }
+  const failed = diagnostics.some((d) => d.severity === 'error');
+  if (!failed) {
+    for (const ir of experiments) {
+      const problems = validateExperiment(ir);
+      if (problems.length) throw new Error(`internal: resolved IR for \`${ir.name}\` fails spec/experiment.schema.json: ${problems.join('; ')}`);
+    }
+  }
+  return { experiments: failed ? [] : experiments, diagnostics, sources };
+}
+
+/** Every leaf gets a provenance entry: the nearest written ancestor's, else `default`. */
+function completeProvenance(ir: ResolvedExperiment): void {
+  const prov = ir.provenance;
+  const walk = (v: unknown, ptr: string, inherited: ResolvedExperiment['provenance'][string] | undefined): void => {
+    const own = prov[ptr] ?? inherited;
+    if (v !== null && typeof v === 'object') {
+      const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
+      if (entries.length === 0 && ptr) prov[ptr] = own ?? { kind: 'default' };
+      for (const [k, x] of entries) walk(x, `${ptr}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, own);
+      return;
+    }
+    if (ptr) prov[ptr] = own ?? { kind: 'default' };
+  };
+  const { provenance: _p, sources: _s, irVersion: _v, ...rest } = ir;
+  walk(rest, '', undefined);
+  // Only leaves and written subtrees are keyed; drop keys that point at nothing (an optimizer
+  // `betas` list, say, resolves to beta1/beta2).
+  for (const k of Object.keys(prov)) if (!pointerExists(ir, k)) delete prov[k];
+  ir.provenance = Object.fromEntries(Object.entries(prov).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function pointerExists(root: unknown, ptr: string): boolean {
+  let cur: unknown = root;
+  for (const raw of ptr.split('/').slice(1)) {
+    const k = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (cur === null || typeof cur !== 'object' || !(k in (cur as object))) return false;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return true;
+}
