@@ -74,7 +74,7 @@ export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): C
   }
   return {
     experiment: exp, graph: evalRes.graph, plans: { eval: evalPlan, train: trainPlan },
-    report: buildReport(evalRes.graph, evalPlan, trainPlan, exp.name), diagnostics: evalRes.diagnostics,
+    report: buildReport(evalRes.graph, evalPlan, trainPlan, exp), diagnostics: evalRes.diagnostics,
   };
 }
 

@@ -3,6 +3,7 @@
 // codebook, CTViT LayerNorm betas) are listed apart, as PyTorch does.
 import type { Graph, Tensor } from '../graph/types.js';
 import type { Plan } from '../plan/types.js';
+import type { ResolvedExperiment } from '../ir/experiment.js';
 
 const numel = (t: Tensor): number => t.shape.reduce((a, b) => a * b, 1);
 
@@ -20,6 +21,8 @@ export interface BuildReport {
     buffers: number;
     groups: GroupCount[];
     adapters: number;
+    /** One row per LoRA target: what it adapted and what that costs. */
+    loraTargets: { target: number; encoder: string; pattern: string; rank: number; alpha: number; scaling: number; modules: number; parameters: number }[];
   };
   memory: {
     /** fp32 bytes of every parameter and buffer (what loading the weights takes). */
@@ -51,7 +54,8 @@ export function paramGroup(t: Tensor): string {
 
 const GROUP_ORDER = ['text encoder (BERT)', 'image encoder (CTViT)', 'CLIP heads', 'LoRA adapters'];
 
-export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null, experiment: string): BuildReport {
+export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null, exp: ResolvedExperiment): BuildReport {
+  const experiment = exp.name;
   const params = graph.tensors.filter((t) => t.role === 'param');
   const buffers = graph.tensors.filter((t) => t.role === 'buffer');
   const total = params.reduce((a, t) => a + numel(t), 0);
@@ -72,6 +76,13 @@ export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null
     parameters: {
       total, trainable, trainableFraction: total ? trainable / total : 0, base: total - lora, lora, buffers: bufferCount,
       groups: [...groups.values()].filter((g) => g.total > 0), adapters: graph.lora?.adapters.length ?? 0,
+      loraTargets: (exp.lora?.targets ?? []).map((t, i) => {
+        const ads = graph.lora?.adapters.filter((a) => a.target === i) ?? [];
+        return {
+          target: i, encoder: t.encoder, pattern: t.pattern, rank: t.rank, alpha: t.alpha, scaling: ads[0]?.scaling ?? 0,
+          modules: ads.length, parameters: ads.reduce((a, x) => a + x.rank * (x.inFeatures + x.outFeatures), 0),
+        };
+      }),
     },
     memory: {
       weightsBytes: (total + bufferCount) * 4,

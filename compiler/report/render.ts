@@ -28,6 +28,11 @@ export function renderReport(r: BuildReport): string {
       ...p.groups.map((g) => [g.group, int(g.total), int(g.trainable)]),
       ['total', int(p.total), int(p.trainable)],
     ]), '',
+    ...(p.loraTargets.length ? [
+      ...table(['LoRA target', 'encoder', 'rank', 'alpha', 'scaling', 'modules', 'parameters'], p.loraTargets.map((t) => [
+        `\`${t.pattern}\``, t.encoder, String(t.rank), String(t.alpha), String(+t.scaling.toFixed(6)), String(t.modules), int(t.parameters),
+      ])), '',
+    ] : []),
     '## Memory (fp32)', '',
     ...table(['what', 'bytes'], [
       ['weights (parameters + buffers)', bytes(m.weightsBytes)],

@@ -104,6 +104,18 @@ describe('LoRA parameter counts', () => {
     expect(r.total).toBe(439_819_929);
     expect(r.trainable).toBe(1_671_168);
     expect((r.trainableFraction * 100).toFixed(3)).toBe('0.380');
+    expect(r.loraTargets.map((t) => [t.modules, t.parameters])).toEqual([[36, 24 * 55_296], [16, 24 * 14_336]]);
+  });
+
+  it('modules_to_save wins over LoRA: the module trains fully and gets no adapter', () => {
+    const lora = loraSpec({
+      targets: [{ encoder: 'text', match: 'glob', pattern: 'attention.self.query', rank: 4, alpha: 4 }],
+      modulesToSave: ['layer.0.attention.self.query'],
+    });
+    const g = injectLora(base, experiment('ct_clip', { lora })).graph;
+    expect(g.lora!.adapters.map((a) => a.module)).not.toContain('text_transformer.encoder.layer.0.attention.self.query');
+    expect(g.lora!.adapters).toHaveLength(11);
+    expect(trainable(g)).toBe(11 * 4 * (768 + 768) + (768 * 768 + 768));
   });
 
   it('counts other configurations: per-target ranks, layer selection, modules_to_save', () => {
