@@ -4,6 +4,10 @@
 // moves to the line after its entry. Idempotent: formatting formatted text changes nothing.
 import type { Block, Comment, Entry, MedctFile, Pos, TopItem, Value } from './ast.js';
 
+/** A block of at most this many plain fields that fits the width is printed on one line: `optimizer adamw { lr 1e-4; weight_decay 0.1 }`. */
+const INLINE_MAX_ENTRIES = 3;
+const INLINE_MAX_WIDTH = 80;
+
 export function formatMedct(ast: MedctFile, text: string): string {
   return new Printer(ast.comments, text).file(ast.items);
 }
@@ -56,6 +60,15 @@ class Printer {
     if (e.block) {
       if (e.block.entries.length === 0 && !this.commentsBefore(e.block.end)) {
         this.line(depth, `${head} {}`, e.start);
+        this.lastEnd = e.end;
+        this.trailing(e.end);
+        return;
+      }
+      const inner = e.block.entries.map((x) => [x.key, ...x.args.map((a) => value(a, this.text))].join(' '));
+      const oneLine = `${head} { ${inner.join('; ')} }`;
+      if (e.block.entries.length <= INLINE_MAX_ENTRIES && e.block.entries.every((x) => !x.block) && !this.commentsBefore(e.block.end) &&
+          2 * depth + oneLine.length <= INLINE_MAX_WIDTH) {
+        this.line(depth, oneLine, e.start);
         this.lastEnd = e.end;
         this.trailing(e.end);
         return;

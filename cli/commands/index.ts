@@ -1,9 +1,13 @@
 // Every subcommand of `medctc`, in the order `--help` lists them.
 import type { CommandModule } from 'yargs';
+import { checkCommand } from './check.js';
+import { fmtCommand } from './fmt.js';
 import { synthCommand } from './synth.js';
 import { buildCommand } from './build.js';
 
 export const commands: CommandModule<object, any>[] = [
+  checkCommand,
+  fmtCommand,
   synthCommand,
   buildCommand,
 ];

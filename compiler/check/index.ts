@@ -83,6 +83,10 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
       push([diag('W2060', `constant \`${item.name}\` is never used`, { file: prog.entry, ...item.namePos, label: 'unused' }, { help: 'remove it, or use it as a value: `rank ' + item.name + '`' })]);
     }
   }
+  // Reading order: syntax first (already first), then by file load order and position.
+  const fileRank = new Map(prog.files.map((f, i) => [f.path, i]));
+  const rank = (d: Diagnostic) => [fileRank.get(d.primary?.file ?? '') ?? -1, d.primary?.start ?? -1] as const;
+  diagnostics.sort((a, b) => { const [fa, sa] = rank(a), [fb, sb] = rank(b); return fa - fb || sa - sb; });
   const failed = diagnostics.some((d) => d.severity === 'error');
   if (!failed) {
     for (const ir of experiments) {

@@ -1,0 +1,67 @@
+// `medctc fmt FILE...`: the canonical layout. Prints the formatted text of one file to stdout;
+// `--write` rewrites files in place; `--check` lists files that would change and exits 1.
+// A file with syntax errors is never formatted (exit 2), so formatting cannot lose text.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { formatMedct, parseMedct } from '../../grammar/index.js';
+import { diag } from '../../compiler/diagnostics/catalog.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import type { Diagnostic } from '../../compiler/diagnostics/types.js';
+
+interface FmtArgs { files: string[]; check: boolean; write: boolean; json: boolean }
+
+export const fmtCommand: CommandModule<object, FmtArgs> = {
+  command: 'fmt <files..>',
+  describe: 'Format .medct specs (stdout, --write in place, or --check)',
+  builder: (y) => y
+    .positional('files', { type: 'string', array: true, demandOption: true, describe: '.medct files' })
+    .option('check', { type: 'boolean', default: false, describe: 'exit 1 and list the files whose layout would change' })
+    .option('write', { type: 'boolean', default: false, describe: 'rewrite the files in place' })
+    .option('json', { type: 'boolean', default: false, describe: 'print diagnostics as JSON' }) as never,
+  handler: (args) => {
+    const diags: Diagnostic[] = [];
+    const sources = new Map<string, string>();
+    if (args.check && args.write) {
+      process.stderr.write('error[E0001]: `--check` and `--write` cannot be combined\n  = help: `--check` only reports; `--write` rewrites\n');
+      process.exitCode = 2;
+      return;
+    }
+    if (!args.check && !args.write && args.files.length > 1) {
+      process.stderr.write('error[E0001]: printing to stdout takes one file\n  = help: use `--write` to format several files in place, or `--check`\n');
+      process.exitCode = 2;
+      return;
+    }
+    const changed: string[] = [];
+    for (const file of args.files) {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        diags.push(diag('E2020', `cannot read \`${file}\``, { file, start: 0, end: 0 }, { help: 'check the path' }));
+        continue;
+      }
+      sources.set(file, text);
+      const parsed = parseMedct(text, file);
+      if (parsed.diagnostics.length) { diags.push(...parsed.diagnostics); continue; }
+      const out = formatMedct(parsed.ast, text);
+      if (args.check) { if (out !== text) changed.push(file); continue; }
+      if (args.write) {
+        if (out !== text) {
+          const tmp = `${file}.medctc-fmt.tmp`;
+          writeFileSync(tmp, out);
+          renameSync(tmp, file);
+          changed.push(file);
+        }
+        continue;
+      }
+      process.stdout.write(out);
+    }
+    if (args.json) process.stdout.write(JSON.stringify({ ok: diags.length === 0, changed, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
+    else {
+      if (diags.length) process.stderr.write(renderDiagnostics(diags, sources) + '\n');
+      if (args.check) for (const f of changed) process.stdout.write(`would reformat ${f}\n`);
+      if (args.write) for (const f of changed) process.stdout.write(`formatted ${f}\n`);
+    }
+    process.exitCode = diags.length ? 2 : args.check && changed.length ? 1 : 0;
+  },
+};
