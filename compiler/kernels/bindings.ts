@@ -24,7 +24,7 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
   switch (spec.kind) {
     case 'gemm': {
       const { m, k, n } = spec;
-      return [r('a', m * k), r('b', k * n), ...epilogue(spec), w('c', m * n)];
+      return [r('a', m * k), r('b', k * n), ...epilogue(spec), ...(spec.maskB > 0 ? [params()] : []), w('c', m * n)];
     }
     case 'linear':
       return [r('x', spec.m * spec.k), r('w', spec.n * spec.k), ...epilogue(spec), w('y', spec.m * spec.n)];
@@ -43,7 +43,7 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       return [r('x', spec.rows * spec.n), r('gamma', spec.n), ...(spec.bias ? [r('beta', spec.n)] : []), w('y', spec.rows * spec.n)];
     case 'layer_norm_backward':
       return [r('x', spec.rows * spec.n), r('gamma', spec.n), r('dy', spec.rows * spec.n),
-        w('dx', spec.rows * spec.n), w('dgamma', spec.n), w('dbeta', spec.n)];
+        w('dx', spec.rows * spec.n), w('dgamma', spec.n), w('dbeta', spec.n), w('stats', spec.rows * 2)];
     case 'gelu':
       return [r('x', spec.numel), w('y', spec.numel)];
     case 'gelu_backward':
@@ -57,7 +57,7 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
     case 'l2norm_scale':
       return [r('x', spec.rows * spec.n), r('gamma', spec.n), w('y', spec.rows * spec.n)];
     case 'l2norm_scale_backward':
-      return [r('x', spec.rows * spec.n), r('gamma', spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * spec.n), w('dgamma', spec.n)];
+      return [r('x', spec.rows * spec.n), r('gamma', spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * spec.n), w('dgamma', spec.n), w('stats', spec.rows)];
     case 'mean_pool':
       return [r('x', spec.outer * spec.axisLen * spec.inner), w('y', spec.outer * spec.inner)];
     case 'embedding':
@@ -66,7 +66,7 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       return [r('ids', spec.tokens, 'i32'), r('dy', spec.tokens * spec.dim), w('dtable', spec.vocab * spec.dim)];
     case 'dwconv3d': {
       const numel = spec.batch * spec.t * spec.h * spec.w * spec.c;
-      return [r('x', numel), r('weight', 27 * spec.c), ...(spec.bias ? [r('bias', spec.c)] : []), w('y', numel)];
+      return [r('x', numel), r('weight', spec.c * 27), ...(spec.bias ? [r('bias', spec.c)] : []), w('y', numel)];
     }
     case 'attention': {
       const { batch: b, heads: h, nq, nk, dh } = spec;
@@ -78,13 +78,13 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       const { batch: b, heads: h, nq, nk, dh } = spec;
       return [r('q', b * nq * h * dh), r('k', b * nk * h * dh), r('v', b * nk * h * dh),
         ...(spec.bias ? [r('bias', h * nq * nk)] : []), ...(spec.mask ? [r('mask', b * nk, 'i32')] : []),
-        r('o', b * nq * h * dh), r('lse', b * h * nq), r('do', b * nq * h * dh),
+        r('o', b * nq * h * dh), r('lse', b * h * nq), r('dout', b * nq * h * dh),
         w('dq', b * nq * h * dh), w('dk', b * nk * h * dh), w('dv', b * nk * h * dh)];
     }
     case 'vq_nearest':
       return [r('x', spec.rows * spec.dim), r('codebook', spec.codebook * spec.dim), w('y', spec.rows * spec.dim), w('idx', spec.rows, 'i32')];
     case 'pair_mse_loss': case 'pair_ce_loss':
-      return [r('logits', spec.batch * 2), r('labels', spec.batch, 'i32'), w('loss', 1), w('dlogits', spec.batch * 2)];
+      return [r('logits', spec.batch * 2), r('targets', spec.batch), w('loss', 1), w('dlogits', spec.batch * 2)];
     case 'clip_loss':
       return [r('logits', spec.batch * spec.batch), w('loss', 1), w('dlogits', spec.batch * spec.batch)];
     case 'adamw':

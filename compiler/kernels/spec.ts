@@ -16,11 +16,13 @@
 export type Activation = 'none' | 'gelu';
 
 /** C[m,n] = alpha·op(A)·op(B) (+ bias[n]) then activation, then (+ R[m,n]).
- *  op(A) is A[m,k] or, with transA, A stored [k,m]; op(B) is B[k,n] or, with transB, B stored [n,k]. */
+ *  op(A) is A[m,k] or, with transA, A stored [k,m]; op(B) is B[k,n] or, with transB, B stored [n,k].
+ *  maskB > 0 applies the seeded dropout mask (drop probability maskB, keyed by B's flat storage index)
+ *  to B as it is loaded: LoRA's dA = dSᵀ·dropout(x) without materialising dropout(x). */
 export type GemmSpec = {
   kind: 'gemm'; m: number; k: number; n: number;
   transA: boolean; transB: boolean; alpha: number;
-  bias: boolean; activation: Activation; residual: boolean;
+  bias: boolean; activation: Activation; residual: boolean; maskB: number;
 };
 
 /** y = x·Wᵀ + bias, then activation, then + residual. x [m,k], W [n,k]. */
@@ -30,7 +32,7 @@ export type LinearSpec = {
 };
 
 /** Fused LoRA linear: y = x·Wᵀ + scaling·(dropout(x)·Aᵀ)·Bᵀ + bias, activation, + residual.
- *  Emitted as two launches (see compiler/codegen/kernels/lora.ts for why): `lora_shrink`
+ *  Emitted as two launches (see compiler/codegen/kernels/gemm.ts for why): `lora_shrink`
  *  (s = scaling·dropout(x)·Aᵀ, [m,r]) then one GEMM over the concatenated K axis [x | s]·[W | B]ᵀ.
  *  dropout is the drop probability p; kept values are scaled by 1/(1-p) (PyTorch semantics). */
 export type LoraLinearSpec = {
@@ -54,7 +56,8 @@ export type LoraBackwardInputSpec = { kind: 'lora_backward_input'; m: number; k:
 
 /** Plain row-wise ops. */
 export type LayerNormSpec = { kind: 'layer_norm'; rows: number; n: number; eps: number; bias: boolean };
-/** dX, dGamma, dBeta (dBeta written even without bias: callers ignore it). Saves nothing: recomputes stats. */
+/** dX, dGamma, dBeta (dBeta written even without bias: callers ignore it). Recomputes the row
+ *  statistics (into the `stats` scratch) instead of saving them from the forward pass. */
 export type LayerNormBackwardSpec = { kind: 'layer_norm_backward'; rows: number; n: number; eps: number; bias: boolean };
 export type GeluSpec = { kind: 'gelu'; numel: number };
 export type GeluBackwardSpec = { kind: 'gelu_backward'; numel: number };
@@ -71,7 +74,8 @@ export type MeanPoolSpec = { kind: 'mean_pool'; outer: number; axisLen: number; 
 export type EmbeddingSpec = { kind: 'embedding'; tokens: number; dim: number; vocab: number };
 /** dTable[v,:] = Σ_{t: ids[t]=v} dOut[t,:], one thread per (v, d): deterministic, no atomics. */
 export type EmbeddingBackwardSpec = { kind: 'embedding_backward'; tokens: number; dim: number; vocab: number };
-/** Depthwise 3x3x3 conv on channels-last [batch,t,h,w,c]; causal in t (pad 2 before), zero pad 1 in h, w. */
+/** Depthwise 3x3x3 conv on channels-last [batch,t,h,w,c], weight [c,27] (PyTorch [c,1,3,3,3]
+ *  flattened); causal in t (pad 2 before, 0 after), zero pad 1 in h, w. */
 export type DwConv3dSpec = { kind: 'dwconv3d'; batch: number; t: number; h: number; w: number; c: number; bias: boolean };
 /** Attention with online softmax: q [b,nq,h,dh], k,v [b,nk,h,dh] -> o [b,nq,h,dh].
  *  logits = scale·q·kᵀ (+ bias[h,nq,nk]) with keys where mask[b,nk]==0 excluded.
@@ -84,8 +88,10 @@ export type AttentionBackwardSpec = Omit<AttentionSpec, 'kind'> & { kind: 'atten
 /** Cosine nearest code: idx[row] = argmax_j <x,c_j>/(‖x‖‖c_j‖); out = codebook[idx] (straight-through:
  *  the backward is identity onto x, so it needs no kernel). Ties go to the lower index. */
 export type VqNearestSpec = { kind: 'vq_nearest'; rows: number; dim: number; codebook: number };
-/** Pair losses over logits [batch, 2] (pos, neg) with labels [batch] in {0,1}; mean over batch.
- *  Writes loss[1] and dLogits[batch,2]. */
+/** Pair losses over `batch` pairs of logits [batch, 2] with targets [batch] (f32, 1 = the first of
+ *  the pair is true): p = softmax over the pair, t = [target, 1 - target]. MSE: mean over all
+ *  2·batch elements of (p - t)² (CT-CLIP VocabFine); CE: mean over pairs of -Σ t·log p.
+ *  Writes loss[1] and dLogits[batch,2] (gradient of the loss). */
 export type PairLossSpec = { kind: 'pair_mse_loss' | 'pair_ce_loss'; batch: number };
 /** Symmetric CLIP InfoNCE over logits [batch, batch] (diagonal = positives); loss[1], dLogits. */
 export type ClipLossSpec = { kind: 'clip_loss'; batch: number };

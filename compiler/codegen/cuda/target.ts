@@ -1,0 +1,36 @@
+// CUDA rendering table: the WGSL table with C spellings. Every entry takes every binding of its
+// kernel as a pointer argument, in kernelBindings order, so a multi-entry kernel binds once.
+import { floatLiteral, type Target, type Ty } from '../target.js';
+import { WGSL } from '../wgsl/target.js';
+
+const ty: Record<Ty, string> = { f32: 'float', i32: 'int', u32: 'unsigned int' };
+const MATH = { exp: 'expf', log: 'logf', sqrt: 'sqrtf', abs: 'fabsf', max: 'fmaxf', min: 'fminf' } as const;
+
+export const CUDA: Target = {
+  ...WGSL,
+  name: 'cuda',
+  ext: 'cu',
+  ty,
+  let: (t, n, e) => `const ${ty[t]} ${n} = ${e};`,
+  var: (t, n, e) => `${ty[t]} ${n} = ${e};`,
+  arr: (t, n, size) => `${ty[t]} ${n}[${size}] = {};`,
+  for: (n, s, e, step = 1) => `for (int ${n} = ${s}; ${n} < ${e}; ${n} += ${step}) {`,
+  cast: (t, e) => `((${ty[t]})(${e}))`,
+  f: (x) => `${floatLiteral(x)}f`.replace(/^-(.*)$/, '(-$1)'),
+  sel: (c, a, b) => `((${c}) ? (${a}) : (${b}))`,
+  call: (fn, ...args) => `${MATH[fn]}(${args.join(', ')})`,
+  barrier: '__syncthreads();',
+  fn: (ret, name, args, body) => [`__device__ ${ty[ret]} ${name}(${args.map(([t, n]) => `${ty[t]} ${n}`).join(', ')}) {`, ...body.map((l) => `  ${l}`), '}'],
+  shared: (name, size) => `__shared__ float ${name}[${size}];`,
+  entry(name, bindings, wg, shared, body) {
+    const args = bindings.map((b) => `${b.access === 'read' ? 'const ' : ''}${ty[b.dtype]}* __restrict__ ${b.name}`);
+    return [
+      `extern "C" __global__ void __launch_bounds__(${wg[0] * wg[1] * wg[2]}) ${name}(${args.join(', ')}) {`,
+      ...shared.map((s) => `  ${s}`),
+      '  const int tx = threadIdx.x; const int ty = threadIdx.y; const int bx = blockIdx.x; const int by = blockIdx.y; const int bz = blockIdx.z; const int gx = gridDim.x;',
+      '  (void)tx; (void)ty; (void)bx; (void)by; (void)bz; (void)gx;',
+      ...body.map((l) => `  ${l}`),
+      '}',
+    ];
+  },
+};

@@ -1,0 +1,98 @@
+// emitKernel: a KernelSpec -> readable WGSL or CUDA source with its launch geometry.
+// emitKernels: the build step's entry, writing kernels/<name>.wgsl and kernels/<name>.cu.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KernelSpec } from '../kernels/spec.js';
+import { kernelName } from '../kernels/spec.js';
+import { kernelBindings, type Binding } from '../kernels/bindings.js';
+import type { Target, TargetName } from './target.js';
+import { WGSL } from './wgsl/target.js';
+import { CUDA } from './cuda/target.js';
+import { helperSource, type KernelProgram } from './kernels/program.js';
+import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraExpandProgram, loraBackwardInputProgram } from './kernels/gemm.js';
+import { attentionProgram, attentionBackwardProgram } from './kernels/attention.js';
+import { pointwiseProgram } from './kernels/pointwise.js';
+
+export const TARGETS: Record<TargetName, Target> = { wgsl: WGSL, cuda: CUDA };
+
+export interface Launch {
+  entry: string;
+  workgroup: [number, number, number];
+  /** Workgroups (WebGPU dispatch) = CUDA grid. */
+  grid: [number, number, number];
+}
+
+export interface EmittedKernel {
+  name: string;
+  target: TargetName;
+  source: string;
+  /** Entry points, dispatched in this order with the same buffers. */
+  launches: Launch[];
+  bindings: Binding[];
+}
+
+export function kernelProgram(T: Target, spec: KernelSpec): KernelProgram {
+  switch (spec.kind) {
+    case 'gemm': return gemmProgram(T, spec);
+    case 'linear': return linearProgram(T, spec);
+    case 'lora_linear': return loraLinearProgram(T, spec);
+    case 'lora_shrink': return loraShrinkProgram(T, spec);
+    case 'lora_expand': return loraExpandProgram(T, spec);
+    case 'lora_backward_input': return loraBackwardInputProgram(T, spec);
+    case 'attention': return attentionProgram(T, spec);
+    case 'attention_backward': return attentionBackwardProgram(T, spec);
+    default: {
+      const p = pointwiseProgram(T, spec);
+      if (!p) throw new Error(`codegen: no generator for kernel kind ${spec.kind}`);
+      return p;
+    }
+  }
+}
+
+export function emitKernel(spec: KernelSpec, target: TargetName): EmittedKernel {
+  const T = TARGETS[target];
+  const program = kernelProgram(T, spec);
+  const bindings = kernelBindings(spec);
+  const name = kernelName(spec);
+  const lines: string[] = [
+    `// medctc kernel ${name} (${target === 'wgsl' ? 'WGSL' : 'CUDA'}), generated: do not edit.`,
+    ...program.summary.map((s) => `//   ${s}`),
+    `// bindings: ${bindings.map((b) => `${b.name}[${b.size}] ${b.dtype}${b.access === 'read' ? '' : ' (out)'}`).join(', ')}`,
+    '',
+  ];
+  for (const h of program.helpers) lines.push(...helperSource(T, h), '');
+  if (target === 'wgsl') {
+    const shared = new Map<string, number>();
+    for (const st of program.stages) for (const [n, size] of st.shared) shared.set(n, Math.max(shared.get(n) ?? 0, size));
+    program.stages.forEach((st, i) => {
+      const decl = i === 0 ? [...shared].map(([n, size]) => T.shared(n, size)) : [];
+      const body = T.entry(st.entry, bindings, st.workgroup, decl, st.body);
+      // Bindings are module-scope in WGSL: declare them once, before the first entry.
+      lines.push(...(i === 0 ? body : body.filter((l) => !l.startsWith('@group('))), '');
+    });
+  } else {
+    for (const st of program.stages) lines.push(...T.entry(st.entry, bindings, st.workgroup, st.shared.map(([n, size]) => T.shared(n, size)), st.body), '');
+  }
+  return {
+    name, target, source: lines.join('\n'), bindings,
+    launches: program.stages.map((s) => ({ entry: s.entry, workgroup: s.workgroup, grid: s.grid })),
+  };
+}
+
+/** Writes every spec's kernel for both targets (deduplicated by name), temp file then rename. Returns the file names, sorted. */
+export function emitKernels(specs: KernelSpec[], outDir: string, targets: TargetName[] = ['wgsl', 'cuda']): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const written = new Set<string>();
+  for (const spec of specs) {
+    for (const target of targets) {
+      const k = emitKernel(spec, target);
+      const file = `${k.name}.${TARGETS[target].ext}`;
+      if (written.has(file)) continue;
+      const path = join(outDir, file);
+      writeFileSync(`${path}.tmp`, k.source);
+      renameSync(`${path}.tmp`, path);
+      written.add(file);
+    }
+  }
+  return [...written].sort();
+}

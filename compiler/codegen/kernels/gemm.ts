@@ -1,0 +1,184 @@
+// Tiled GEMM core and every kernel built from it: gemm, linear, and the fused LoRA linear.
+//
+// LoRA design (LoRAFusion, arXiv 2510.00206), chosen over computing x·Aᵀ inside the base GEMM's K
+// loop: with output tiles of width TN, an in-loop x·Aᵀ is recomputed by every one of the N/TN
+// column tiles, i.e. (N/TN)·r/N extra work relative to the base GEMM (r=64, N=512, TN=64: +100%).
+// Instead `lora_shrink` computes s = scaling·dropout(x)·Aᵀ once (m·k·r MACs, the minimum; the
+// dropout mask comes from a counter hash, so it is never stored), then ONE GEMM runs over the
+// concatenated reduction axis [x | s]·[W | B]ᵀ: the LoRA term costs r extra K-steps in the same
+// accumulator, with the bias, activation and residual applied in its epilogue. No m×n
+// intermediate is ever written; the unfused path writes and re-reads two.
+//
+// Tiling heuristic: 16×16 threads, each owning R×R outputs (tile 16R × 16R, K step 16).
+// WGSL: R = 4 (64×64; llvmpipe and compat-mode limits: 8 KiB of workgroup memory), R = 2 when the
+// output is narrower than 64 in either dimension (rank-r outputs). CUDA: R = 8 (128×128) when both
+// m ≥ 1024 and n ≥ 256, else the same as WGSL.
+import type { Target } from '../target.js';
+import type { GemmSpec, LinearSpec, LoraLinearSpec, LoraShrinkSpec, LoraExpandSpec, LoraBackwardInputSpec, Activation } from '../../kernels/spec.js';
+import { dropoutThreshold, geluExpr, type KernelProgram, type Stage, type Helper } from './program.js';
+
+const BK = 16;
+
+interface Operand {
+  buf: string;
+  /** A: stored [K,M] instead of [M,K]. B: stored [N,K] instead of [K,N]. */
+  trans: boolean;
+  /** Dropout probability applied to the loaded value (kept values scaled by 1/(1-p)). */
+  dropout?: number;
+}
+interface Segment { a: Operand; b: Operand; k: number; /** Accumulate separately and apply dropout keyed by the output index. */ outDropout?: number }
+interface GemmStage {
+  entry: string; m: number; n: number; segments: Segment[]; alpha: number;
+  bias?: string; activation: Activation; residual?: string; out: string;
+}
+
+export function tileFactor(target: Target['name'], m: number, n: number): number {
+  if (target === 'cuda' && m >= 1024 && n >= 256) return 8;
+  return m < 64 || n < 64 ? 2 : 4;
+}
+
+function keepFactor(T: Target, p: number, idx: string): string {
+  return T.sel(`dropout_bits(params[0], ${T.cast('u32', idx)}) >= ${dropoutThreshold(p)}u`, T.f(1 / (1 - p)), T.f(0));
+}
+
+function gemmStage(T: Target, g: GemmStage): Stage {
+  const R = tileFactor(T.name, g.m, g.n);
+  const TM = 16 * R, TN = 16 * R;
+  const { m: M, n: N } = g;
+  const body: string[] = [
+    T.let('i32', 'lin', 'ty * 16 + tx'),
+    T.let('i32', 'row0', `by * ${TM}`),
+    T.let('i32', 'col0', `bx * ${TN}`),
+    T.arr('f32', 'acc', R * R),
+    T.arr('f32', 'ra', R),
+    T.arr('f32', 'rb', R),
+  ];
+  const separate = g.segments.some((s) => s.outDropout !== undefined);
+  if (separate) body.push(T.arr('f32', 'acc2', R * R));
+  g.segments.forEach((seg, si) => {
+    const K = seg.k;
+    const accName = seg.outDropout !== undefined ? 'acc2' : 'acc';
+    body.push(`// segment ${si}: ${seg.a.buf}${seg.a.trans ? 'ᵀ' : ''} · ${seg.b.buf}${seg.b.trans ? 'ᵀ' : ''} over K = ${K}`);
+    body.push(T.for(`k0_${si}`, '0', String(K), BK));
+    const load = (op: Operand, tile: string, outer: number, outerDim: number, isA: boolean): void => {
+      // Contiguous-in-K storage (A plain, B transposed) loads along K; otherwise along the outer dim.
+      const kContig = isA ? !op.trans : op.trans;
+      const count = (BK * outer) / 256;
+      for (let i = 0; i < count; i++) {
+        const e = `(lin + ${i * 256})`;
+        const kk = kContig ? `(${e} % ${BK})` : `(${e} / ${outer})`;
+        const oo = kContig ? `(${e} / ${BK})` : `(${e} % ${outer})`;
+        const base = isA ? 'row0' : 'col0';
+        body.push('{');
+        body.push(`  ${T.let('i32', 'kk', kk)} ${T.let('i32', 'oo', oo)}`);
+        body.push(`  ${T.let('i32', 'gk', `k0_${si} + kk`)} ${T.let('i32', 'go', `${base} + oo`)}`);
+        body.push(`  ${T.var('f32', 'v', T.f(0))}`);
+        const idx = kContig ? `go * ${K} + gk` : `gk * ${outerDim} + go`;
+        body.push(`  if (gk < ${K} && go < ${outerDim}) {`);
+        body.push(`    ${T.let('i32', 'src', idx)}`);
+        body.push(`    v = ${op.buf}[src]${op.dropout ? ` * ${keepFactor(T, op.dropout, 'src')}` : ''};`);
+        body.push('  }');
+        body.push(`  ${tile}[kk * ${outer} + oo] = v;`);
+        body.push('}');
+      }
+    };
+    load(seg.a, 'As', TM, M, true);
+    load(seg.b, 'Bs', TN, N, false);
+    body.push(`  ${T.barrier}`);
+    body.push(`  ${T.for('kk', '0', String(BK))}`);
+    for (let i = 0; i < R; i++) body.push(`    ra[${i}] = As[kk * ${TM} + ty + ${16 * i}];`);
+    for (let j = 0; j < R; j++) body.push(`    rb[${j}] = Bs[kk * ${TN} + tx + ${16 * j}];`);
+    for (let i = 0; i < R; i++) {
+      body.push('    ' + Array.from({ length: R }, (_, j) => `${accName}[${i * R + j}] += ra[${i}] * rb[${j}];`).join(' '));
+    }
+    body.push('  }');
+    body.push(`  ${T.barrier}`);
+    body.push('}');
+  });
+  const dropSeg = g.segments.find((s) => s.outDropout !== undefined);
+  body.push('// epilogue');
+  for (let i = 0; i < R; i++) {
+    for (let j = 0; j < R; j++) {
+      body.push('{');
+      body.push(`  ${T.let('i32', 'row', `row0 + ty + ${16 * i}`)} ${T.let('i32', 'col', `col0 + tx + ${16 * j}`)}`);
+      body.push(`  if (row < ${M} && col < ${N}) {`);
+      body.push(`    ${T.var('f32', 'v', g.alpha === 1 ? `acc[${i * R + j}]` : `${T.f(g.alpha)} * acc[${i * R + j}]`)}`);
+      if (dropSeg) body.push(`    v += acc2[${i * R + j}] * ${keepFactor(T, dropSeg.outDropout!, `row * ${N} + col`)};`);
+      if (g.bias) body.push(`    v += ${g.bias}[col];`);
+      if (g.activation === 'gelu') body.push(`    v = ${geluExpr(T, 'v')};`);
+      if (g.residual) body.push(`    v += ${g.residual}[row * ${N} + col];`);
+      body.push(`    ${g.out}[row * ${N} + col] = v;`);
+      body.push('  }');
+      body.push('}');
+    }
+  }
+  return {
+    entry: g.entry, workgroup: [16, 16, 1], grid: [Math.ceil(N / TN), Math.ceil(M / TM), 1],
+    shared: [['As', BK * TM], ['Bs', BK * TN]], body,
+  };
+}
+
+function helpersFor(stages: GemmStage[]): Helper[] {
+  const h: Helper[] = [];
+  if (stages.some((s) => s.activation === 'gelu')) h.push('erf');
+  if (stages.some((s) => s.segments.some((g) => g.outDropout !== undefined || g.a.dropout || g.b.dropout))) h.push('dropout');
+  return h;
+}
+
+function program(T: Target, summary: string[], stages: GemmStage[]): KernelProgram {
+  return { summary, helpers: helpersFor(stages), stages: stages.map((s) => gemmStage(T, s)) };
+}
+
+const epi = (s: { bias: boolean; activation: Activation; residual: boolean }): string =>
+  `${s.bias ? ' + bias' : ''}${s.activation !== 'none' ? `, ${s.activation}` : ''}${s.residual ? ', + residual' : ''}`;
+
+export function gemmProgram(T: Target, s: GemmSpec): KernelProgram {
+  return program(T, [`c[${s.m},${s.n}] = ${s.alpha}·a${s.transA ? 'ᵀ' : ''}·${s.maskB ? `dropout(b, ${s.maskB})` : 'b'}${s.transB ? 'ᵀ' : ''}${epi(s)}`], [{
+    entry: 'gemm', m: s.m, n: s.n, alpha: s.alpha, activation: s.activation, out: 'c',
+    bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
+    segments: [{ a: { buf: 'a', trans: s.transA }, b: { buf: 'b', trans: s.transB, dropout: s.maskB || undefined }, k: s.k }],
+  }]);
+}
+
+export function linearProgram(T: Target, s: LinearSpec): KernelProgram {
+  return program(T, [`y[${s.m},${s.n}] = x[${s.m},${s.k}]·Wᵀ${epi(s)}`], [{
+    entry: 'linear', m: s.m, n: s.n, alpha: 1, activation: s.activation, out: 'y',
+    bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
+    segments: [{ a: { buf: 'x', trans: false }, b: { buf: 'w', trans: true }, k: s.k }],
+  }]);
+}
+
+const shrinkStage = (s: { m: number; k: number; r: number; scaling: number; dropout: number }): GemmStage => ({
+  entry: 'lora_shrink', m: s.m, n: s.r, alpha: s.scaling, activation: 'none', out: 's',
+  segments: [{ a: { buf: 'x', trans: false, dropout: s.dropout || undefined }, b: { buf: 'lora_a', trans: true }, k: s.k }],
+});
+const expandStage = (s: LoraExpandSpec | LoraLinearSpec): GemmStage => ({
+  entry: 'lora_expand', m: s.m, n: s.n, alpha: 1, activation: s.activation, out: 'y',
+  bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
+  segments: [
+    { a: { buf: 'x', trans: false }, b: { buf: 'w', trans: true }, k: s.k },
+    { a: { buf: 's', trans: false }, b: { buf: 'lora_b', trans: true }, k: s.r },
+  ],
+});
+
+export function loraShrinkProgram(T: Target, s: LoraShrinkSpec): KernelProgram {
+  return program(T, [`s[${s.m},${s.r}] = ${s.scaling}·dropout(x, p=${s.dropout})·Aᵀ`], [shrinkStage(s)]);
+}
+export function loraExpandProgram(T: Target, s: LoraExpandSpec): KernelProgram {
+  return program(T, [`y[${s.m},${s.n}] = [x | s]·[W | B]ᵀ${epi(s)}`], [expandStage(s)]);
+}
+export function loraLinearProgram(T: Target, s: LoraLinearSpec): KernelProgram {
+  return program(T, [
+    `stage 1 lora_shrink: s[${s.m},${s.r}] = ${s.scaling}·dropout(x[${s.m},${s.k}], p=${s.dropout})·Aᵀ`,
+    `stage 2 lora_expand: y[${s.m},${s.n}] = x·Wᵀ + s·Bᵀ${epi(s)} (one GEMM over K = ${s.k} + ${s.r})`,
+  ], [shrinkStage(s), expandStage(s)]);
+}
+export function loraBackwardInputProgram(T: Target, s: LoraBackwardInputSpec): KernelProgram {
+  return program(T, [`dx[${s.m},${s.k}] = dy·W + dropout_mask(p=${s.dropout})⊙(ds·A)`], [{
+    entry: 'lora_backward_input', m: s.m, n: s.k, alpha: 1, activation: 'none', out: 'dx',
+    segments: [
+      { a: { buf: 'dy', trans: false }, b: { buf: 'w', trans: false }, k: s.n },
+      { a: { buf: 'ds', trans: false }, b: { buf: 'lora_a', trans: false }, k: s.r, ...(s.dropout > 0 ? { outDropout: s.dropout } : {}) },
+    ],
+  }]);
+}

@@ -1,0 +1,44 @@
+// The table a C-like target is rendered from (tinygrad style): type names, declarations, casts,
+// math functions, barrier, thread-index names, buffer declarations. Kernel bodies
+// (compiler/codegen/kernels) are written once against this table; WGSL and CUDA only differ here.
+import type { Binding } from '../kernels/bindings.js';
+
+export type TargetName = 'wgsl' | 'cuda';
+export type Ty = 'f32' | 'i32' | 'u32';
+
+export interface Target {
+  name: TargetName;
+  ext: 'wgsl' | 'cu';
+  ty: Record<Ty, string>;
+  /** Immutable local. */
+  let(ty: Ty, name: string, expr: string): string;
+  /** Mutable local. */
+  var(ty: Ty, name: string, expr: string): string;
+  /** Zero-initialised local array. */
+  arr(ty: Ty, name: string, size: number): string;
+  /** `for (i = start; i < end; i += step) {` */
+  for(name: string, start: string, end: string, step?: number): string;
+  cast(ty: Ty, expr: string): string;
+  f(x: number): string;
+  sel(cond: string, ifTrue: string, ifFalse: string): string;
+  call(fn: 'exp' | 'log' | 'sqrt' | 'abs' | 'max' | 'min', ...args: string[]): string;
+  barrier: string;
+  /** A helper function definition. */
+  fn(ret: Ty, name: string, args: [Ty, string][], body: string[]): string[];
+  /** Module- or kernel-level workgroup memory. */
+  shared(name: string, size: number): string;
+  /** The whole kernel entry: signature, thread-index preamble, body. Shared arrays go where the target wants them. */
+  entry(name: string, bindings: Binding[], workgroup: [number, number, number], shared: string[], body: string[]): string[];
+}
+
+/** Float literal without locale or precision surprises: shortest round-trip form of the f32 value. */
+export function floatLiteral(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`codegen: non-finite literal ${x}`);
+  let s = String(Math.fround(x));
+  if (!/[.eE]/.test(s)) s += '.0';
+  else if (/e/.test(s) && !/\./.test(s)) s = s.replace('e', '.0e');
+  return s;
+}
+
+/** Thread indices every kernel body may use, all i32: tx, ty (local), bx, by, bz (workgroup), gx (workgroups along x). */
+export const INDEX_NAMES = ['tx', 'ty', 'bx', 'by', 'bz', 'gx'] as const;
