@@ -73,13 +73,16 @@ export function parseMedct(text: string, file: string): ParseResult {
   parser.input = lexed.tokens;
   const cst = parser.file();
   const seenLines = new Set<number>();
+  // An unterminated string swallows the rest of its line (often a closing brace); the parse
+  // error that follows at end of file is the same mistake, already reported as E1003.
+  const badString = lexed.tokens.some((t) => t.tokenType.name === 'BadString');
   for (const e of parser.errors) {
     const t = e.token;
     const start = Number.isFinite(t.startOffset) ? t.startOffset : text.length;
     const end = Number.isFinite(t.endOffset) ? t.endOffset! + 1 : text.length;
     const line = Number.isFinite(t.startLine) ? t.startLine! : -1;
     // One mistake, one message: recovery often reports the same spot again a token later.
-    if (seenLines.has(line)) continue;
+    if (seenLines.has(line) || (badString && t.tokenType.name === 'EOF')) continue;
     seenLines.add(line);
     const rule = e.context.ruleStack[e.context.ruleStack.length - 1] ?? 'file';
     diagnostics.push(diag('E1002', `unexpected ${describe(t)}`, { file, start, end, label: expectedFrom(e.message, rule) },

@@ -40,6 +40,7 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
 
   const experiments: ResolvedExperiment[] = [];
   const used = new Set<LetDecl>();
+  const reportedCycles = new Set<string>();
   const seen = new Set(diagnostics.map(key));
   const push = (ds: Diagnostic[]) => { for (const d of ds) { const k = key(d); if (!seen.has(k)) { seen.add(k); diagnostics.push(d); } } };
   const fileSources = prog.files.map((f) => relativeTo(prog.entry, f.path));
@@ -51,10 +52,10 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
   for (const decl of decls) {
     if (prog.experiments.get(decl.name)?.decl !== decl) continue; // a duplicate name, already reported
     const local: Diagnostic[] = [];
-    const flat = flatten(prog, decl.name, local);
+    const flat = flatten(prog, decl.name, local, reportedCycles);
     if (!flat) { push(local); continue; }
     const fileOf = (n: object) => prog.fileOf.get(n) ?? prog.entry;
-    const axes = findAxes(flat.entries, fileOf, local);
+    const axes = findAxes(flat.entries, fileOf, local, prog.silenced);
     const count = axes.reduce((n, a) => n * a.sweep.items.length, 1);
     if (count > MAX_VARIANTS) {
       const a = axes[0]!;
@@ -78,8 +79,9 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
     }
     push(local);
   }
+  const anyError = diagnostics.some((d) => d.severity === 'error');
   for (const item of entryFile.ast.items) {
-    if (item.kind === 'let' && !used.has(item)) {
+    if (!anyError && item.kind === 'let' && !used.has(item)) {
       push([diag('W2060', `constant \`${item.name}\` is never used`, { file: prog.entry, ...item.namePos, label: 'unused' }, { help: 'remove it, or use it as a value: `rank ' + item.name + '`' })]);
     }
   }

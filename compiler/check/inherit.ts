@@ -47,13 +47,16 @@ export function mergeEntries(parent: Entry[], child: Entry[], tag: (copy: Entry,
 }
 
 /** The experiment's entries with every ancestor's folded in, or null after reporting an error. */
-export function flatten(prog: Program, name: string, diags: Diagnostic[]): Flattened | null {
+export function flatten(prog: Program, name: string, diags: Diagnostic[], reportedCycles = new Set<string>()): Flattened | null {
   const definedIn = new WeakMap<Entry, string>();
   const chain: { decl: ExperimentDecl; file: string }[] = [];
   let cur = prog.experiments.get(name);
   while (cur) {
     if (chain.some((c) => c.decl === cur!.decl)) {
       const names = [...chain.map((c) => c.decl.name), cur.decl.name].join(' -> ');
+      const cycleKey = chain.slice(chain.findIndex((c) => c.decl === cur!.decl)).map((c) => c.decl.name).sort().join('\0');
+      if (reportedCycles.has(cycleKey)) return null;
+      reportedCycles.add(cycleKey);
       diags.push(diag('E2023', `\`extends\` cycle: ${names}`, { file: chain[chain.length - 1]!.file, ...chain[chain.length - 1]!.decl.parent!, label: 'this closes the cycle' },
         { help: 'an experiment cannot extend itself, directly or through others' }));
       return null;

@@ -23,6 +23,8 @@ export interface Program {
   experiments: Map<string, { decl: ExperimentDecl; file: string }>;
   /** Constants each file can see: its own, then those of the files it imports directly. */
   scopes: Map<string, Map<string, { decl: LetDecl; file: string }>>;
+  /** Nodes already reported as wrong: later stages stay silent about them (one mistake, one message). */
+  silenced: WeakSet<object>;
   /** File every AST node (entry or value) came from. */
   fileOf: WeakMap<object, string>;
 }
@@ -36,7 +38,7 @@ const normal = (p: string): string => {
 
 export function loadProgram(entry: string, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Program {
   const prog: Program = {
-    entry: normal(entry), files: [], sources: new Map(), diagnostics: [], experiments: new Map(), scopes: new Map(), fileOf: new WeakMap(),
+    entry: normal(entry), files: [], sources: new Map(), diagnostics: [], experiments: new Map(), scopes: new Map(), fileOf: new WeakMap(), silenced: new WeakSet(),
   };
   const byPath = new Map<string, LoadedFile>();
   const stack: string[] = [];

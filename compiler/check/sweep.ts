@@ -22,12 +22,13 @@ export interface SweepTags {
   swept: WeakSet<object>;
 }
 
-export function findAxes(entries: Entry[], file: (n: object) => string, diags: Diagnostic[], path: string[] = []): Axis[] {
+export function findAxes(entries: Entry[], file: (n: object) => string, diags: Diagnostic[], silenced: WeakSet<object>, path: string[] = []): Axis[] {
   const axes: Axis[] = [];
   for (const e of entries) {
     for (const a of e.args) {
       if (a.kind === 'sweep') {
         const bad = a.items.find((i) => i.kind === 'sweep' || (i.kind === 'list' && i.items.some((j) => j.kind === 'sweep')));
+        if (a.items.length === 0 || bad) silenced.add(a);
         if (a.items.length === 0) {
           diags.push(diag('E2050', 'a sweep needs at least one value', { file: file(e), start: a.start, end: a.end, label: 'empty sweep' }, { help: 'write `sweep [8, 16, 24]`' }));
         } else if (bad) {
@@ -35,10 +36,11 @@ export function findAxes(entries: Entry[], file: (n: object) => string, diags: D
         } else axes.push({ name: e.key, entry: e, sweep: a, path: [...path, e.key] });
       } else if (a.kind === 'list') {
         const inner = a.items.find((i) => i.kind === 'sweep');
+        if (inner) silenced.add(inner);
         if (inner) diags.push(diag('E2050', 'a sweep cannot sit inside a list', { file: file(e), start: inner.start, end: inner.end, label: 'sweep inside a list' }, { help: 'sweep the whole list instead: `sweep [[a, b], [c, d]]`' }));
       }
     }
-    if (e.block) axes.push(...findAxes(e.block.entries, file, diags, [...path, e.key]));
+    if (e.block) axes.push(...findAxes(e.block.entries, file, diags, silenced, [...path, e.key]));
   }
   // Two axes on the same key (`rank` in lora and in a target) are told apart by their path.
   const count = new Map<string, number>();

@@ -109,7 +109,7 @@ export class Reader {
   }
 
   wrongType(v: Value, what: string, owner: Entry): void {
-    if (v.kind === 'error') return;
+    if (v.kind === 'error' || this.prog.silenced.has(v)) return;
     if (v.kind === 'sweep') {
       this.diags.push(diag('E2050', 'a sweep is not allowed here', this.at(v, 'sweep', owner), { help: 'sweeps are written directly on a field, e.g. `rank sweep [8, 16]`' }));
       return;
