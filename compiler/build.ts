@@ -117,9 +117,18 @@ export function artifactFiles(c: Compiled): Map<string, string> {
   return files;
 }
 
+/** Plan kernel kinds whose spec is a KernelSpec of compiler/kernels/spec.ts (codegen emits those);
+ *  the others (copy, elementwise, l2norm, rel_pos_grid, lora_merge, grad_clip, most backward
+ *  kinds) are run by the runtime's reference path until kernels exist for them. */
+export const CODEGEN_KINDS: ReadonlySet<string> = new Set([
+  'linear', 'lora_linear', 'gemm', 'layer_norm', 'layer_norm_backward', 'geglu', 'geglu_backward',
+  'l2norm_scale', 'l2norm_scale_backward', 'mean_pool', 'embedding', 'dwconv3d', 'attention', 'attention_backward',
+  'vq_nearest', 'pair_mse_loss', 'pair_ce_loss', 'clip_loss', 'adamw',
+]);
+
 /** The codegen hook: compiler/codegen (owned by the kernels work) exports
- *  `emitKernels(plan, outDir)`; until it exists the build folder holds no kernel sources. */
-type EmitKernels = (plan: Plan, outDir: string) => void | Promise<void>;
+ *  `emitKernels(specs, outDir)`; until it exists the build folder holds no kernel sources. */
+type EmitKernels = (specs: Plan['kernels'][number]['spec'][], outDir: string) => unknown;
 async function loadCodegen(): Promise<EmitKernels | null> {
   const spec = './codegen/index.js';
   try {
@@ -130,6 +139,17 @@ async function loadCodegen(): Promise<EmitKernels | null> {
     if (String((e as Error).message).includes('codegen/index')) return null;
     throw e;
   }
+}
+
+/** Distinct codegen-able specs of the plans, in first-use order. */
+export function kernelSpecs(plans: (Plan | null)[]): Plan['kernels'][number]['spec'][] {
+  const seen = new Map<string, Plan['kernels'][number]['spec']>();
+  for (const p of plans) for (const k of p?.kernels ?? []) {
+    if (!CODEGEN_KINDS.has(k.kind)) continue;
+    const key = canonicalJson(k.spec);
+    if (!seen.has(key)) seen.set(key, k.spec);
+  }
+  return [...seen.values()];
 }
 
 /** sha256 of the first bytes that identify a weights file: its safetensors header. */
@@ -166,10 +186,7 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
   mkdirSync(outDir, { recursive: true });
   for (const [name, content] of artifactFiles(c)) writeAtomic(join(outDir, name), content);
   const emit = await loadCodegen();
-  if (emit) {
-    await emit(c.plans.eval, outDir);
-    if (c.plans.train) await emit(c.plans.train, outDir);
-  }
+  if (emit) await emit(kernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
   const hashFile = (f: string) => (existsSync(f) ? sha256(readFileSync(f)) : null);
   const outputs: Record<string, string> = {};
   // Hash what this build wrote (other files a user keeps in the folder are not the build's).

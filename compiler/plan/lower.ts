@@ -76,8 +76,8 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const kind: BufferKind = tt.role === 'param' || tt.role === 'buffer' ? 'weight' : tt.role === 'input' ? 'input' : 'activation';
     return newBuffer(`t${r}`, tt.name, tt.shape, tt.dtype, kind, kind === 'weight' ? 'weights' : 'work', r);
   };
-  const emit = (kind: string, phase: KernelPhase, ops: number[], module: string, inputs: number[], outputs: number[], spec: PlanKernel['spec'], flops: number): PlanKernel => {
-    const k: PlanKernel = { id: kernels.length, kind, phase, ops, module, inputs, outputs, spec: { ...spec, kind }, flops };
+  const emit = (kind: string, phase: KernelPhase, ops: number[], module: string, inputs: number[], outputs: number[], spec: PlanKernel['spec'], flops: number, backward: PlanKernel['backward'] = null): PlanKernel => {
+    const k: PlanKernel = { id: kernels.length, kind, phase, ops, module, inputs, outputs, spec: { ...spec, kind }, backward, flops };
     kernels.push(k);
     return k;
   };
@@ -203,7 +203,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       const flops = (needDX ? fwd.flops : 0) + (paramGrad ? fwd.flops : 0);
       emit(`${g.kind}_backward`, 'backward', [...g.ops], fwd.module,
         [...gradIns, ...saved, ...weights, ...(extra !== undefined ? [extra] : [])], outputs,
-        { ...fwd.spec, kind: '', forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate }, flops);
+        { ...fwd.spec, kind: '' }, flops, { forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate });
     }
     const elements = trainables.reduce((a, t) => a + graph.tensors[t]!.shape.reduce((x, y) => x * y, 1), 0);
     if (opts.train?.gradClip != null && paramGrads.length) {
@@ -216,8 +216,9 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       });
       const params = trainables.map(tensorBuffer);
       const o = opts.train?.optimizer;
+      // One multi-tensor step: inputs are params, grads, then (m, v) per param, in that order.
       emit('adamw', 'optimizer', [], '', [...params, ...paramGrads, ...moments], [...params, ...moments], {
-        kind: '', tensors: params.length, elements, numel: elements, lr: o?.lr ?? null, beta1: o?.beta1 ?? null, beta2: o?.beta2 ?? null, eps: o?.eps ?? null, weightDecay: o?.weightDecay ?? null,
+        kind: '', numel: elements, lr: o?.lr ?? 0, beta1: o?.beta1 ?? 0.9, beta2: o?.beta2 ?? 0.999, eps: o?.eps ?? 1e-8, weightDecay: o?.weightDecay ?? 0,
       }, 12 * elements);
     }
   }

@@ -22,7 +22,8 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       const activation = g.epilogue.includes('gelu') ? 'gelu' : 'none';
       const residual = g.epilogue.includes('add');
       if (g.kind === 'linear' || merged) {
-        return { spec: { kind: 'linear', m, k, n, bias, activation, residual, merged }, flops };
+        // Merged (eval): the kernel's weight input is the lora_merge output; the spec is a plain linear.
+        return { spec: { kind: 'linear', m, k, n, bias, activation, residual }, flops };
       }
       const ad = graph.lora!.adapters.find((a) => a.module === base.module)!;
       const drop = ops.find((o) => o.kind === 'dropout');
@@ -70,8 +71,10 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
     }
     case 'dwconv3d': {
       const x = shape(first.inputs[0]!) as [number, number, number, number, number];
-      const pad = first.kind === 'dwconv3d' ? first.attrs.pad : [];
-      return { spec: { kind: 'dwconv3d', batch: x[0], t: x[1], h: x[2], w: x[3], c: x[4], bias: true, pad: [...pad] }, flops: 2 * 27 * numel(x) };
+      // DwConv3dSpec fixes PEG's padding (causal 2/0 in t, 1/1 in h and w), the only one CT-CLIP uses.
+      const pad = first.kind === 'dwconv3d' ? first.attrs.pad.join() : '';
+      if (pad !== '2,0,1,1,1,1') throw new Error(`plan: dwconv3d padding ${pad} has no kernel`);
+      return { spec: { kind: 'dwconv3d', batch: x[0], t: x[1], h: x[2], w: x[3], c: x[4], bias: true }, flops: 2 * 27 * numel(x) };
     }
     case 'embedding': {
       const [rows, dim] = shape(first.inputs[1]!) as [number, number];
@@ -97,7 +100,7 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
     case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss': {
       // Pair losses read logits [B, 2P] as [B·P, 2] rows (present, absent) with targets [B·P].
       const [b, t] = shape(first.inputs[0]!) as [number, number];
-      return { spec: { kind: g.kind, batch: g.kind === 'clip_loss' ? b : b * (t / 2), texts: t }, flops: 10 * b * t };
+      return { spec: { kind: g.kind, batch: g.kind === 'clip_loss' ? b : b * (t / 2) }, flops: 10 * b * t };
     }
   }
   throw new Error(`plan: no spec for kernel kind ${g.kind}`);

@@ -55,7 +55,11 @@ export interface PlanKernel {
   module: string;
   inputs: number[];
   outputs: number[];
+  /** What the kernel computes (compiler/kernels/spec.ts for the kinds codegen knows). */
   spec: KernelSpec;
+  /** Backward kernels: which forward kernel they differentiate and which gradients they write;
+   *  `accumulate` lists gradient buffers added into (an earlier kernel wrote them). Else null. */
+  backward: { forward: number; inputGrads: boolean; paramGrads: boolean; accumulate: number[] } | null;
   /** Floating-point operations (multiply-add = 2). */
   flops: number;
 }

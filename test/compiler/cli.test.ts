@@ -33,13 +33,16 @@ describe('medctc build', () => {
     const j = JSON.parse(r.stdout);
     expect(j.parameters).toMatchObject({ total: 439_819_929, trainable: 1_671_168 });
     expect(j.parameters.trainableFraction).toBeCloseTo(1_671_168 / 439_819_929, 12);
-    expect(readdirSync(out).sort()).toEqual(['experiment.json', 'medctc.lock', 'plan.eval.json', 'plan.train.json', 'report.json', 'report.md']);
+    // kernels/ appears once compiler/codegen exists; every file there is in the lock too.
+    expect(readdirSync(out).filter((f) => f !== 'kernels').sort()).toEqual(['experiment.json', 'medctc.lock', 'plan.eval.json', 'plan.train.json', 'report.json', 'report.md']);
     for (const f of ['plan.eval.json', 'plan.train.json']) expect(validatePlan(JSON.parse(readFileSync(join(out, f), 'utf8')))).toEqual([]);
     const lock = JSON.parse(readFileSync(join(out, 'medctc.lock'), 'utf8'));
     const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
     expect(lock.sources['exp.medct']).toBe(sha(join(dir, 'exp.medct')));
     expect(lock.outputs['plan.train.json']).toBe(sha(join(out, 'plan.train.json')));
     expect(lock.plans.eval).toBe(sha(join(out, 'plan.eval.json')));
+    const kernels = existsSync(join(out, 'kernels')) ? readdirSync(join(out, 'kernels')) : [];
+    for (const k of kernels) expect(lock.outputs[`kernels/${k}`]).toBe(sha(join(out, 'kernels', k)));
     // The text report says the same.
     const text = medctc('build', file, '--out', join(dir, 'b2'));
     expect(text.stdout).toContain('1,671,168 trainable of 439,819,929 (0.380%)');
@@ -49,7 +52,9 @@ describe('medctc build', () => {
     const { dir, file } = specFile(experiment('ct_clip_tiny'));
     expect(medctc('build', file, '--out', join(dir, 'a')).status).toBe(0);
     expect(medctc('build', file, '--out', join(dir, 'b')).status).toBe(0);
-    for (const f of readdirSync(join(dir, 'a'))) expect(readFileSync(join(dir, 'b', f)).equals(readFileSync(join(dir, 'a', f))), f).toBe(true);
+    const files = (d: string): string[] => readdirSync(d, { recursive: true, withFileTypes: true }).filter((x) => x.isFile()).map((x) => join(x.parentPath, x.name).slice(d.length + 1)).sort();
+    expect(files(join(dir, 'b'))).toEqual(files(join(dir, 'a')));
+    for (const f of files(join(dir, 'a'))) expect(readFileSync(join(dir, 'b', f)).equals(readFileSync(join(dir, 'a', f))), f).toBe(true);
   });
 
   it('builds each sweep variant into its own folder', () => {
