@@ -28,7 +28,7 @@ export interface BuildReport {
     /** fp32 bytes of every parameter and buffer (what loading the weights takes). */
     weightsBytes: number;
     gradientBytes: number;
-    /** AdamW: two fp32 moments per trainable parameter. */
+    /** AdamW: two fp32 moments per trainable parameter that receives a gradient. */
     optimizerBytes: number;
     activations: {
       eval: { peakBytes: number; naiveBytes: number; lowerBoundBytes: number };
@@ -51,6 +51,8 @@ export function paramGroup(t: Tensor): string {
   if (t.name.startsWith('visual_transformer.')) return 'image encoder (CTViT)';
   return 'CLIP heads';
 }
+
+const sumKind = (p: Plan, kind: string): number => p.buffers.filter((b) => b.kind === kind).reduce((a, b) => a + b.bytes, 0);
 
 const GROUP_ORDER = ['text encoder (BERT)', 'image encoder (CTViT)', 'CLIP heads', 'LoRA adapters'];
 
@@ -86,8 +88,10 @@ export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null
     },
     memory: {
       weightsBytes: (total + bufferCount) * 4,
-      gradientBytes: trainable * 4,
-      optimizerBytes: 2 * trainable * 4,
+      // From the train plan when there is one: params no op reads (decoder heads, `_extra`) get no
+      // gradient and no AdamW state, as in PyTorch (grad stays None).
+      gradientBytes: trainPlan ? sumKind(trainPlan, 'param_grad') : trainable * 4,
+      optimizerBytes: trainPlan ? sumKind(trainPlan, 'optimizer') : 2 * trainable * 4,
       activations: { eval: mem(evalPlan), train: trainPlan ? mem(trainPlan) : null },
     },
     flops: {

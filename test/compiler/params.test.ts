@@ -155,3 +155,18 @@ describe('LoRA parameter counts', () => {
     expect(trainable(g)).toBe(438_148_761);
   });
 });
+
+describe('memory report', () => {
+  it('gradients and AdamW moments cover exactly the trainable tensors that receive a gradient', () => {
+    const r = compileExperiment(experiment('ct_clip')).report.memory;
+    expect(r.gradientBytes).toBe(1_671_168 * 4);
+    expect(r.optimizerBytes).toBe(2 * 1_671_168 * 4);
+    // Full fine-tuning: unused modules (decoder heads, pooler, `_extra` latents, first-frame patch
+    // embedding, null_kv, context_norm) get no gradient.
+    const full = compileExperiment(experiment('ct_clip', { lora: null, train: { ...experiment().train!, trainBase: true } })).report;
+    const unused = (512 * 400 + 400 + 512 * 4000 + 4000) /* to_pixels(_first_frame) */ + (768 * 768 + 768) /* pooler */
+      + (24 * 24 * 512 * 512 + 768 * 512) /* _extra */ + (2 * 400 + 400 * 512 + 512 + 2 * 512) /* first-frame patch emb */
+      + 8 * 512 /* context_norm gammas */;
+    expect(full.memory.gradientBytes).toBe((438_148_761 - unused) * 4);
+  });
+});
