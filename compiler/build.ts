@@ -27,6 +27,8 @@ export interface Compiled {
   experiment: ResolvedExperiment;
   /** The eval graph with adapters (what the parameter counts describe). */
   graph: Graph;
+  /** The graphs each plan was lowered from (plan kernels' `ops` index these graphs' ops). */
+  graphs: { eval: Graph; train: Graph | null };
   plans: { eval: Plan; train: Plan | null };
   report: BuildReport;
   /** Warnings (errors are thrown as DiagnosticError). */
@@ -60,10 +62,11 @@ export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): C
   internalCheck(evalRes.graph, 'eval graph');
   const evalPlan = lowerPlan(evalRes.graph, { mode: 'eval', experiment: exp.name });
   let trainPlan: Plan | null = null;
+  let trainGraph: Graph | null = null;
   if (exp.train) {
     const b = exp.train.batchSize;
     const texts = exp.train.loss === 'clip' ? b : evalTextBatch(exp);
-    const trainGraph = injectLora(attachLoss(buildModel(exp.model, { imageBatch: b, textBatch: texts }), exp.train.loss), exp, sources).graph;
+    trainGraph = injectLora(attachLoss(buildModel(exp.model, { imageBatch: b, textBatch: texts }), exp.train.loss), exp, sources).graph;
     internalCheck(trainGraph, 'train graph');
     trainPlan = lowerPlan(trainGraph, { mode: 'train', experiment: exp.name, train: exp.train });
   }
@@ -73,7 +76,7 @@ export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): C
     if (problems.length) throw new Error(`internal: ${p.mode} plan is invalid:\n${problems.slice(0, 10).join('\n')}`);
   }
   return {
-    experiment: exp, graph: evalRes.graph, plans: { eval: evalPlan, train: trainPlan },
+    experiment: exp, graph: evalRes.graph, graphs: { eval: evalRes.graph, train: trainGraph }, plans: { eval: evalPlan, train: trainPlan },
     report: buildReport(evalRes.graph, evalPlan, trainPlan, exp), diagnostics: evalRes.diagnostics,
   };
 }
