@@ -145,3 +145,16 @@ describe('plans of random LoRA configurations (property)', () => {
     ), { numRuns: 25 });
   });
 });
+
+describe('plan and graph agree', () => {
+  it('every non-view graph op runs in exactly one forward kernel; weights are named by state-dict key', () => {
+    const c = compileExperiment(experiment('ct_clip_tiny'));
+    for (const [plan, graph] of [[c.plans.eval, c.graphs.eval], [c.plans.train!, c.graphs.train!]] as const) {
+      const fwd = plan.kernels.filter((k) => k.phase === 'forward').flatMap((k) => k.ops);
+      expect(new Set(fwd).size).toBe(fwd.length);
+      const real = fwd.filter((i) => graph.ops[i]!.kind !== 'reshape').sort((a, b) => a - b);
+      expect(real).toEqual(graph.ops.filter((o) => o.kind !== 'reshape').map((o) => o.id));
+      for (const b of plan.buffers.filter((x) => x.kind === 'weight')) expect(graph.tensors[b.tensor!]!.name).toBe(b.name);
+    }
+  });
+});
