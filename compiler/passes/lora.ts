@@ -89,6 +89,8 @@ export function selectLoraModules(graph: Graph, lora: LoraSpec, exp: ResolvedExp
         help: nonLinearHelp(graph, first),
       }));
     }
+    // Modules this target shares with each earlier target: one diagnostic per pair of targets.
+    const overlaps = new Map<number, string[]>();
     for (const m of ordered) {
       if (m.kind !== 'linear') continue;
       if (t.rank > Math.min(m.inFeatures!, m.outFeatures!)) {
@@ -97,10 +99,7 @@ export function selectLoraModules(graph: Graph, lora: LoraSpec, exp: ResolvedExp
       }
       const prev = byPath.get(m.path);
       if (prev !== undefined) {
-        diags.push(diag('E3003', `\`${m.path}\` is matched by LoRA target ${ti + 1} (${shown}) and target ${prev + 1} (\`${lora.targets[prev]!.pattern}\`)`, span, {
-          secondary: spanList(spanFor(exp, sources, `/lora/targets/${prev}/pattern`), 'first matched here'),
-          help: 'each module takes one adapter; narrow one of the patterns',
-        }));
+        (overlaps.get(prev) ?? overlaps.set(prev, []).get(prev)!).push(m.path);
         continue;
       }
       if (!m.used) {
@@ -108,6 +107,13 @@ export function selectLoraModules(graph: Graph, lora: LoraSpec, exp: ResolvedExp
       }
       byPath.set(m.path, ti);
       selected.push({ module: m, target: ti });
+    }
+    for (const [prev, paths] of overlaps) {
+      const more = paths.length > 1 ? ` and ${paths.length - 1} more module(s)` : '';
+      diags.push(diag('E3003', `\`${paths[0]}\`${more} matched by LoRA target ${ti + 1} (${shown}) and target ${prev + 1} (\`${lora.targets[prev]!.pattern}\`)`, span, {
+        secondary: spanList(spanFor(exp, sources, `/lora/targets/${prev}/pattern`), 'first matched here'),
+        help: 'each module takes one adapter; narrow one of the patterns',
+      }));
     }
   });
   return { selected, diagnostics: diags };

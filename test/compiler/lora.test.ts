@@ -76,10 +76,13 @@ describe('LoRA injection', () => {
     expect(run([t('image', 'layers.*.0.dsconv')]).diagnostics[0]!.code).toBe('E3002');
   });
 
-  it('reports a module matched by two targets', () => {
+  it('reports a module matched by two targets, once per pair of targets', () => {
     const r = run([t('text', 'attention.self.query'), t('text', 'layer.1.attention.self.*')]);
     expect(r.diagnostics.map((d) => d.code)).toEqual(['E3003']);
     expect(r.diagnostics[0]!.message).toContain('text_transformer.encoder.layer.1.attention.self.query');
+    const many = run([t('text', 'attention.self.{query,key}'), t('text', 'self.key')]);
+    expect(many.diagnostics.map((d) => d.code)).toEqual(['E3003']);
+    expect(many.diagnostics[0]!.message).toContain('and 1 more module(s)');
   });
 
   it('reports invalid patterns and empty layer selections', () => {
