@@ -1,4 +1,8 @@
 // Diagnostic codes E4xxx. One entry per code: its one-line title (the message says the specifics).
 // Codes are never reused or renumbered once released.
 export const CODEGEN_CODES = {
+  E4001: 'compute backend unavailable',
+  E4002: 'generated kernel failed to compile',
+  E4003: 'unknown compute backend',
+  E4004: 'kernel buffers do not match its bindings',
 } as const satisfies Record<string, string>;

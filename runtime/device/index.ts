@@ -1,0 +1,51 @@
+// Public surface of the devices: the interface, the backends, and openDevice.
+//
+// 'auto' picks the fastest backend that is really available: CUDA (an NVIDIA driver and NVRTC
+// were found), then WebGPU on a hardware adapter, then the CPU reference. WebGPU on a software
+// adapter (Mesa llvmpipe) is NOT chosen by 'auto': bench/RESULTS.md "LoRA linear kernels" measures
+// it against the CPU reference, and it is worth asking for explicitly ('webgpu') where the GEMMs dominate.
+import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../compiler/diagnostics/catalog.js';
+import type { BackendName, Device, Unavailable } from './types.js';
+import { CpuDevice } from './cpu/device.js';
+import { openWebGpu } from './webgpu/device.js';
+import { openCuda } from './cuda/device.js';
+
+export type { BackendName, Device, DeviceBuffer, Program, Unavailable } from './types.js';
+export { CpuDevice } from './cpu/device.js';
+export { runReference, pairLoss, clipLoss, type Buffers, type HostArray } from './cpu/reference.js';
+export { dropoutBits, dropoutKeep } from './cpu/rng.js';
+export { erf, gelu, geluGrad } from './cpu/math.js';
+export { openWebGpu, WebGpuDevice } from './webgpu/device.js';
+export { openCuda, CudaDevice, loadCuda } from './cuda/device.js';
+
+export const isUnavailable = (d: Device | Unavailable): d is Unavailable => 'reason' in d;
+
+/** Opens a backend, or answers why it cannot run here. */
+export async function tryOpenDevice(name: BackendName): Promise<Device | Unavailable> {
+  switch (name) {
+    case 'cpu': return new CpuDevice();
+    case 'webgpu': return openWebGpu();
+    case 'cuda': return openCuda();
+  }
+}
+
+/** openDevice('auto' | backend): a device, or a DiagnosticError E4001 / E4003 saying why not. */
+export async function openDevice(name: string = 'auto'): Promise<Device> {
+  if (name === 'auto') {
+    const cuda = await openCuda();
+    if (!isUnavailable(cuda)) return cuda;
+    const gpu = await openWebGpu();
+    if (!isUnavailable(gpu)) {
+      if (!gpu.software) return gpu;
+      gpu.destroy();
+    }
+    return new CpuDevice();
+  }
+  if (name !== 'cpu' && name !== 'webgpu' && name !== 'cuda') {
+    throw new DiagnosticError(diag('E4003', `unknown compute backend \`${name}\``, null, { help: 'use one of: auto, cpu, webgpu, cuda' }));
+  }
+  const d = await tryOpenDevice(name);
+  if (isUnavailable(d)) throw new DiagnosticError(diag('E4001', `the ${d.backend} backend is unavailable: ${d.reason}`, null, { help: 'use --backend cpu, or auto to pick what this machine has' }));
+  return d;
+}

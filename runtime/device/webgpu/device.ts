@@ -1,0 +1,143 @@
+// WebGPU device through Dawn (the `webgpu` npm package). Adapter selection: the default adapter
+// first (a real GPU); where there is none (CPU-only machines), Dawn's OpenGL ES backend in
+// compatibility mode on Mesa llvmpipe, which needs EGL_PLATFORM=surfaceless.
+import { create, globals } from 'webgpu';
+import type { KernelSpec } from '../../../compiler/kernels/spec.js';
+import { kernelBindings } from '../../../compiler/kernels/bindings.js';
+import { emitKernel } from '../../../compiler/codegen/emit.js';
+import { DiagnosticError } from '../../../compiler/diagnostics/types.js';
+import { diag } from '../../../compiler/diagnostics/catalog.js';
+import type { Device, DeviceBuffer, Program, Unavailable } from '../types.js';
+import type { HostArray } from '../cpu/reference.js';
+import { checkBuffers } from '../check.js';
+
+class GpuBuffer implements DeviceBuffer {
+  constructor(readonly bytes: number, readonly buffer: GPUBuffer) {}
+}
+
+interface GpuProgram extends Program {
+  layout: GPUBindGroupLayout;
+  pipelines: { pipeline: GPUComputePipeline; grid: [number, number, number] }[];
+}
+
+const LIMITS = ['maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ',
+  'maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize'] as const;
+
+const isSoftware = (info: GPUAdapterInfo): boolean =>
+  /llvmpipe|lavapipe|swiftshader|softpipe/i.test(`${info.description} ${info.device} ${info.architecture}`);
+
+// Dawn instances live for the whole process: letting one be garbage-collected while another is in
+// use aborts the process inside Dawn (seen with the GLES backend on llvmpipe).
+const INSTANCES: GPU[] = [];
+const instance = (options: string[]): GPU => { const gpu = create(options); INSTANCES.push(gpu); return gpu; };
+
+async function requestAdapter(): Promise<{ adapter: GPUAdapter; mode: string } | null> {
+  Object.assign(globalThis, globals);
+  // Must be set before Dawn first touches EGL (which the default adapter probe may do).
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  try {
+    const adapter = await instance([]).requestAdapter();
+    if (adapter && !isSoftware(adapter.info)) return { adapter, mode: 'default' };
+  } catch { /* fall through to the GLES path */ }
+  const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
+  return adapter ? { adapter, mode: 'opengles, compatibility' } : null;
+}
+
+export async function openWebGpu(): Promise<WebGpuDevice | Unavailable> {
+  let found: Awaited<ReturnType<typeof requestAdapter>>;
+  try {
+    found = await requestAdapter();
+  } catch (e) {
+    return { backend: 'webgpu', reason: `Dawn failed to start: ${(e as Error).message}` };
+  }
+  if (!found) return { backend: 'webgpu', reason: 'no WebGPU adapter (on a machine without a GPU, install Mesa: libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)' };
+  const { adapter, mode } = found;
+  const requiredLimits: Record<string, number> = {};
+  for (const l of LIMITS) requiredLimits[l] = adapter.limits[l];
+  const device = await adapter.requestDevice({ requiredLimits });
+  const info = adapter.info;
+  const software = isSoftware(info) || mode !== 'default';
+  return new WebGpuDevice(device, `webgpu: ${info.description || info.vendor || 'adapter'} (${mode})`, software);
+}
+
+export class WebGpuDevice implements Device {
+  readonly backend = 'webgpu' as const;
+  private readonly cache = new Map<string, Promise<GpuProgram>>();
+  constructor(readonly device: GPUDevice, readonly description: string, readonly software: boolean) {}
+
+  alloc(bytes: number): DeviceBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    return new GpuBuffer(bytes, this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }));
+  }
+
+  async upload(buffer: DeviceBuffer, data: HostArray): Promise<void> {
+    // writeBuffer needs a multiple of 4 bytes: every element type here is 4 bytes wide.
+    this.device.queue.writeBuffer((buffer as GpuBuffer).buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async download(buffer: DeviceBuffer, out: HostArray): Promise<void> {
+    const size = Math.ceil(out.byteLength / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer((buffer as GpuBuffer).buffer, 0, staging, 0, size);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(staging.getMappedRange(), 0, out.byteLength));
+    staging.unmap();
+    staging.destroy();
+  }
+
+  compile(spec: KernelSpec): Promise<Program> {
+    const k = emitKernel(spec, 'wgsl');
+    let p = this.cache.get(k.name);
+    if (!p) {
+      p = this.build(spec, k);
+      this.cache.set(k.name, p);
+    }
+    return p;
+  }
+
+  private async build(spec: KernelSpec, k: ReturnType<typeof emitKernel>): Promise<GpuProgram> {
+    const module = this.device.createShaderModule({ code: k.source, label: k.name });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length) {
+      throw new DiagnosticError(diag('E4002', `WGSL kernel ${k.name} failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`, null,
+        { help: 'this is a code generator bug: report it with the kernel spec' }));
+    }
+    const layout = this.device.createBindGroupLayout({
+      entries: k.bindings.map((b, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.access === 'read' ? 'read-only-storage' as const : 'storage' as const } })),
+    });
+    const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [layout] });
+    this.device.pushErrorScope('validation');
+    const pipelines = await Promise.all(k.launches.map(async (l) => ({
+      pipeline: await this.device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: l.entry } }),
+      grid: l.grid,
+    })));
+    const err = await this.device.popErrorScope();
+    if (err) throw new DiagnosticError(diag('E4002', `WGSL kernel ${k.name}: pipeline creation failed: ${err.message}`, null));
+    return { name: k.name, spec, layout, pipelines };
+  }
+
+  dispatch(program: Program, buffers: DeviceBuffer[]): void {
+    const p = program as GpuProgram;
+    checkBuffers(p.name, kernelBindings(p.spec), buffers);
+    const group = this.device.createBindGroup({
+      layout: p.layout,
+      entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).buffer } })),
+    });
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setBindGroup(0, group);
+    for (const { pipeline, grid } of p.pipelines) {
+      pass.setPipeline(pipeline);
+      pass.dispatchWorkgroups(...grid);
+    }
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  synchronize(): Promise<void> { return this.device.queue.onSubmittedWorkDone(); }
+  free(buffer: DeviceBuffer): void { (buffer as GpuBuffer).buffer.destroy(); }
+  destroy(): void { this.device.destroy(); }
+}
