@@ -187,14 +187,15 @@ function listFiles(dir: string, prefix = ''): string[] {
 /** Writes the build folder for one compiled experiment; returns the lock's content. */
 export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions): Promise<string> {
   mkdirSync(outDir, { recursive: true });
-  for (const [name, content] of artifactFiles(c)) writeAtomic(join(outDir, name), content);
+  const files = artifactFiles(c);
+  for (const [name, content] of files) writeAtomic(join(outDir, name), content);
   const emit = await loadCodegen();
   if (emit) await emit(kernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
   const hashFile = (f: string) => (existsSync(f) ? sha256(readFileSync(f)) : null);
   const outputs: Record<string, string> = {};
   // Hash what this build wrote (other files a user keeps in the folder are not the build's).
-  const written = [...artifactFiles(c).keys(), ...(existsSync(join(outDir, 'kernels')) ? listFiles(join(outDir, 'kernels'), 'kernels') : [])];
-  for (const rel of written.sort()) outputs[rel] = sha256(readFileSync(join(outDir, rel)));
+  for (const [name, content] of files) outputs[name] = sha256(content);
+  if (existsSync(join(outDir, 'kernels'))) for (const rel of listFiles(join(outDir, 'kernels'), 'kernels')) outputs[rel] = sha256(readFileSync(join(outDir, rel)));
   const exp = c.experiment;
   const sources: Record<string, string | null> = {};
   for (const s of exp.sources) sources[s] = hashFile(resolve(opts.baseDir, s));
@@ -207,8 +208,8 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
     sources,
     weights,
     data: { root: exp.data.source.root, manifest: existsSync(dataManifest) ? sha256(readFileSync(dataManifest)) : null },
-    plans: { eval: sha256(canonicalJson(c.plans.eval)), train: c.plans.train ? sha256(canonicalJson(c.plans.train)) : null },
-    outputs,
+    plans: { eval: outputs['plan.eval.json'], train: outputs['plan.train.json'] ?? null },
+    outputs: Object.fromEntries(Object.entries(outputs).sort(([a], [b]) => (a < b ? -1 : 1))),
   });
   writeAtomic(join(outDir, 'medctc.lock'), lock);
   return lock;
