@@ -5,6 +5,7 @@ import { diag } from '../diagnostics/catalog.js';
 import type { Diagnostic } from '../diagnostics/types.js';
 import type { ResolvedExperiment } from '../ir/experiment.js';
 import { validateExperiment } from '../ir/validate.js';
+import { lineCol } from '../diagnostics/render.js';
 import { flatten } from './inherit.js';
 import { loadProgram, type ReadFile } from './program.js';
 import { resolveExperiment } from './resolve.js';
@@ -74,6 +75,12 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
         sources: fileSources,
       });
       for (const c of reader.used) used.add(c);
+      const at = (file: string, offset: number) => { const { line, col } = lineCol(sources.get(file) ?? '', offset); return { file, line, col }; };
+      ir.provenance['/name'] = { kind: 'source', ...at(prog.experiments.get(decl.name)!.file, decl.namePos.start) };
+      if (ir.variant) {
+        ir.provenance['/variant/base'] = ir.provenance['/name'];
+        for (const [k, val] of v.chosen) ir.provenance[`/variant/bindings/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`] = { kind: 'sweep', ...at(fileOf(val), val.start) };
+      }
       completeProvenance(ir);
       experiments.push(ir);
     }
@@ -99,33 +106,24 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
   return { experiments: failed ? [] : experiments, diagnostics, sources };
 }
 
-/** Every leaf gets a provenance entry: the nearest written ancestor's, else `default`. */
+/** Every leaf gets a provenance entry: the nearest written ancestor's, else `default`. Entries
+ *  for pointers that resolve to nothing (an optimizer `betas` list, say, becomes beta1/beta2)
+ *  are dropped; the result is keyed in document order of the IR. */
 function completeProvenance(ir: ResolvedExperiment): void {
-  const prov = ir.provenance;
+  const written = ir.provenance;
+  const out: ResolvedExperiment['provenance'] = {};
   const walk = (v: unknown, ptr: string, inherited: ResolvedExperiment['provenance'][string] | undefined): void => {
-    const own = prov[ptr] ?? inherited;
+    const own = written[ptr] ?? inherited;
     if (v !== null && typeof v === 'object') {
-      const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
-      if (entries.length === 0 && ptr) prov[ptr] = own ?? { kind: 'default' };
-      for (const [k, x] of entries) walk(x, `${ptr}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, own);
+      const keys = Array.isArray(v) ? v.map((_, i) => String(i)) : Object.keys(v);
+      if (ptr && written[ptr]) out[ptr] = written[ptr]!;
+      if (keys.length === 0 && ptr) out[ptr] = own ?? { kind: 'default' };
+      for (const k of keys) walk((v as Record<string, unknown>)[k], `${ptr}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, own);
       return;
     }
-    if (ptr) prov[ptr] = own ?? { kind: 'default' };
+    if (ptr) out[ptr] = own ?? { kind: 'default' };
   };
   const { provenance: _p, sources: _s, irVersion: _v, ...rest } = ir;
   walk(rest, '', undefined);
-  // Only leaves and written subtrees are keyed; drop keys that point at nothing (an optimizer
-  // `betas` list, say, resolves to beta1/beta2).
-  for (const k of Object.keys(prov)) if (!pointerExists(ir, k)) delete prov[k];
-  ir.provenance = Object.fromEntries(Object.entries(prov).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function pointerExists(root: unknown, ptr: string): boolean {
-  let cur: unknown = root;
-  for (const raw of ptr.split('/').slice(1)) {
-    const k = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (cur === null || typeof cur !== 'object' || !(k in (cur as object))) return false;
-    cur = (cur as Record<string, unknown>)[k];
-  }
-  return true;
+  ir.provenance = out;
 }

@@ -13,6 +13,8 @@ export interface Axis { name: string; entry: Entry; sweep: Extract<Value, { kind
 export interface Variant {
   entries: Entry[];
   bindings: Record<string, number | string | boolean>;
+  /** The value each binding chose, for provenance. */
+  chosen: Map<string, Value>;
 }
 
 export interface SweepTags {
@@ -76,14 +78,16 @@ export function expand(entries: Entry[], axes: Axis[], tags: SweepTags, sourceTe
   return combos.map((choice) => {
     const bySweep = new Map<Value, Value>();
     const bindings: Record<string, number | string | boolean> = {};
+    const chosenBy = new Map<string, Value>();
     for (const [axis, item] of choice) {
       const chosen: Value = 'unit' in item && item.unit === null && axis.sweep.unit ? { ...item, unit: axis.sweep.unit } : item;
       tags.fileOf.set(chosen, tags.fileOf.get(item) ?? tags.fileOf.get(axis.entry)!);
       tags.swept.add(chosen);
       bySweep.set(axis.sweep, chosen);
       bindings[axis.name] = bindingValue(item, sourceText(axis.entry));
+      chosenBy.set(axis.name, chosen);
     }
-    return { entries: substitute(entries, bySweep, tags), bindings };
+    return { entries: substitute(entries, bySweep, tags), bindings, chosen: chosenBy };
   });
 }
 

@@ -29,11 +29,26 @@ export function diagnosticsToJson(diags: Diagnostic[], sources: ReadonlyMap<stri
 
 type Colors = ReturnType<typeof pc.createColors>;
 
+// Line starts of recently seen texts: the checker asks for thousands of positions in one file.
+const lineIndexCache = new Map<string, number[]>();
+
+function lineStarts(text: string): number[] {
+  let starts = lineIndexCache.get(text);
+  if (!starts) {
+    starts = [0];
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    if (lineIndexCache.size >= 16) lineIndexCache.delete(lineIndexCache.keys().next().value!);
+    lineIndexCache.set(text, starts);
+  }
+  return starts;
+}
+
 export function lineCol(text: string, offset: number): { line: number; col: number; lineStart: number; lineText: string } {
   const o = Math.max(0, Math.min(offset, text.length));
-  const lineStart = text.lastIndexOf('\n', o - 1) + 1;
-  let line = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < lineStart; i = text.indexOf('\n', i + 1)) line++;
+  const starts = lineStarts(text);
+  let lo = 0, hi = starts.length - 1;
+  while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (starts[mid]! <= o) lo = mid; else hi = mid - 1; }
+  const lineStart = starts[lo]!, line = lo + 1;
   const nl = text.indexOf('\n', lineStart);
   const lineText = text.slice(lineStart, nl < 0 ? text.length : nl).replace(/\r$/, '');
   return { line, col: o - lineStart + 1, lineStart, lineText };

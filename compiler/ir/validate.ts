@@ -24,7 +24,7 @@ let compiled: ReturnType<Ajv2020['compile']> | null = null;
 
 /** Every way `ir` departs from the schema (`/pointer message`); empty when valid. */
 export function validateExperiment(ir: unknown): string[] {
-  compiled ??= new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(experimentSchemaPath(), 'utf8')));
+  compiled ??= new Ajv2020({ allErrors: true, strict: true, discriminator: true }).compile(JSON.parse(readFileSync(experimentSchemaPath(), 'utf8')));
   if (compiled(ir)) return [];
   return (compiled.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim());
 }

@@ -154,6 +154,8 @@ describe('sweeps', () => {
     expect(v.variant).toEqual({ base: 'm', bindings: { seed: 2, rank: 8 } });
     expect(v.provenance['/seed']).toEqual({ kind: 'sweep', file: 'main.medct', line: 4, col: 18 });
     expect(new Set(r.experiments.map((e) => e.outputs.dir)).size).toBe(6);
+    expect(v.provenance['/variant/bindings/rank']).toEqual({ kind: 'sweep', file: 'main.medct', line: 6, col: 20 });
+    expect(v.provenance['/name']).toEqual({ kind: 'source', file: 'main.medct', line: 1, col: 12 });
   });
 
   it('a sweep carries its unit to each value', () => {
