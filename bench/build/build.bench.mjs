@@ -1,6 +1,6 @@
 // Build-time benchmark: the full-size ct_clip MedCT-VLM experiment (rank 24 on text q/k/v and
 // image to_q/to_kv, pair_mse training, batch 1, 36 prompts) through compileExperiment and the
-// CLI, plus the memory plan (planned peak vs naive sum vs live lower bound) of both plans.
+// CLI (from a resolved-experiment JSON and from examples/medct-vlm.medct), plus the memory plan (planned peak vs naive sum vs live lower bound) of both plans.
 // Run from the repository root after `npx tsc -p tsconfig.json`:
 //   node bench/build/build.bench.mjs [repeats]
 import { spawnSync } from 'node:child_process';
@@ -52,9 +52,19 @@ for (let i = 0; i < repeats; i++) {
   cli.push(performance.now() - t0);
   if (r.status !== 0) throw new Error(r.stderr);
 }
-rmSync(dir, { recursive: true, force: true });
 cli.sort((a, b) => a - b);
+// The same through the checker, from the example spec (parse + check + compile + write).
+const medct = [];
+for (let i = 0; i < repeats; i++) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [resolve('dist/cli/medctc.js'), 'build', 'examples/medct-vlm.medct', '--out', join(dir, 'ex'), '--json'], { encoding: 'utf8' });
+  medct.push(performance.now() - t0);
+  if (r.status !== 0) throw new Error(r.stderr);
+}
+medct.sort((a, b) => a - b);
+rmSync(dir, { recursive: true, force: true });
 console.log(`medctc build (whole process, node start included): median ${cli[cli.length >> 1].toFixed(0)} ms, min ${cli[0].toFixed(0)} ms`);
+console.log(`medctc build examples/medct-vlm.medct (whole process): median ${medct[medct.length >> 1].toFixed(0)} ms, min ${medct[0].toFixed(0)} ms`);
 for (const plan of [c.plans.eval, c.plans.train]) {
   const m = plan.memory;
   console.log(`${plan.mode}: ${plan.kernels.length} kernels, ${plan.buffers.length} buffers; work arena peak ${gib(m.workPeakBytes)}, naive ${gib(m.workNaiveBytes)} (${(m.workNaiveBytes / m.workPeakBytes).toFixed(1)}x), live lower bound ${gib(m.workLowerBoundBytes)}; weights ${gib(m.weightsBytes)}, state ${(m.stateBytes / 2 ** 20).toFixed(2)} MiB`);
