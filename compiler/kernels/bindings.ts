@@ -44,6 +44,8 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
     case 'layer_norm_backward':
       return [r('x', spec.rows * spec.n), r('gamma', spec.n), r('dy', spec.rows * spec.n),
         w('dx', spec.rows * spec.n), w('dgamma', spec.n), w('dbeta', spec.n), w('stats', spec.rows * 2)];
+    case 'add':
+      return [r('a', spec.numel), r('b', spec.numel), w('y', spec.numel)];
     case 'gelu':
       return [r('x', spec.numel), w('y', spec.numel)];
     case 'gelu_backward':

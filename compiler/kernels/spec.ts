@@ -59,6 +59,8 @@ export type LayerNormSpec = { kind: 'layer_norm'; rows: number; n: number; eps: 
 /** dX, dGamma, dBeta (dBeta written even without bias: callers ignore it). Recomputes the row
  *  statistics (into the `stats` scratch) instead of saving them from the forward pass. */
 export type LayerNormBackwardSpec = { kind: 'layer_norm_backward'; rows: number; n: number; eps: number; bias: boolean };
+/** y = a + b, element-wise (the unfused LoRA path's final add; residual adds elsewhere are epilogues). */
+export type AddSpec = { kind: 'add'; numel: number };
 export type GeluSpec = { kind: 'gelu'; numel: number };
 export type GeluBackwardSpec = { kind: 'gelu_backward'; numel: number };
 /** x [rows, 2n] -> a·gelu(g) where a = x[:, :n], g = x[:, n:] (CT-CLIP's GEGLU order). */
@@ -100,7 +102,7 @@ export type AdamWSpec = { kind: 'adamw'; numel: number; lr: number; beta1: numbe
 
 export type KernelSpec =
   | GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec
-  | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
+  | AddSpec | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
   | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | EmbeddingSpec | EmbeddingBackwardSpec
   | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec;
 

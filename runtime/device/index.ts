@@ -18,6 +18,7 @@ export { dropoutBits, dropoutKeep } from './cpu/rng.js';
 export { erf, gelu, geluGrad } from './cpu/math.js';
 export { openWebGpu, WebGpuDevice } from './webgpu/device.js';
 export { openCuda, CudaDevice, loadCuda } from './cuda/device.js';
+export { compileSteps, dispatchSteps } from './steps.js';
 
 export const isUnavailable = (d: Device | Unavailable): d is Unavailable => 'reason' in d;
 

@@ -16,6 +16,7 @@ export const SAMPLE_SPECS: KernelSpec[] = [
   { kind: 'layer_norm', rows: 13, n: 37, eps: 1e-5, bias: true },
   { kind: 'layer_norm', rows: 70, n: 20, eps: 1e-5, bias: false },
   { kind: 'layer_norm_backward', rows: 13, n: 37, eps: 1e-5, bias: true },
+  { kind: 'add', numel: 777 },
   { kind: 'gelu', numel: 1000 },
   { kind: 'gelu_backward', numel: 300 },
   { kind: 'geglu', rows: 7, n: 19 },

@@ -25,6 +25,8 @@ function sum(T: Target, name: string, n: string, expr: string): string[] {
 export function pointwiseProgram(T: Target, spec: KernelSpec): KernelProgram | null {
   const f = T.f;
   switch (spec.kind) {
+    case 'add':
+      return { summary: [`y = a + b, ${spec.numel} elements`], helpers: [], stages: [flat(T, 'add', spec.numel, WG, ['y[i] = a[i] + b[i];'])] };
     case 'gelu':
       return { summary: [`y = gelu(x) (exact erf), ${spec.numel} elements`], helpers: ['erf'], stages: [flat(T, 'gelu', spec.numel, WG, [
         T.let('f32', 'v', 'x[i]'), `y[i] = ${geluExpr(T, 'v')};`])] };

@@ -116,6 +116,7 @@ export function runReference(spec: KernelSpec, b: Buffers): void {
       dg.set(dgAcc); db.set(dbAcc);
       return;
     }
+    case 'add': { const a = f(b, 'a'), c = f(b, 'b'), y = f(b, 'y'); for (let i = 0; i < spec.numel; i++) y[i] = a[i]! + c[i]!; return; }
     case 'gelu': { const x = f(b, 'x'), y = f(b, 'y'); for (let i = 0; i < spec.numel; i++) y[i] = gelu(x[i]!); return; }
     case 'gelu_backward': { const x = f(b, 'x'), dy = f(b, 'dy'), dx = f(b, 'dx'); for (let i = 0; i < spec.numel; i++) dx[i] = dy[i]! * geluGrad(x[i]!); return; }
     case 'geglu': case 'geglu_backward': {
