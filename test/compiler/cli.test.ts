@@ -83,3 +83,38 @@ describe('medctc build', () => {
     expect(JSON.parse(j.stdout).diagnostics[0].code).toBe('E3001');
   });
 });
+
+describe('medctc build on the example specs (checker + compiler)', () => {
+  it('examples/medct-vlm.medct: 1,671,168 trainable of 439,819,929', () => {
+    const out = mkdtempSync(join(tmpdir(), 'medctc-ex-'));
+    const r = medctc('build', 'examples/medct-vlm.medct', '--out', out, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect([j.parameters.total, j.parameters.trainable]).toEqual([438_148_761 + 24 * 69_632, 24 * 69_632]);
+  });
+
+  it('a rank sweep builds one folder per variant, trainable = 69,632 x rank', () => {
+    const out = mkdtempSync(join(tmpdir(), 'medctc-sweep-'));
+    const r = medctc('build', 'examples/ablation-rank.medct', '--out', out, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const variants = JSON.parse(r.stdout).variants as { experiment: string; parameters: { trainable: number } }[];
+    expect(variants.length).toBeGreaterThan(1);
+    for (const v of variants) {
+      const rank = Number(/rank=(\d+)/.exec(v.experiment)![1]);
+      expect(v.parameters.trainable).toBe(69_632 * rank);
+      expect(existsSync(join(out, v.experiment, 'plan.train.json'))).toBe(true);
+    }
+  });
+
+  it('points at the misspelled alternative in the source', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medctc-bad-'));
+    const src = readFileSync('examples/medct-vlm.medct', 'utf8').replace('{query,key,value}', '{query,kye,value}');
+    writeFileSync(join(dir, 'bad.medct'), src);
+    const r = medctc('build', join(dir, 'bad.medct'), '--out', join(dir, 'out'));
+    expect(r.status).toBe(2);
+    const line = src.split('\n').findIndex((l) => l.includes('kye')) + 1;
+    expect(r.stderr).toContain(`bad.medct:${line}:`);
+    expect(r.stderr).toContain('^^^');
+    expect(r.stderr).toContain('`encoder.layer.*.attention.self.key`');
+  });
+});
