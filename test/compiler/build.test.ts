@@ -1,18 +1,28 @@
 // The build folder and its lock: what is hashed, what is written when, errors as diagnostics.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileExperiment, writeBuild } from '../../compiler/build.js';
 import { DiagnosticError } from '../../compiler/diagnostics/types.js';
 import { experiment } from './fixtures.js';
 
+const made: string[] = [];
+/** A fresh temp folder, removed after the file's tests. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 describe('build folder', () => {
   it('locks sources, the weights header and the data manifest', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'medctc-lock-'));
+    const dir = tempDir('medctc-lock-');
     const header = Buffer.from(JSON.stringify({ temperature: { dtype: 'F32', shape: [], data_offsets: [0, 4] } }).padEnd(64, ' '));
     const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(header.length));
     const data = Buffer.alloc(4); data.writeFloatLE(1);
@@ -32,7 +42,7 @@ describe('build folder', () => {
   });
 
   it('writes no train plan for an evaluation-only experiment', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'medctc-eval-'));
+    const dir = tempDir('medctc-eval-');
     const c = compileExperiment(experiment('ct_clip_tiny', { train: null }));
     expect(c.plans.train).toBeNull();
     expect(c.report.memory.activations.train).toBeNull();

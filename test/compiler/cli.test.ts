@@ -1,13 +1,23 @@
 // `medctc build` end to end through the compiled CLI (`npm test` runs tsc first; alone:
 // npx tsc -p tsconfig.json). Inputs are resolved-experiment JSON files, the checker's output.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { experiment, loraSpec } from './fixtures.js';
 import { validatePlan } from '../../compiler/plan/validate.js';
+
+const made: string[] = [];
+/** A fresh temp folder, removed after the file's tests. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 
 const CLI = resolve('dist/cli/medctc.js');
 
@@ -17,7 +27,7 @@ function medctc(...args: string[]) {
 }
 
 function specFile(value: unknown, extra: Record<string, string> = {}): { dir: string; file: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'medctc-build-'));
+  const dir = tempDir('medctc-build-');
   for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
   const file = join(dir, 'exp.json');
   writeFileSync(file, JSON.stringify(value));
@@ -86,7 +96,7 @@ describe('medctc build', () => {
 
 describe('medctc build on the example specs (checker + compiler)', () => {
   it('examples/medct-vlm.medct: 1,671,168 trainable of 439,819,929', () => {
-    const out = mkdtempSync(join(tmpdir(), 'medctc-ex-'));
+    const out = tempDir('medctc-ex-');
     const r = medctc('build', 'examples/medct-vlm.medct', '--out', out, '--json');
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -94,7 +104,7 @@ describe('medctc build on the example specs (checker + compiler)', () => {
   });
 
   it('a rank sweep builds one folder per variant, trainable = 69,632 x rank', () => {
-    const out = mkdtempSync(join(tmpdir(), 'medctc-sweep-'));
+    const out = tempDir('medctc-sweep-');
     const r = medctc('build', 'examples/ablation-rank.medct', '--out', out, '--json');
     expect(r.status, r.stderr).toBe(0);
     const variants = JSON.parse(r.stdout).variants as { experiment: string; parameters: { trainable: number } }[];
@@ -107,7 +117,7 @@ describe('medctc build on the example specs (checker + compiler)', () => {
   });
 
   it('points at the misspelled alternative in the source', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'medctc-bad-'));
+    const dir = tempDir('medctc-bad-');
     const src = readFileSync('examples/medct-vlm.medct', 'utf8').replace('{query,key,value}', '{query,kye,value}');
     writeFileSync(join(dir, 'bad.medct'), src);
     const r = medctc('build', join(dir, 'bad.medct'), '--out', join(dir, 'out'));
