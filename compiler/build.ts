@@ -126,7 +126,7 @@ export function artifactFiles(c: Compiled): Map<string, string> {
 export const CODEGEN_KINDS: ReadonlySet<string> = new Set([
   'linear', 'lora_linear', 'gemm', 'layer_norm', 'layer_norm_backward', 'geglu', 'geglu_backward',
   'l2norm_scale', 'l2norm_scale_backward', 'mean_pool', 'embedding', 'dwconv3d', 'attention', 'attention_backward',
-  'vq_nearest', 'pair_mse_loss', 'pair_ce_loss', 'clip_loss', 'adamw',
+  'vq_nearest', 'pair_mse_loss', 'pair_ce_loss', 'clip_loss', 'adamw', 'add', 'gelu', 'gelu_backward',
 ]);
 
 /** The codegen hook: compiler/codegen (owned by the kernels work) exports

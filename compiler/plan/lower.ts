@@ -140,7 +140,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const module = graph.ops[g.ops[0]!]!.module;
     const { spec, flops } = groupSpec(graph, g, !train && g.kind === 'lora_linear');
     let inBufs = bindingOrder(g, ins).map(tensorBuffer);
-    let kind = g.kind;
+    let kind = spec.kind;
     if (!train && g.kind === 'lora_linear') {
       // Merged: the kernel reads W + s·BA instead of W, A and B.
       const base = graph.ops[g.ops[0]!]!;
@@ -201,7 +201,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       const fwd = forwardKernel.get(gi)!;
       const needDX = diffIns.some((t) => !isTrainableParam(t));
       const flops = (needDX ? fwd.flops : 0) + (paramGrad ? fwd.flops : 0);
-      emit(`${g.kind}_backward`, 'backward', [...g.ops], fwd.module,
+      emit(`${fwd.kind}_backward`, 'backward', [...g.ops], fwd.module,
         [...gradIns, ...saved, ...weights, ...(extra !== undefined ? [extra] : [])], outputs,
         { ...fwd.spec, kind: '' }, flops, { forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate });
     }

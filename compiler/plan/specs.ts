@@ -62,8 +62,13 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       const x = shape(first.inputs[0]!);
       return { spec: { kind: 'geglu', rows: numel(x) / x.at(-1)!, n: x.at(-1)! / 2 }, flops: 10 * numel(x) / 2 };
     }
-    case 'elementwise':
+    case 'elementwise': {
+      // Single same-shape add / gelu have their own KernelSpecs; other chains stay generic.
+      const sameShape = first.inputs.every((i) => numel(shape(i)) === outN);
+      if (g.epilogue.join() === 'add' && sameShape) return { spec: { kind: 'add', numel: outN }, flops: epiFlops };
+      if (g.epilogue.join() === 'gelu') return { spec: { kind: 'gelu', numel: outN }, flops: epiFlops };
       return { spec: { kind: 'elementwise', numel: outN, ops: g.epilogue }, flops: epiFlops };
+    }
     case 'mean_pool': {
       const x = shape(first.inputs[0]!);
       const axis = first.kind === 'mean' ? first.attrs.axis : 0;
