@@ -1,0 +1,82 @@
+// Fused LoRA linear vs PEFT's unfused four-kernel forward (and six-kernel backward) vs the base
+// GEMM alone, at CT-CLIP shapes, on every backend this machine has.
+// Build first, then from the repository root:
+//   npx tsc -p tsconfig.json && node bench/lora-linear/bench.mjs [--backend all|webgpu|cpu|cuda] [--m-image N] [--m-text N] [--reps N] [--ranks 8,16,24,64]
+// --m-image / --m-text reduce M (tokens) for slow backends: the defaults are the full CT-CLIP
+// sizes (13,824 image tokens, 512 text tokens). Prints one JSON line per measurement and a table.
+import { openDevice, tryOpenDevice, isUnavailable, compileSteps, dispatchSteps } from '../../dist/runtime/device/index.js';
+import { kernelBindings, loraBackwardSteps, loraUnfusedForwardSteps, loraUnfusedBackwardSteps, baseForwardSteps, baseBackwardSteps } from '../../dist/compiler/kernels/index.js';
+import { Rng } from '../../dist/runtime/util/rng.js';
+
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
+const backends = opt('backend', 'all') === 'all' ? ['cuda', 'webgpu', 'cpu'] : [opt('backend')];
+const mImage = Number(opt('m-image', 13824));
+const mText = Number(opt('m-text', 512));
+const reps = Number(opt('reps', 3));
+const ranks = opt('ranks', '8,16,24,64').split(',').map(Number);
+const SHAPES = [
+  { name: 'image 512->256', m: mImage, k: 512, n: 256 },
+  { name: 'image 512->512', m: mImage, k: 512, n: 512 },
+  { name: 'text 768->768', m: mText, k: 768, n: 768 },
+];
+
+function sizes(spec) {
+  const { m, k, n, r } = spec;
+  return { x: m * k, w: n * k, bias: n, lora_a: r * k, lora_b: n * r, params: 4, s: m * r, y: m * n, y0: m * n, t: m * r, u: m * n,
+    dy: m * n, ds: m * r, dx: m * k, dlora_a: r * k, dlora_b: n * r, dx0: m * k, dx1: m * k, dw: n * k };
+}
+
+async function timeSteps(device, steps, bufs) {
+  const programs = await compileSteps(device, steps);
+  dispatchSteps(device, steps, programs, bufs); // warm-up (and pipeline creation)
+  await device.synchronize();
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    dispatchSteps(device, steps, programs, bufs);
+    await device.synchronize();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+const rows = [];
+for (const backend of backends) {
+  const d = await tryOpenDevice(backend);
+  if (isUnavailable(d)) { console.warn(`skipping ${backend}: ${d.reason}`); continue; }
+  for (const shape of SHAPES) {
+    for (const r of ranks) {
+      const spec = { kind: 'lora_linear', m: shape.m, k: shape.k, n: shape.n, r, scaling: 2, dropout: 0.1, bias: true, activation: 'none', residual: false };
+      const rng = new Rng(1, shape.name, r);
+      const bufs = {};
+      for (const [name, size] of Object.entries(sizes(spec))) {
+        bufs[name] = d.alloc(size * 4);
+        const host = name === 'params' ? Uint32Array.from([1234, 0, 0, 0]) : rng.fillUniform(new Float32Array(size), -1, 1);
+        await d.upload(bufs[name], host);
+      }
+      const fused = [{ spec, args: kernelBindings(spec).map((b) => b.name) }];
+      const t = {
+        base_fwd: await timeSteps(d, baseForwardSteps(spec), bufs),
+        fused_fwd: await timeSteps(d, fused, bufs),
+        unfused_fwd: await timeSteps(d, loraUnfusedForwardSteps(spec), bufs),
+        base_bwd: await timeSteps(d, baseBackwardSteps(spec), bufs),
+        fused_bwd: await timeSteps(d, loraBackwardSteps(spec), bufs),
+        unfused_bwd: await timeSteps(d, loraUnfusedBackwardSteps(spec), bufs),
+      };
+      for (const b of Object.values(bufs)) d.free(b);
+      const row = { device: d.description, shape: shape.name, m: shape.m, r, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [`${k}_ms`, +v.toFixed(2)])),
+        fwd_fused_over_base: +(t.fused_fwd / t.base_fwd).toFixed(3), fwd_unfused_over_fused: +(t.unfused_fwd / t.fused_fwd).toFixed(3),
+        bwd_fused_over_base: +(t.fused_bwd / t.base_bwd).toFixed(3), bwd_unfused_over_fused: +(t.unfused_bwd / t.fused_bwd).toFixed(3) };
+      rows.push(row);
+      console.log(JSON.stringify(row));
+    }
+  }
+  d.destroy();
+}
+console.log('\n| backend | shape (M) | r | fwd base ms | fwd fused ms | fwd unfused ms | fused/base | unfused/fused | bwd base ms | bwd fused ms | bwd unfused ms | fused/base | unfused/fused |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(`| ${r.device.split(':')[0]} | ${r.shape} (${r.m}) | ${r.r} | ${r.base_fwd_ms} | ${r.fused_fwd_ms} | ${r.unfused_fwd_ms} | ${r.fwd_fused_over_base} | ${r.fwd_unfused_over_fused} | ${r.base_bwd_ms} | ${r.fused_bwd_ms} | ${r.unfused_bwd_ms} | ${r.bwd_fused_over_base} | ${r.bwd_unfused_over_fused} |`);
+}
+void openDevice;
