@@ -9,10 +9,10 @@
 // accumulator, with the bias, activation and residual applied in its epilogue. No m×n
 // intermediate is ever written; the unfused path writes and re-reads two.
 //
-// Tiling heuristic: 16×16 threads, each owning R×R outputs (tile 16R × 16R, K step 16).
-// WGSL: R = 4 (64×64; llvmpipe and compat-mode limits: 8 KiB of workgroup memory), R = 2 when the
-// output is narrower than 64 in either dimension (rank-r outputs). CUDA: R = 8 (128×128) when both
-// m ≥ 1024 and n ≥ 256, else the same as WGSL.
+// Tiling heuristic: 16×16 threads, each owning RM×RN outputs (tile 16RM × 16RN, K step 16), chosen
+// per dimension from its size: 1 for ≤ 16 (rank-r outputs: a 64×16 tile wastes no threads),
+// 2 for ≤ 32, else 4 (64 wide: 8 KiB of workgroup memory, within compat-mode limits);
+// CUDA takes 8 (128 wide) where both dimensions are ≥ 256.
 import type { Target } from '../target.js';
 import type { GemmSpec, LinearSpec, LoraLinearSpec, LoraShrinkSpec, LoraExpandSpec, LoraBackwardInputSpec, Activation } from '../../kernels/spec.js';
 import { dropoutThreshold, geluExpr, type KernelProgram, type Stage, type Helper } from './program.js';
@@ -32,9 +32,16 @@ interface GemmStage {
   bias?: string; activation: Activation; residual?: string; out: string;
 }
 
-export function tileFactor(target: Target['name'], m: number, n: number): number {
-  if (target === 'cuda' && m >= 1024 && n >= 256) return 8;
-  return m < 64 || n < 64 ? 2 : 4;
+/** Outputs per thread along one dimension: the tile is 16·R wide there. */
+function factor(target: Target['name'], size: number, other: number): number {
+  if (size <= 16) return 1;
+  if (size <= 32) return 2;
+  if (target === 'cuda' && size >= 256 && other >= 256) return 8;
+  return 4;
+}
+/** [rows, cols] outputs per thread for an m×n output. */
+export function tileFactor(target: Target['name'], m: number, n: number): [number, number] {
+  return [factor(target, m, n), factor(target, n, m)];
 }
 
 function keepFactor(T: Target, p: number, idx: string): string {
@@ -42,19 +49,19 @@ function keepFactor(T: Target, p: number, idx: string): string {
 }
 
 function gemmStage(T: Target, g: GemmStage): Stage {
-  const R = tileFactor(T.name, g.m, g.n);
-  const TM = 16 * R, TN = 16 * R;
+  const [RM, RN] = tileFactor(T.name, g.m, g.n);
+  const TM = 16 * RM, TN = 16 * RN;
   const { m: M, n: N } = g;
   const body: string[] = [
     T.let('i32', 'lin', 'ty * 16 + tx'),
     T.let('i32', 'row0', `by * ${TM}`),
     T.let('i32', 'col0', `bx * ${TN}`),
-    T.arr('f32', 'acc', R * R),
-    T.arr('f32', 'ra', R),
-    T.arr('f32', 'rb', R),
+    T.arr('f32', 'acc', RM * RN),
+    T.arr('f32', 'ra', RM),
+    T.arr('f32', 'rb', RN),
   ];
   const separate = g.segments.some((s) => s.outDropout !== undefined);
-  if (separate) body.push(T.arr('f32', 'acc2', R * R));
+  if (separate) body.push(T.arr('f32', 'acc2', RM * RN));
   g.segments.forEach((seg, si) => {
     const K = seg.k;
     const accName = seg.outDropout !== undefined ? 'acc2' : 'acc';
@@ -86,10 +93,10 @@ function gemmStage(T: Target, g: GemmStage): Stage {
     load(seg.b, 'Bs', TN, N, false);
     body.push(`  ${T.barrier}`);
     body.push(`  ${T.for('kk', '0', String(BK))}`);
-    for (let i = 0; i < R; i++) body.push(`    ra[${i}] = As[kk * ${TM} + ty + ${16 * i}];`);
-    for (let j = 0; j < R; j++) body.push(`    rb[${j}] = Bs[kk * ${TN} + tx + ${16 * j}];`);
-    for (let i = 0; i < R; i++) {
-      body.push('    ' + Array.from({ length: R }, (_, j) => `${accName}[${i * R + j}] += ra[${i}] * rb[${j}];`).join(' '));
+    for (let i = 0; i < RM; i++) body.push(`    ra[${i}] = As[kk * ${TM} + ty + ${16 * i}];`);
+    for (let j = 0; j < RN; j++) body.push(`    rb[${j}] = Bs[kk * ${TN} + tx + ${16 * j}];`);
+    for (let i = 0; i < RM; i++) {
+      body.push('    ' + Array.from({ length: RN }, (_, j) => `${accName}[${i * RN + j}] += ra[${i}] * rb[${j}];`).join(' '));
     }
     body.push('  }');
     body.push(`  ${T.barrier}`);
@@ -97,13 +104,13 @@ function gemmStage(T: Target, g: GemmStage): Stage {
   });
   const dropSeg = g.segments.find((s) => s.outDropout !== undefined);
   body.push('// epilogue');
-  for (let i = 0; i < R; i++) {
-    for (let j = 0; j < R; j++) {
+  for (let i = 0; i < RM; i++) {
+    for (let j = 0; j < RN; j++) {
       body.push('{');
       body.push(`  ${T.let('i32', 'row', `row0 + ty + ${16 * i}`)} ${T.let('i32', 'col', `col0 + tx + ${16 * j}`)}`);
       body.push(`  if (row < ${M} && col < ${N}) {`);
-      body.push(`    ${T.var('f32', 'v', g.alpha === 1 ? `acc[${i * R + j}]` : `${T.f(g.alpha)} * acc[${i * R + j}]`)}`);
-      if (dropSeg) body.push(`    v += acc2[${i * R + j}] * ${keepFactor(T, dropSeg.outDropout!, `row * ${N} + col`)};`);
+      body.push(`    ${T.var('f32', 'v', g.alpha === 1 ? `acc[${i * RN + j}]` : `${T.f(g.alpha)} * acc[${i * RN + j}]`)}`);
+      if (dropSeg) body.push(`    v += acc2[${i * RN + j}] * ${keepFactor(T, dropSeg.outDropout!, `row * ${N} + col`)};`);
       if (g.bias) body.push(`    v += ${g.bias}[col];`);
       if (g.activation === 'gelu') body.push(`    v = ${geluExpr(T, 'v')};`);
       if (g.residual) body.push(`    v += ${g.residual}[row * ${N} + col];`);

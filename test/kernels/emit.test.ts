@@ -1,0 +1,58 @@
+// emitKernel / emitKernels: deterministic names and bytes, readable headers, launch geometry that
+// covers the output (sizes not multiples of the tile), and the LoRA design (two stages).
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { emitKernel, emitKernels, tileFactor } from '../../compiler/codegen/index.js';
+import type { LoraLinearSpec } from '../../compiler/kernels/spec.js';
+import { SAMPLE_SPECS } from './specs.js';
+
+const lora: LoraLinearSpec = { kind: 'lora_linear', m: 13824, k: 512, n: 256, r: 16, scaling: 2, dropout: 0.1, bias: true, activation: 'gelu', residual: false };
+
+describe('emitKernel', () => {
+  it('is deterministic and names the spec', () => {
+    for (const t of ['wgsl', 'cuda'] as const) {
+      const a = emitKernel(lora, t), b = emitKernel({ ...lora }, t);
+      expect(a.source).toBe(b.source);
+      expect(a.name).toBe('lora_linear_activationgelu_bias_dropout0p1_k512_m13824_n256_r16_scaling2');
+      expect(a.source.split('\n')[0]).toContain(a.name);
+      expect(a.source).toContain('lora_shrink: s[13824,16] = 2·dropout(x[13824,512], p=0.1)·Aᵀ');
+    }
+  });
+  it('runs LoRA as shrink then one concatenated-K GEMM whose grid covers the output', () => {
+    const k = emitKernel(lora, 'wgsl');
+    expect(k.launches.map((l) => l.entry)).toEqual(['lora_shrink', 'lora_expand']);
+    const [rm, rn] = tileFactor('wgsl', 13824, 256);
+    const expand = k.launches[1]!;
+    expect(expand.grid[0] * 16 * rn).toBeGreaterThanOrEqual(256);
+    expect(expand.grid[1] * 16 * rm).toBeGreaterThanOrEqual(13824);
+    expect((expand.grid[1] - 1) * 16 * rm).toBeLessThan(13824);
+    // rank 16 output: one column per thread, no idle threads.
+    expect(tileFactor('wgsl', 13824, 16)).toEqual([4, 1]);
+    expect(k.source).toContain('segment 1: s · lora_bᵀ over K = 16');
+  });
+  it('binds the same buffers in the same order on both targets', () => {
+    const w = emitKernel(lora, 'wgsl'), c = emitKernel(lora, 'cuda');
+    expect(w.bindings).toEqual(c.bindings);
+    const names = w.bindings.map((b) => b.name);
+    expect(names).toEqual(['x', 'w', 'lora_a', 'lora_b', 'bias', 'params', 'y', 's']);
+    names.forEach((n, i) => expect(w.source).toContain(`@binding(${i}) var<storage, ${i < 6 ? 'read' : 'read_write'}> ${n}:`));
+  });
+});
+
+describe('emitKernels', () => {
+  it('writes one .wgsl and one .cu per distinct spec, byte-identical across runs', () => {
+    const a = mkdtempSync(join(tmpdir(), 'medctc-k-')), b = mkdtempSync(join(tmpdir(), 'medctc-k-'));
+    try {
+      const specs = [...SAMPLE_SPECS, SAMPLE_SPECS[0]!];
+      const files = emitKernels(specs, a);
+      emitKernels([...specs].reverse(), b);
+      expect(files.length).toBe(2 * SAMPLE_SPECS.length);
+      expect(readdirSync(b).sort()).toEqual(files);
+      for (const f of files) expect(readFileSync(join(b, f), 'utf8')).toBe(readFileSync(join(a, f), 'utf8'));
+    } finally {
+      rmSync(a, { recursive: true, force: true }); rmSync(b, { recursive: true, force: true });
+    }
+  });
+});
