@@ -6,6 +6,7 @@ import type { Diagnostic } from '../compiler/diagnostics/types.js';
 import type { Block, Comment, Entry, ExperimentDecl, ImportDecl, LetDecl, MedctFile, TopItem, UnitTag, Value } from './ast.js';
 import { LBrace, LBracket, RBrace, RBracket, tokenize, UNITS } from './lexer.js';
 import { parserInstance } from './parser.js';
+import { FIELDS } from './fields.js';
 
 /** Deeper than this is certainly not a real spec, and would only exhaust the parser's stack. */
 export const MAX_NESTING = 64;
@@ -120,8 +121,15 @@ class Converter {
     return all.filter((e) => Number.isFinite(off(e))).sort((a, b) => off(a) - off(b));
   }
 
+  /** Constant names: a constant named like a field is a value, not the start of a new entry. */
+  private constants = new Set<string>();
+
   topItems(n: CstNode): TopItem[] {
     const items: TopItem[] = [];
+    for (const c of this.children(n, 'letDecl')) {
+      const name = isNode(c) ? tok(this.children(c, 'Ident')[0]) : undefined;
+      if (name) this.constants.add(name.image);
+    }
     for (const c of this.ordered(n)) {
       if (!isNode(c)) continue;
       const item = c.name === 'importDecl' ? this.importDecl(c) : c.name === 'letDecl' ? this.letDecl(c) : c.name === 'experimentDecl' ? this.experimentDecl(c) : null;
@@ -163,25 +171,41 @@ class Converter {
     return {
       kind: 'experiment', name: this.str(name), namePos: { start: name.startOffset, end: name.endOffset! + 1 },
       parent: parent ? { name: this.str(parent), start: parent.startOffset, end: parent.endOffset! + 1 } : null,
-      block: this.block(blockNode), ...this.span(n),
+      block: this.block(blockNode, ''), ...this.span(n),
     };
   }
 
-  private block(n: CstNode): Block {
+  private block(n: CstNode, path: string | null): Block {
     const entries: Entry[] = [];
-    for (const c of this.children(n, 'entry')) if (isNode(c)) { const e = this.entry(c); if (e) entries.push(e); }
+    for (const c of this.children(n, 'entry')) if (isNode(c)) entries.push(...this.entry(c, path));
     entries.sort((a, b) => a.start - b.start);
     return { entries, ...this.span(n) };
   }
 
-  private entry(n: CstNode): Entry | null {
+  /** One entry, or several when fields share a line: in a block at a known `path`, a bare name
+   *  that is one of the block's fields (grammar/fields.ts) starts the next entry. */
+  private entry(n: CstNode, path: string | null): Entry[] {
     const key = tok(this.children(n, 'key')[0]);
-    if (!key) return null;
+    if (!key) return [];
     const args = this.foldUnits(this.children(n, 'value').filter(isNode).map((v) => this.value(v)).sort((a, b) => a.start - b.start));
+    const fields = path === null ? undefined : FIELDS[path];
+    const heads: { name: string; pos: { start: number; end: number }; args: Value[] }[] = [{ name: key.image, pos: { start: key.startOffset, end: key.endOffset! + 1 }, args: [] }];
+    for (const a of args) {
+      if (a.kind === 'ident' && fields?.includes(a.name) && !this.constants.has(a.name)) heads.push({ name: a.name, pos: { start: a.start, end: a.end }, args: [] });
+      else heads[heads.length - 1]!.args.push(a);
+    }
+    const out: Entry[] = heads.map((h) => ({
+      kind: 'entry', key: h.name, keyPos: h.pos, args: h.args, block: null, start: h.pos.start,
+      end: h.args.length ? h.args[h.args.length - 1]!.end : h.pos.end,
+    }));
     const b = this.children(n, 'block').filter(isNode)[0];
-    const block = b ? this.block(b) : null;
-    const end = block ? block.end : args.length ? args[args.length - 1]!.end : key.endOffset! + 1;
-    return { kind: 'entry', key: key.image, keyPos: { start: key.startOffset, end: key.endOffset! + 1 }, args, block, start: key.startOffset, end };
+    if (b) {
+      const last = out[out.length - 1]!;
+      const childPath = path === null || !fields?.includes(last.key) ? null : path ? `${path}.${last.key}` : last.key;
+      last.block = this.block(b, childPath);
+      last.end = last.block.end;
+    }
+    return out;
   }
 
   /** `[1, 2] mm`: a unit name right after a number, list or sweep belongs to that value. */

@@ -11,8 +11,16 @@ import {
   type PromptSpec, type ResolvedExperiment, type TextEncoderSizes, type TrainSpec,
 } from '../ir/experiment.js';
 import { Reader } from './values.js';
+import { FIELDS, REPEATABLE, SYNTHETIC_ONLY } from '../../grammar/fields.js';
 import { checkPattern } from './patterns.js';
 import { didYouMean } from './suggest.js';
+
+const VOCABFINE = { use: 'pair_mse' as const, why: 'CT-CLIP\'s VocabFine loss (softmax over the present/absent pair, MSE to the label) is `pair_mse`' };
+const LOSS_ALIASES = {
+  pair_softmax: VOCABFINE, softmax: VOCABFINE, vocabfine: VOCABFINE,
+  cross_entropy: { use: 'pair_ce' as const, why: 'cross-entropy over the present/absent pair is `pair_ce`' },
+  infonce: { use: 'clip' as const, why: 'the symmetric InfoNCE loss is `clip`' },
+};
 
 export const DEFAULT_POSITIVE = '{pathology} is present.';
 export const DEFAULT_NEGATIVE = '{pathology} is not present.';
@@ -28,8 +36,9 @@ const TEXT_KEYS: Record<string, Exclude<keyof TextEncoderSizes, 'vocab'>> = {
   max_positions: 'maxPositions', type_vocab_size: 'typeVocabSize', max_length: 'maxLength',
 };
 
-const rules = (keys: string[], repeat: string[] = []) =>
-  Object.fromEntries([...keys.map((k) => [k, {}]), ...repeat.map((k) => [k, { repeat: true }])]) as Record<string, { repeat?: boolean }>;
+/** The field rules of the block at `path` (grammar/fields.ts), optionally without some fields. */
+const rules = (path: string, without: readonly string[] = []) => Object.fromEntries(FIELDS[path]!.filter((k) => !without.includes(k))
+  .map((k) => [k, { repeat: REPEATABLE[path]?.includes(k) ?? false }])) as Record<string, { repeat?: boolean }>;
 
 const isNone = (v: Value | undefined): boolean => v?.kind === 'ident' && v.name === 'none';
 
@@ -44,7 +53,7 @@ export interface VariantInput {
 /** Resolves one variant; the IR is returned even when errors were reported (callers drop it then). */
 export function resolveExperiment(r: Reader, input: VariantInput): ResolvedExperiment {
   const { decl } = input;
-  const f = r.fields(input.entries, rules(['seed', 'backend', 'model', 'lora', 'data', 'prompts', 'train', 'evaluate', 'outputs']), `experiment \`${decl.name}\``);
+  const f = r.fields(input.entries, rules(''), `experiment \`${decl.name}\``);
   const get = (k: string) => f.get(k)?.[0];
 
   const seedE = get('seed');
@@ -94,7 +103,7 @@ function resolveModel(r: Reader, e: Entry | undefined): ModelSpec {
   const text = { ...preset.text };
   let latentDim = preset.latentDim;
   let weights: string | null = null;
-  const f = r.fields(e?.block?.entries ?? [], rules(['weights', 'vocab', 'latent', 'image', 'text']), '`model`');
+  const f = r.fields(e?.block?.entries ?? [], rules('model'), '`model`');
   const w = f.get('weights')?.[0];
   if (w) weights = isNone(w.args[0]) ? (r.note('/model/weights', w.args[0]!, w), null) : r.str(w, '/model/weights') ?? null;
   const v = f.get('vocab')?.[0];
@@ -104,13 +113,13 @@ function resolveModel(r: Reader, e: Entry | undefined): ModelSpec {
   const img = f.get('image')?.[0];
   if (img) {
     if (img.args.length) r.wrongType(img.args[0]!, 'a block `{ ... }`', img);
-    const g = r.fields(img.block?.entries ?? [], rules(Object.keys(IMAGE_KEYS)), '`model image`');
+    const g = r.fields(img.block?.entries ?? [], rules('model.image'), '`model image`');
     for (const [k, es] of g) { const key = IMAGE_KEYS[k]!; image[key] = r.int(es[0]!, `/model/image/${key}`, { min: 1 }) ?? image[key]; }
   }
   const txt = f.get('text')?.[0];
   if (txt) {
     if (txt.args.length) r.wrongType(txt.args[0]!, 'a block `{ ... }`', txt);
-    const g = r.fields(txt.block?.entries ?? [], rules(Object.keys(TEXT_KEYS)), '`model text`');
+    const g = r.fields(txt.block?.entries ?? [], rules('model.text'), '`model text`');
     for (const [k, es] of g) { const key = TEXT_KEYS[k]!; text[key] = r.int(es[0]!, `/model/text/${key}`, { min: 1 }) ?? text[key]; }
     if (text.heads > 0 && text.hidden % text.heads !== 0) {
       const at = g.get('heads')?.[0] ?? g.get('hidden')?.[0] ?? txt;
@@ -135,8 +144,7 @@ function resolveData(r: Reader, e: Entry | undefined, model: ModelSpec, name: st
   const preset = PRESETS[model.architecture].preprocess;
   const kind = e ? r.enumOf(e, e.args[0], '/data/source/kind', ['ct_rate', 'synthetic'] as const) : undefined;
   if (e && e.args.length === 0) r.diags.push(diag('E2002', '`data` needs a source', r.at(e.keyPos, 'source missing', e), { help: 'write `data ct_rate { root "..." }` or `data synthetic { root "..." }`' }));
-  const src = ['root', 'train', 'eval', 'limit', 'preprocess', 'cache'];
-  const f = r.fields(e?.block?.entries ?? [], rules(kind === 'synthetic' ? [...src, 'volumes', 'seed', 'site', 'shape'] : src), kind ? `\`data ${kind}\`` : '`data`');
+  const f = r.fields(e?.block?.entries ?? [], rules('data', kind === 'synthetic' ? [] : SYNTHETIC_ONLY), kind ? `\`data ${kind}\`` : '`data`');
   const get = (k: string) => f.get(k)?.[0];
   const rootE = get('root');
   if (e && kind && !rootE) r.missing(e.keyPos, e, 'root', `\`data ${kind}\``, 'root "data/ct-rate"');
@@ -171,7 +179,7 @@ function resolveData(r: Reader, e: Entry | undefined, model: ModelSpec, name: st
 }
 
 function resolvePreprocess(r: Reader, e: Entry | undefined, model: ModelSpec, preset: Preprocess): Preprocess {
-  const f = r.fields(e?.block?.entries ?? [], rules(['window', 'spacing', 'size', 'scale', 'pad']), '`preprocess`');
+  const f = r.fields(e?.block?.entries ?? [], rules('data.preprocess'), '`preprocess`');
   const get = (k: string) => f.get(k)?.[0];
   const p: Preprocess = { ...preset, windowHU: [...preset.windowHU], spacingMm: [...preset.spacingMm], size: [...preset.size] };
   const win = get('window');
@@ -205,7 +213,7 @@ function resolvePreprocess(r: Reader, e: Entry | undefined, model: ModelSpec, pr
 function resolveLora(r: Reader, e: Entry, model: ModelSpec): LoraSpec | null {
   if (isNone(e.args[0])) { r.note('/lora', e.args[0]!, e); return null; }
   if (e.args.length) r.wrongType(e.args[0]!, 'a block `{ ... }` or `none`', e);
-  const f = r.fields(e.block?.entries ?? [], rules(['rank', 'alpha', 'dropout', 'rslora', 'init', 'modules_to_save'], ['target', 'layers']), '`lora`');
+  const f = r.fields(e.block?.entries ?? [], rules('lora'), '`lora`');
   const get = (k: string) => f.get(k)?.[0];
   const rankE = get('rank'), alphaE = get('alpha');
   const rank = (rankE && r.int(rankE, '/lora/rank', { min: 1 })) ?? 8;
@@ -234,7 +242,7 @@ function resolveLora(r: Reader, e: Entry, model: ModelSpec): LoraSpec | null {
       const problem = checkPattern(pattern, match);
       if (problem) r.diags.push(diag('E2043', `invalid ${match} pattern: ${problem}`, r.at(patV, problem, t), { help: match === 'glob' ? 'globs are dotted paths with `*`, `**` (whole segments) and `{a,b}` alternation' : 'regexes use ECMAScript syntax and must match the whole module path' }));
     }
-    const g = r.fields(t.block?.entries ?? [], rules(['rank', 'alpha']), '`target`');
+    const g = r.fields(t.block?.entries ?? [], rules('lora.target'), '`target`');
     const tr = g.get('rank')?.[0], ta = g.get('alpha')?.[0];
     const trank = (tr && r.int(tr, `${ptr}/rank`, { min: 1 })) ?? rank;
     const talpha = (ta && r.number(ta, `${ptr}/alpha`, { gt: 0 })) ?? alpha;
@@ -271,7 +279,7 @@ function resolveLora(r: Reader, e: Entry, model: ModelSpec): LoraSpec | null {
 }
 
 function resolvePrompts(r: Reader, e: Entry | undefined): PromptSpec {
-  const f = r.fields(e?.block?.entries ?? [], rules(['positive', 'negative', 'pathologies', 'declare']), '`prompts`');
+  const f = r.fields(e?.block?.entries ?? [], rules('prompts'), '`prompts`');
   const get = (k: string) => f.get(k)?.[0];
   const template = (k: 'positive' | 'negative', dflt: string): string => {
     const te = get(k);
@@ -330,15 +338,15 @@ function resolvePrompts(r: Reader, e: Entry | undefined): PromptSpec {
 function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
   if (isNone(e.args[0])) { r.note('/train', e.args[0]!, e); return null; }
   if (e.args.length) r.wrongType(e.args[0]!, 'a block `{ ... }` or `none`', e);
-  const f = r.fields(e.block?.entries ?? [], rules(['loss', 'optimizer', 'schedule', 'epochs', 'batch', 'grad_clip', 'precision', 'train_base']), '`train`');
+  const f = r.fields(e.block?.entries ?? [], rules('train'), '`train`');
   const get = (k: string) => f.get(k)?.[0];
   const lossE = get('loss');
-  const loss = (lossE && r.enumOf(lossE, r.single(lossE, 'a loss'), '/train/loss', ['pair_mse', 'pair_ce', 'clip'] as const)) ?? 'pair_mse';
+  const loss = (lossE && r.enumOf(lossE, r.single(lossE, 'a loss'), '/train/loss', ['pair_mse', 'pair_ce', 'clip'] as const, LOSS_ALIASES)) ?? 'pair_mse';
   const optimizer: TrainSpec['optimizer'] = { kind: 'adamw', lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
   const oe = get('optimizer');
   if (oe) {
     r.enumOf(oe, oe.args[0] ?? (r.diags.push(diag('E2002', '`optimizer` needs a kind', r.at(oe.keyPos, 'kind missing', oe), { help: 'write `optimizer adamw { lr 1e-4 }`' })), undefined), '/train/optimizer/kind', ['adamw'] as const);
-    const g = r.fields(oe.block?.entries ?? [], rules(['lr', 'betas', 'eps', 'weight_decay']), '`optimizer adamw`');
+    const g = r.fields(oe.block?.entries ?? [], rules('train.optimizer'), '`optimizer adamw`');
     const lr = g.get('lr')?.[0], betas = g.get('betas')?.[0], eps = g.get('eps')?.[0], wd = g.get('weight_decay')?.[0];
     if (lr) optimizer.lr = r.number(lr, '/train/optimizer/lr', { gt: 0 }) ?? optimizer.lr;
     if (betas) {
@@ -357,12 +365,12 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
   const se = get('schedule');
   if (se) {
     schedule.kind = r.enumOf(se, r.single(se, '`constant`, `cosine` or `linear`', true), '/train/schedule/kind', ['constant', 'cosine', 'linear'] as const) ?? 'constant';
-    const g = r.fields(se.block?.entries ?? [], rules(['warmup']), '`schedule`');
+    const g = r.fields(se.block?.entries ?? [], rules('train.schedule'), '`schedule`');
     const w = g.get('warmup')?.[0];
     if (w) schedule.warmupSteps = r.int(w, '/train/schedule/warmupSteps', { min: 0, unit: 'steps' }) ?? 0;
   }
   const ep = get('epochs');
-  const epochs = (ep && r.num(ep, r.single(ep, 'an integer'), '/train/epochs', { int: true, min: 1, unit: ep.args[0]?.kind === 'number' && ep.args[0].unit ? 'epochs' : null })) ?? 1;
+  const epochs = (ep && r.int(ep, '/train/epochs', { min: 1 })) ?? 1;
   const be = get('batch');
   const batchSize = (be && r.int(be, '/train/batchSize', { min: 1 })) ?? 1;
   let gradClip: number | null = null;
@@ -376,7 +384,7 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
 }
 
 function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {
-  const f = r.fields(e?.block?.entries ?? [], rules(['metrics', 'threshold', 'bootstrap', 'baseline']), '`evaluate`');
+  const f = r.fields(e?.block?.entries ?? [], rules('evaluate'), '`evaluate`');
   const get = (k: string) => f.get(k)?.[0];
   let metrics: Metric[] = ['auroc'];
   const me = get('metrics');
@@ -414,7 +422,7 @@ function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {
     if (isNone(bs.args[0])) r.note('/evaluate/bootstrap', bs.args[0]!, bs);
     else {
       const samples = r.num(bs, r.single(bs, 'a sample count', true), '/evaluate/bootstrap/samples', { int: true, min: 1 }) ?? 1000;
-      const g = r.fields(bs.block?.entries ?? [], rules(['confidence', 'seed']), '`bootstrap`');
+      const g = r.fields(bs.block?.entries ?? [], rules('evaluate.bootstrap'), '`bootstrap`');
       const c = g.get('confidence')?.[0], s = g.get('seed')?.[0];
       const confidence = (c && r.number(c, '/evaluate/bootstrap/confidence', { gt: 0, lt: 1 })) ?? 0.95;
       const seed = (s && r.int(s, '/evaluate/bootstrap/seed', { min: 0, max: 2 ** 32 - 1 })) ?? 0;
@@ -427,7 +435,7 @@ function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {
 }
 
 function resolveOutputs(r: Reader, e: Entry | undefined, name: string, hasLora: boolean): OutputSpec {
-  const f = r.fields(e?.block?.entries ?? [], rules(['dir', 'adapter', 'scores']), '`outputs`');
+  const f = r.fields(e?.block?.entries ?? [], rules('outputs'), '`outputs`');
   const get = (k: string) => f.get(k)?.[0];
   const d = get('dir'), a = get('adapter'), s = get('scores');
   return {

@@ -198,7 +198,7 @@ export class Reader {
   }
 
   /** An identifier from a fixed set (`threshold roc_corner`). */
-  enumOf<T extends string>(e: Entry, v0: Value | undefined, ptr: string | null, options: readonly T[]): T | undefined {
+  enumOf<T extends string>(e: Entry, v0: Value | undefined, ptr: string | null, options: readonly T[], aliases: Readonly<Record<string, { use: T; why: string }>> = {}): T | undefined {
     if (!v0) return undefined;
     let v = v0;
     if (v.kind === 'ident' && !options.includes(v.name as T)) v = this.deref(v);
@@ -207,6 +207,12 @@ export class Reader {
       return undefined;
     }
     if (v.kind !== 'ident') { this.wrongType(v, `one of ${list(options)}`, e); return undefined; }
+    const alias = Object.hasOwn(aliases, v.name) ? aliases[v.name] : undefined;
+    if (!options.includes(v.name as T) && alias) {
+      this.diags.push(diag('E2005', `unknown value \`${v.name}\` for \`${e.key}\``, this.at(v, `did you mean \`${alias.use}\`?`, e),
+        { help: `${alias.why}; \`${e.key}\` accepts ${list(options)}`, fix: this.replaceFix(v, e, alias.use) }));
+      return undefined;
+    }
     if (!options.includes(v.name as T)) {
       const guess = didYouMean(v.name, options);
       this.diags.push(diag('E2005', `unknown value \`${v.name}\` for \`${e.key}\``, this.at(v, guess ? `did you mean \`${guess}\`?` : `expected one of ${list(options)}`, e),

@@ -9,7 +9,7 @@ import { CATALOG } from '../../compiler/diagnostics/catalog.js';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
 
 const KEYWORDS = new Set(['import', 'let', 'const', 'experiment', 'extends', 'sweep', 'true', 'false']);
-const UNIT_NAMES = ['HU', 'mm', 'voxels', 'steps', 'epochs'];
+const UNIT_NAMES = ['HU', 'mm', 'voxels', 'steps'];
 const ident = fc.stringMatching(/^[a-z_][a-z0-9_]{0,6}(\.[a-z_][a-z0-9_]{0,3})?$/).filter((s) => !KEYWORDS.has(s) && !UNIT_NAMES.includes(s));
 const number = fc.oneof(
   fc.integer({ min: -100000, max: 100000 }).map(String),
