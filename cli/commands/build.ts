@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { buildAll } from '../../compiler/build.js';
+import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
 import { diag } from '../../compiler/diagnostics/catalog.js';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
 import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../compiler/diagnostics/types.js';
@@ -15,13 +16,8 @@ interface BuildArgs { file: string; out: string; json: boolean; backend?: Backen
 
 interface Checked { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: Map<string, string> }
 
-function toMap(s: unknown): Map<string, string> {
-  if (s instanceof Map) return s as Map<string, string>;
-  return new Map(Object.entries((s ?? {}) as Record<string, string>));
-}
-
-/** `.json`: a ResolvedExperiment or an array of them. Otherwise the checker (compiler/check). */
-async function load(file: string): Promise<Checked> {
+/** `.json`: a ResolvedExperiment or an array of them (what the checker produces). Otherwise the checker. */
+function load(file: string): Checked {
   if (file.endsWith('.json')) {
     let v: unknown;
     try {
@@ -29,14 +25,16 @@ async function load(file: string): Promise<Checked> {
     } catch (e) {
       throw new DiagnosticError(fileDiagnostic('E3022', `cannot read resolved experiment: ${(e as Error).message}`, file));
     }
-    return { experiments: Array.isArray(v) ? (v as ResolvedExperiment[]) : [v as ResolvedExperiment], diagnostics: [], sources: new Map() };
+    const exps = (Array.isArray(v) ? v : [v]) as ResolvedExperiment[];
+    // Hand-written IR gets the schema check the checker's output always passes.
+    const problems = exps.flatMap((e, i) => validateExperiment(e).map((p) => `experiment ${i}: ${p}`));
+    if (problems.length) {
+      throw new DiagnosticError(fileDiagnostic('E3022', `not a valid resolved experiment: ${problems.slice(0, 5).join('; ')}`, file, { help: 'see spec/experiment.schema.json' }));
+    }
+    return { experiments: exps, diagnostics: [], sources: new Map() };
   }
-  // The checker is another stage's module; loaded by path so the build command does not
-  // depend on its internals beyond `checkFiles(entry) -> { experiments, diagnostics, sources }`.
-  const checkPath = '../../compiler/check/index.js';
-  const check = (await import(checkPath)) as { checkFiles: (entry: string) => unknown };
-  const r = (await check.checkFiles(file)) as { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: unknown };
-  return { experiments: r.experiments, diagnostics: r.diagnostics, sources: toMap(r.sources) };
+  const r = checkFiles(file);
+  return { experiments: r.experiments, diagnostics: r.diagnostics, sources: r.sources };
 }
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
@@ -48,7 +46,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout' })
     .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' }) as never,
   handler: async (a) => {
-    const checked = await load(a.file);
+    const checked = load(a.file);
     const fail = (diags: Diagnostic[]): void => {
       if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diags }, null, 2) + '\n');
       else process.stderr.write(renderDiagnostics(diags, checked.sources) + '\n');

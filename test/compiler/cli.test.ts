@@ -94,6 +94,18 @@ describe('medctc build', () => {
   });
 });
 
+describe('medctc build input checks', () => {
+  it('rejects a resolved-experiment JSON that does not match the IR schema (exit 2, E3022)', () => {
+    const bad = { ...experiment('ct_clip_tiny'), seed: 'seven' };
+    const { dir, file } = specFile(bad);
+    const r = medctc('build', file, '--out', join(dir, 'out'), '--json');
+    expect(r.status).toBe(2);
+    const d = JSON.parse(r.stdout).diagnostics[0];
+    expect(d.code).toBe('E3022');
+    expect(d.message).toContain('/seed');
+  });
+});
+
 describe('medctc build on the example specs (checker + compiler)', () => {
   it('examples/medct-vlm.medct: 1,671,168 trainable of 439,819,929', () => {
     const out = tempDir('medctc-ex-');
