@@ -46,15 +46,21 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout' })
     .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' }) as never,
   handler: async (a) => {
-    const checked = load(a.file);
-    const fail = (diags: Diagnostic[]): void => {
+    const fail = (diags: Diagnostic[], sources: Map<string, string> = new Map()): void => {
       if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diags }, null, 2) + '\n');
-      else process.stderr.write(renderDiagnostics(diags, checked.sources) + '\n');
+      else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
       process.exitCode = 2;
     };
+    let checked: Checked;
+    try {
+      checked = load(a.file);
+    } catch (e) {
+      if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
+      throw e;
+    }
     const errors = checked.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length || checked.experiments.length === 0) {
-      fail(errors.length ? checked.diagnostics : [diag('E3021', `\`${a.file}\` defines no experiment`, null)]);
+      fail(errors.length ? checked.diagnostics : [diag('E3021', `\`${a.file}\` defines no experiment`, null)], checked.sources);
       return;
     }
     const exps = checked.experiments.map((e) => (a.backend ? { ...e, backend: a.backend } : e));
@@ -62,7 +68,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     try {
       built = await buildAll(exps, a.out, { baseDir: dirname(resolve(a.file)), sources: checked.sources });
     } catch (e) {
-      if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
+      if (e instanceof DiagnosticError) { fail(e.diagnostics, checked.sources); return; }
       throw e;
     }
     const warnings = [...checked.diagnostics, ...built.flatMap((b) => b.compiled.diagnostics)].filter((d) => d.severity !== 'error');
