@@ -5,13 +5,20 @@ import pc from 'picocolors';
 import type { Diagnostic, LabelledSpan } from './types.js';
 
 export interface RenderOptions {
-  /** Force colour on or off; default: on when the terminal supports it and NO_COLOR is unset. */
+  /** Force colour on or off; default: `colorByDefault()`. */
   color?: boolean;
+}
+
+/** Colour when stderr (where diagnostics go) is a terminal, unless NO_COLOR is set; FORCE_COLOR forces it. */
+export function colorByDefault(env: NodeJS.ProcessEnv = process.env, isTTY = Boolean(process.stderr.isTTY)): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
+  return isTTY && env.TERM !== 'dumb';
 }
 
 /** `sources` maps file path -> full text, so spans can be shown with their source line. */
 export function renderDiagnostics(diags: Diagnostic[], sources: ReadonlyMap<string, string>, opts: RenderOptions = {}): string {
-  const c = pc.createColors(opts.color ?? pc.isColorSupported);
+  const c = pc.createColors(opts.color ?? colorByDefault());
   return diags.map((d) => renderOne(d, sources, c)).join('\n\n');
 }
 
@@ -67,6 +74,7 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
   const pad = ' '.repeat(gutterWidth);
   const bar = c.blue(`${pad} |`);
   let lastFile: string | null = null;
+  let shown = false;
   for (const { s, primary } of spans) {
     const text = sources.get(s.file);
     if (text === undefined) {
@@ -76,6 +84,7 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
     const lc = lineCol(text, s.start);
     if (primary || s.file !== lastFile) out.push(`${pad}${c.blue(primary ? '-->' : ':::')} ${s.file}:${lc.line}:${lc.col}`);
     lastFile = s.file;
+    shown = true;
     const width = Math.max(1, Math.min(s.end, lc.lineStart + lc.lineText.length) - s.start);
     const marker = (primary ? '^' : '-').repeat(width);
     const markColor = primary ? sevColor : c.blue;
@@ -83,7 +92,7 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
     out.push(c.blue(`${String(lc.line).padStart(gutterWidth)} |`) + ` ${lc.lineText.replace(/\t/g, ' ')}`);
     out.push(`${bar} ${' '.repeat(lc.col - 1)}${markColor(marker + (s.label ? ` ${s.label}` : ''))}`);
   }
-  if (spans.length) out.push(bar);
+  if (shown) out.push(bar);
   if (d.help) out.push(`${pad} ${c.blue('=')} ${c.bold('help')}: ${d.help}`);
   if (d.fix) {
     const edits = d.fix.edits.map((e) => `\`${e.replacement}\``).join(', ');
