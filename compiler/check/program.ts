@@ -88,7 +88,8 @@ export function loadProgram(entry: string, readFile: ReadFile = (p) => readFileS
     return prog;
   }
 
-  for (const f of prog.files) {
+  // Imported files first, so a clash is reported at the declaration in the importing file.
+  for (const f of [...prog.files].reverse()) {
     const own = new Map<string, { decl: LetDecl; file: string }>();
     for (const item of f.ast.items) {
       tagFile(item.kind === 'experiment' ? item.block.entries : item.kind === 'let' ? [item.value] : [], f.path, prog.fileOf);
