@@ -112,13 +112,13 @@ function resolveModel(r: Reader, e: Entry | undefined): ModelSpec {
   if (l) latentDim = r.int(l, '/model/latentDim', { min: 1 }) ?? latentDim;
   const img = f.get('image')?.[0];
   if (img) {
-    if (img.args.length) r.wrongType(img.args[0]!, 'a block `{ ... }`', img);
+    r.onlyBlock(img);
     const g = r.fields(img.block?.entries ?? [], rules('model.image'), '`model image`');
     for (const [k, es] of g) { const key = IMAGE_KEYS[k]!; image[key] = r.int(es[0]!, `/model/image/${key}`, { min: 1 }) ?? image[key]; }
   }
   const txt = f.get('text')?.[0];
   if (txt) {
-    if (txt.args.length) r.wrongType(txt.args[0]!, 'a block `{ ... }`', txt);
+    r.onlyBlock(txt);
     const g = r.fields(txt.block?.entries ?? [], rules('model.text'), '`model text`');
     for (const [k, es] of g) { const key = TEXT_KEYS[k]!; text[key] = r.int(es[0]!, `/model/text/${key}`, { min: 1 }) ?? text[key]; }
     if (text.heads > 0 && text.hidden % text.heads !== 0) {
@@ -143,6 +143,7 @@ function resolveModel(r: Reader, e: Entry | undefined): ModelSpec {
 function resolveData(r: Reader, e: Entry | undefined, model: ModelSpec, name: string): DataSpec {
   const preset = PRESETS[model.architecture].preprocess;
   const kind = e ? r.enumOf(e, e.args[0], '/data/source/kind', ['ct_rate', 'synthetic'] as const) : undefined;
+  r.onlyBlock(e, 1, 'data ct_rate { ... }');
   if (e && e.args.length === 0) r.diags.push(diag('E2002', '`data` needs a source', r.at(e.keyPos, 'source missing', e), { help: 'write `data ct_rate { root "..." }` or `data synthetic { root "..." }`' }));
   const f = r.fields(e?.block?.entries ?? [], rules('data', kind === 'synthetic' ? [] : SYNTHETIC_ONLY), kind ? `\`data ${kind}\`` : '`data`');
   const get = (k: string) => f.get(k)?.[0];
@@ -179,6 +180,7 @@ function resolveData(r: Reader, e: Entry | undefined, model: ModelSpec, name: st
 }
 
 function resolvePreprocess(r: Reader, e: Entry | undefined, model: ModelSpec, preset: Preprocess): Preprocess {
+  r.onlyBlock(e);
   const f = r.fields(e?.block?.entries ?? [], rules('data.preprocess'), '`preprocess`');
   const get = (k: string) => f.get(k)?.[0];
   const p: Preprocess = { ...preset, windowHU: [...preset.windowHU], spacingMm: [...preset.spacingMm], size: [...preset.size] };
@@ -279,6 +281,7 @@ function resolveLora(r: Reader, e: Entry, model: ModelSpec): LoraSpec | null {
 }
 
 function resolvePrompts(r: Reader, e: Entry | undefined): PromptSpec {
+  r.onlyBlock(e);
   const f = r.fields(e?.block?.entries ?? [], rules('prompts'), '`prompts`');
   const get = (k: string) => f.get(k)?.[0];
   const template = (k: 'positive' | 'negative', dflt: string): string => {
@@ -346,6 +349,7 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
   const oe = get('optimizer');
   if (oe) {
     r.enumOf(oe, oe.args[0] ?? (r.diags.push(diag('E2002', '`optimizer` needs a kind', r.at(oe.keyPos, 'kind missing', oe), { help: 'write `optimizer adamw { lr 1e-4 }`' })), undefined), '/train/optimizer/kind', ['adamw'] as const);
+    r.onlyBlock(oe, 1, 'optimizer adamw { lr 1e-4 }');
     const g = r.fields(oe.block?.entries ?? [], rules('train.optimizer'), '`optimizer adamw`');
     const lr = g.get('lr')?.[0], betas = g.get('betas')?.[0], eps = g.get('eps')?.[0], wd = g.get('weight_decay')?.[0];
     if (lr) optimizer.lr = r.number(lr, '/train/optimizer/lr', { gt: 0 }) ?? optimizer.lr;
@@ -384,6 +388,7 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
 }
 
 function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {
+  r.onlyBlock(e);
   const f = r.fields(e?.block?.entries ?? [], rules('evaluate'), '`evaluate`');
   const get = (k: string) => f.get(k)?.[0];
   let metrics: Metric[] = ['auroc'];
@@ -435,6 +440,7 @@ function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {
 }
 
 function resolveOutputs(r: Reader, e: Entry | undefined, name: string, hasLora: boolean): OutputSpec {
+  r.onlyBlock(e);
   const f = r.fields(e?.block?.entries ?? [], rules('outputs'), '`outputs`');
   const get = (k: string) => f.get(k)?.[0];
   const d = get('dir'), a = get('adapter'), s = get('scores');

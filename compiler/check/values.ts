@@ -108,6 +108,14 @@ export class Reader {
     return e.args[0];
   }
 
+  /** Reports arguments on an entry that takes only a block (`prompts { ... }`), or more than `keep` of them. */
+  onlyBlock(e: Entry | undefined, keep = 0, example = `${e?.key} { ... }`): void {
+    const extra = e?.args[keep];
+    if (!e || !extra) return;
+    if (keep === 0) this.wrongType(extra, 'a block `{ ... }`', e);
+    else this.diags.push(diag('E2004', `\`${e.key}\` takes ${keep} value${keep > 1 ? 's' : ''} before its block`, this.at({ start: extra.start, end: e.args[e.args.length - 1]!.end }, 'unexpected', e), { help: `write \`${example}\`` }));
+  }
+
   wrongType(v: Value, what: string, owner: Entry): void {
     if (v.kind === 'error' || this.prog.silenced.has(v)) return;
     if (v.kind === 'sweep') {
