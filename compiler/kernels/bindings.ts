@@ -62,6 +62,12 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       return [r('x', spec.rows * spec.n), r('gamma', spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * spec.n), w('dgamma', spec.n), w('stats', spec.rows)];
     case 'mean_pool':
       return [r('x', spec.outer * spec.axisLen * spec.inner), w('y', spec.outer * spec.inner)];
+    case 'mean_pool_backward':
+      return [r('dy', spec.outer * spec.inner), w('dx', spec.outer * spec.axisLen * spec.inner)];
+    case 'dwconv3d_backward': {
+      const numel = spec.batch * spec.t * spec.h * spec.w * spec.c;
+      return [r('x', numel), r('weight', spec.c * 27), r('dy', numel), w('dx', numel), w('dweight', spec.c * 27), w('dbias', spec.c)];
+    }
     case 'embedding':
       return [r('ids', spec.tokens, 'i32'), r('table', spec.vocab * spec.dim), w('y', spec.tokens * spec.dim)];
     case 'embedding_backward':

@@ -72,6 +72,7 @@ export type L2NormScaleSpec = { kind: 'l2norm_scale'; rows: number; n: number; e
 export type L2NormScaleBackwardSpec = { kind: 'l2norm_scale_backward'; rows: number; n: number; eps: number };
 /** Mean over the middle axis of [outer, axisLen, inner]. */
 export type MeanPoolSpec = { kind: 'mean_pool'; outer: number; axisLen: number; inner: number };
+export type MeanPoolBackwardSpec = { kind: 'mean_pool_backward'; outer: number; axisLen: number; inner: number };
 /** out[t,:] = table[ids[t],:]. */
 export type EmbeddingSpec = { kind: 'embedding'; tokens: number; dim: number; vocab: number };
 /** dTable[v,:] = Σ_{t: ids[t]=v} dOut[t,:], one thread per (v, d): deterministic, no atomics. */
@@ -79,6 +80,8 @@ export type EmbeddingBackwardSpec = { kind: 'embedding_backward'; tokens: number
 /** Depthwise 3x3x3 conv on channels-last [batch,t,h,w,c], weight [c,27] (PyTorch [c,1,3,3,3]
  *  flattened); causal in t (pad 2 before, 0 after), zero pad 1 in h, w. */
 export type DwConv3dSpec = { kind: 'dwconv3d'; batch: number; t: number; h: number; w: number; c: number; bias: boolean };
+/** dx (transposed conv), dweight [c,27] and dbias [c] (written even without bias). */
+export type DwConv3dBackwardSpec = { kind: 'dwconv3d_backward'; batch: number; t: number; h: number; w: number; c: number; bias: boolean };
 /** Attention with online softmax: q [b,nq,h,dh], k,v [b,nk,h,dh] -> o [b,nq,h,dh].
  *  logits = scale·q·kᵀ (+ bias[h,nq,nk]) with keys where mask[b,nk]==0 excluded.
  *  Also writes lse [b,h,nq] (log-sum-exp of the logits) for the backward pass. */
@@ -103,7 +106,7 @@ export type AdamWSpec = { kind: 'adamw'; numel: number; lr: number; beta1: numbe
 export type KernelSpec =
   | GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec
   | AddSpec | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
-  | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | EmbeddingSpec | EmbeddingBackwardSpec
+  | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | MeanPoolBackwardSpec | DwConv3dBackwardSpec | EmbeddingSpec | EmbeddingBackwardSpec
   | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec;
 
 export type KernelKind = KernelSpec['kind'];

@@ -80,6 +80,17 @@ describe('backward kernels match finite differences of the forward kernels', () 
     const g = backward({ ...fwd, kind: 'attention_backward' }, { ...inp, o: fo.o!, lse: fo.lse!, dout });
     for (const w of ['q', 'k', 'v'] as const) checkGrad('attention', fwd, inp, { o: dout }, w, g[`d${w}`]!, 16);
   });
+  it('depthwise conv3d (causal time padding) and mean pool', () => {
+    const fwd: KernelSpec = { kind: 'dwconv3d', batch: 1, t: 3, h: 3, w: 4, c: 2, bias: true };
+    const inp = randomInputs(fwd, 17);
+    const dy = new Rng(18).fillNormal(new Float32Array(72)) as Float32Array;
+    const g = backward({ ...fwd, kind: 'dwconv3d_backward' }, { ...inp, dy });
+    for (const [w, gn] of [['x', 'dx'], ['weight', 'dweight'], ['bias', 'dbias']] as const) checkGrad('dwconv3d', fwd, inp, { y: dy }, w, g[gn]!, 14);
+    const mp: KernelSpec = { kind: 'mean_pool', outer: 2, axisLen: 5, inner: 3 };
+    const mi = randomInputs(mp, 19);
+    const mdy = new Rng(20).fillNormal(new Float32Array(6)) as Float32Array;
+    checkGrad('mean_pool', mp, mi, { y: mdy }, 'x', backward({ ...mp, kind: 'mean_pool_backward' }, { dy: mdy }).dx!);
+  });
   it('embedding', () => {
     const fwd: KernelSpec = { kind: 'embedding', tokens: 9, dim: 3, vocab: 4 };
     const inp = randomInputs(fwd, 12);

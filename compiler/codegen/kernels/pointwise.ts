@@ -110,6 +110,37 @@ export function pointwiseProgram(T: Target, spec: KernelSpec): KernelProgram | n
         T.let('i32', 'a', `i / ${inner}`), T.let('i32', 'c', `i % ${inner}`),
         ...sum(T, 's', String(axisLen), `x[(a * ${axisLen} + j) * ${inner} + c]`), `y[i] = s / ${f(axisLen)};`])] };
     }
+    case 'mean_pool_backward': {
+      const { outer, axisLen, inner } = spec;
+      return { summary: [`mean over axis 1 of [${outer},${axisLen},${inner}], backward`], helpers: [], stages: [flat(T, 'mean_pool_backward', outer * axisLen * inner, WG, [
+        `dx[i] = dy[(i / ${axisLen * inner}) * ${inner} + i % ${inner}] / ${f(axisLen)};`])] };
+    }
+    case 'dwconv3d_backward': {
+      const { batch, t, h, w, c } = spec;
+      const total = batch * t * h * w * c;
+      const at = (b: string, tt: string, hh: string, ww: string): string => `(((${b} * ${t} + ${tt}) * ${h} + ${hh}) * ${w} + ${ww}) * ${c} + ch`;
+      return { summary: [`depthwise conv3d backward on [${batch},${t},${h},${w},${c}]: dx per input element, dweight/dbias per (channel, tap)`], helpers: [], stages: [
+        flat(T, 'dwconv3d_backward_input', total, WG, [
+          T.let('i32', 'ch', `i % ${c}`), T.let('i32', 'wi', `(i / ${c}) % ${w}`), T.let('i32', 'hi', `(i / ${c * w}) % ${h}`),
+          T.let('i32', 'ti', `(i / ${c * w * h}) % ${t}`), T.let('i32', 'bi', `i / ${c * w * h * t}`),
+          T.var('f32', 's', f(0)),
+          T.for('dt', '0', '3'), `  ${T.let('i32', 'to', 'ti + 2 - dt')}`,
+          `  ${T.for('dh', '0', '3')}`, `    ${T.let('i32', 'ho', 'hi + 1 - dh')}`,
+          `    ${T.for('dw', '0', '3')}`, `      ${T.let('i32', 'wo', 'wi + 1 - dw')}`,
+          `      if (to < ${t} && ho >= 0 && ho < ${h} && wo >= 0 && wo < ${w}) { s += dy[${at('bi', 'to', 'ho', 'wo')}] * weight[ch * 27 + dt * 9 + dh * 3 + dw]; }`,
+          '    }', '  }', '}', 'dx[i] = s;']),
+        // Thread (ch, tap) for tap < 27 reduces dweight over every output position; tap 27 is dbias.
+        flat(T, 'dwconv3d_backward_weight', c * 28, WG, [
+          T.let('i32', 'ch', 'i / 28'), T.let('i32', 'tap', 'i % 28'),
+          T.let('i32', 'dt', 'tap / 9'), T.let('i32', 'dh', '(tap / 3) % 3'), T.let('i32', 'dw', 'tap % 3'),
+          T.var('f32', 's', f(0)),
+          T.for('bi', '0', String(batch)), `  ${T.for('to', '0', String(t))}`, `    ${T.for('ho', '0', String(h))}`, `      ${T.for('wo', '0', String(w))}`,
+          `        ${T.let('f32', 'g', `dy[${at('bi', 'to', 'ho', 'wo')}]`)}`,
+          `        ${T.let('i32', 'tt', 'to - 2 + dt')} ${T.let('i32', 'hh', 'ho - 1 + dh')} ${T.let('i32', 'ww', 'wo - 1 + dw')}`,
+          `        if (tap == 27) { s += g; } else if (tt >= 0 && hh >= 0 && hh < ${h} && ww >= 0 && ww < ${w}) { s += g * x[${at('bi', 'tt', 'hh', 'ww')}]; }`,
+          '      }', '    }', '  }', '}',
+          `if (tap == 27) { dbias[ch] = s; } else { dweight[ch * 27 + tap] = s; }`])] };
+    }
     case 'embedding': {
       const { tokens, dim } = spec;
       return { summary: [`y[${tokens},${dim}] = table[ids]`], helpers: [], stages: [flat(T, 'embedding', tokens * dim, WG, [

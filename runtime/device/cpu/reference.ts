@@ -164,6 +164,29 @@ export function runReference(spec: KernelSpec, b: Buffers): void {
       }
       return;
     }
+    case 'mean_pool_backward': {
+      const { outer, axisLen, inner } = spec; const dy = f(b, 'dy'), dx = f(b, 'dx');
+      for (let a = 0; a < outer; a++) for (let j = 0; j < axisLen; j++) for (let c = 0; c < inner; c++) dx[(a * axisLen + j) * inner + c] = dy[a * inner + c]! / axisLen;
+      return;
+    }
+    case 'dwconv3d_backward': {
+      const { batch, t, h, w, c } = spec; const x = f(b, 'x'), wt = f(b, 'weight'), dy = f(b, 'dy');
+      const dx = new Float64Array(x.length), dw = new Float64Array(c * 27), db = new Float64Array(c);
+      const at = (bi: number, ti: number, hi: number, wi: number, ch: number): number => (((bi * t + ti) * h + hi) * w + wi) * c + ch;
+      for (let bi = 0; bi < batch; bi++) for (let ti = 0; ti < t; ti++) for (let hi = 0; hi < h; hi++) for (let wi = 0; wi < w; wi++) for (let ch = 0; ch < c; ch++) {
+        const g = dy[at(bi, ti, hi, wi, ch)]!;
+        db[ch] += g;
+        for (let dt = 0; dt < 3; dt++) for (let dh = 0; dh < 3; dh++) for (let dd = 0; dd < 3; dd++) {
+          const tt = ti - 2 + dt, hh = hi - 1 + dh, ww = wi - 1 + dd;
+          if (tt < 0 || hh < 0 || hh >= h || ww < 0 || ww >= w) continue;
+          const tap = dt * 9 + dh * 3 + dd;
+          dx[at(bi, tt, hh, ww, ch)] += g * wt[ch * 27 + tap]!;
+          dw[ch * 27 + tap] += g * x[at(bi, tt, hh, ww, ch)]!;
+        }
+      }
+      f(b, 'dx').set(dx); f(b, 'dweight').set(dw); f(b, 'dbias').set(db);
+      return;
+    }
     case 'embedding': {
       const { tokens, dim } = spec; const ids = i32(b, 'ids'), t = f(b, 'table'), y = f(b, 'y');
       for (let i = 0; i < tokens; i++) for (let d = 0; d < dim; d++) y[i * dim + d] = t[ids[i]! * dim + d]!;
