@@ -10,12 +10,12 @@ echo "== device"; nvidia-smi -L || { echo "no NVIDIA GPU visible (nvidia-smi fai
 [ -d node_modules ] || npm ci --no-audit --no-fund
 echo "== build"; npx tsc -p tsconfig.json
 echo "== tests: CUDA parity, device layer, nvcc compile"
-timeout 150 npx vitest run test/kernels/cuda-parity.test.ts test/device test/kernels/nvcc.test.ts 2>&1 | tail -25
+timeout 120 npx vitest run test/kernels/cuda-parity.test.ts test/device test/kernels/nvcc.test.ts 2>&1 | tail -25
 echo "== medctc CUDA benchmark (full CT-CLIP shapes)"
-timeout 120 node bench/lora-linear/bench.mjs --backend cuda --reps 10 | tee "$out/medctc.txt"
+timeout 150 node bench/lora-linear/bench.mjs --backend cuda --reps 10 | tee "$out/medctc.txt"
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   echo "== PyTorch unfused LoRA (f32, TF32 off)"
-  timeout 90 python3 bench/lora-linear/torch_lora.py --reps 10 | tee "$out/torch.txt"
+  timeout 60 python3 bench/lora-linear/torch_lora.py --reps 10 | tee "$out/torch.txt"
   echo "== medctc fused vs PyTorch"
   node -e '
     const fs = require("fs");

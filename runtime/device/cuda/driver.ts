@@ -57,7 +57,7 @@ export function loadCuda(env: NodeJS.ProcessEnv = process.env): Loaded {
     const api: CudaApi = {
       cuInit: d.func('int cuInit(unsigned int flags)'),
       cuDeviceGet: d.func('int cuDeviceGet(_Out_ int *dev, int ordinal)'),
-      cuDeviceGetName: d.func('int cuDeviceGetName(_Out_ uint8_t *name, int len, int dev)'),
+      cuDeviceGetName: d.func('int cuDeviceGetName(uint8_t *name, int len, int dev)'),
       cuDeviceGetAttribute: d.func('int cuDeviceGetAttribute(_Out_ int *value, int attrib, int dev)'),
       cuDevicePrimaryCtxRetain: d.func('int cuDevicePrimaryCtxRetain(_Out_ void **ctx, int dev)'),
       cuCtxSetCurrent: d.func('int cuCtxSetCurrent(void *ctx)'),
@@ -73,9 +73,9 @@ export function loadCuda(env: NodeJS.ProcessEnv = process.env): Loaded {
       nvrtcCreateProgram: n.func('int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int numHeaders, void *headers, void *includeNames)'),
       nvrtcCompileProgram: n.func('int nvrtcCompileProgram(void *prog, int numOptions, const char **options)'),
       nvrtcGetPTXSize: n.func('int nvrtcGetPTXSize(void *prog, _Out_ size_t *size)'),
-      nvrtcGetPTX: n.func('int nvrtcGetPTX(void *prog, _Out_ uint8_t *ptx)'),
+      nvrtcGetPTX: n.func('int nvrtcGetPTX(void *prog, uint8_t *ptx)'),
       nvrtcGetProgramLogSize: n.func('int nvrtcGetProgramLogSize(void *prog, _Out_ size_t *size)'),
-      nvrtcGetProgramLog: n.func('int nvrtcGetProgramLog(void *prog, _Out_ uint8_t *log)'),
+      nvrtcGetProgramLog: n.func('int nvrtcGetProgramLog(void *prog, uint8_t *log)'),
       nvrtcDestroyProgram: n.func('int nvrtcDestroyProgram(_Inout_ void **prog)'),
     } as unknown as CudaApi;
     return { api, driverPath: driver.path, nvrtcPath: nvrtc.path };
