@@ -28,8 +28,8 @@ describe('emitKernel', () => {
     expect(expand.grid[0] * 16 * rn).toBeGreaterThanOrEqual(256);
     expect(expand.grid[1] * 16 * rm).toBeGreaterThanOrEqual(13824);
     expect((expand.grid[1] - 1) * 16 * rm).toBeLessThan(13824);
-    // rank 16 output: one column per thread, no idle threads.
-    expect(tileFactor('wgsl', 13824, 16)).toEqual([4, 1]);
+    // rank 16 output: one column per thread, no idle threads, 128 rows per workgroup.
+    expect(tileFactor('wgsl', 13824, 16)).toEqual([8, 1]);
     expect(k.source).toContain('segment 1: s · lora_bᵀ over K = 16');
   });
   it('binds the same buffers in the same order on both targets', () => {

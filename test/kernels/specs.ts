@@ -10,6 +10,7 @@ export const SAMPLE_SPECS: KernelSpec[] = [
   { kind: 'lora_linear', m: 75, k: 48, n: 66, r: 8, scaling: 2, dropout: 0.1, bias: true, activation: 'none', residual: true },
   { kind: 'lora_linear', m: 130, k: 37, n: 20, r: 5, scaling: 0.5, dropout: 0, bias: false, activation: 'gelu', residual: false },
   { kind: 'lora_shrink', m: 50, k: 33, r: 7, scaling: 1.5, dropout: 0.2 },
+  { kind: 'lora_shrink', m: 1030, k: 20, r: 5, scaling: 1, dropout: 0.5 },
   { kind: 'lora_expand', m: 50, k: 33, n: 41, r: 7, bias: true, activation: 'none', residual: false },
   { kind: 'lora_backward_input', m: 45, k: 38, n: 52, r: 6, dropout: 0.3 },
   { kind: 'lora_backward_input', m: 45, k: 38, n: 52, r: 6, dropout: 0 },
