@@ -7,14 +7,16 @@ import { CHECK_CODES } from './codes/check.js';
 import { GRAPH_CODES } from './codes/graph.js';
 import { CODEGEN_CODES } from './codes/codegen.js';
 import { DATA_CODES } from './codes/data.js';
+import { RUNTIME_CODES } from './codes/runtime.js';
 
 const TABLES: [string, Record<string, string>][] = [
   ['1', SYNTAX_CODES], ['2', CHECK_CODES], ['3', GRAPH_CODES], ['4', CODEGEN_CODES], ['5', DATA_CODES],
+  ['5', RUNTIME_CODES],
 ];
 
 export type DiagnosticCode =
   | keyof typeof SYNTAX_CODES | keyof typeof CHECK_CODES | keyof typeof GRAPH_CODES
-  | keyof typeof CODEGEN_CODES | keyof typeof DATA_CODES;
+  | keyof typeof CODEGEN_CODES | keyof typeof DATA_CODES | keyof typeof RUNTIME_CODES;
 
 export const CATALOG: ReadonlyMap<string, string> = (() => {
   const all = new Map<string, string>();
