@@ -12,6 +12,7 @@ import { helperSource, type KernelProgram } from './kernels/program.js';
 import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraExpandProgram, loraBackwardInputProgram } from './kernels/gemm.js';
 import { attentionProgram, attentionBackwardProgram } from './kernels/attention.js';
 import { pointwiseProgram } from './kernels/pointwise.js';
+import { backwardProgram } from './kernels/backward.js';
 
 export const TARGETS: Record<TargetName, Target> = { wgsl: WGSL, cuda: CUDA };
 
@@ -42,7 +43,7 @@ export function kernelProgram(T: Target, spec: KernelSpec): KernelProgram {
     case 'attention': return attentionProgram(T, spec);
     case 'attention_backward': return attentionBackwardProgram(T, spec);
     default: {
-      const p = pointwiseProgram(T, spec);
+      const p = pointwiseProgram(T, spec) ?? backwardProgram(T, spec);
       if (!p) throw new Error(`codegen: no generator for kernel kind ${spec.kind}`);
       return p;
     }

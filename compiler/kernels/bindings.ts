@@ -12,7 +12,7 @@ export interface Binding {
 
 const r = (name: string, size: number, dtype: Binding['dtype'] = 'f32'): Binding => ({ name, dtype, size, access: 'read' });
 const w = (name: string, size: number, dtype: Binding['dtype'] = 'f32'): Binding => ({ name, dtype, size, access: 'read_write' });
-/** Runtime scalars: [0] dropout seed / AdamW step. Always 4 u32 so every backend can bind it the same way. */
+/** Runtime scalars: [dropout seed, AdamW step, lr as f32 bits, 0]. Always 4 u32 so every backend can bind it the same way. */
 const params = (): Binding => r('params', 4, 'u32');
 
 const epilogue = (s: { bias: boolean; residual: boolean; n: number; m: number }): Binding[] => [
@@ -97,5 +97,23 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       return [r('logits', spec.batch * spec.batch), w('loss', 1), w('dlogits', spec.batch * spec.batch)];
     case 'adamw':
       return [r('grad', spec.numel), params(), w('param', spec.numel), w('m', spec.numel), w('v', spec.numel)];
+    case 'axpy':
+      return [r('x', spec.numel), w('y', spec.numel)];
+    case 'permute': {
+      const numel = spec.inShape.reduce((a, b) => a * b, 1);
+      return [r('x', numel), w('y', numel)];
+    }
+    case 'slice_backward':
+      return [r('dy', spec.outer * (spec.end - spec.start) * spec.inner), w('dx', spec.outer * spec.len * spec.inner)];
+    case 'mul_grad':
+      return [r('dy', spec.numel), r('b', spec.bNumel), w('dx', spec.numel)];
+    case 'l2norm_backward':
+      return [r('x', spec.rows * spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * spec.n)];
+    case 'bias_grad':
+      return [r('dy', spec.rows * spec.n), w('db', spec.n)];
+    case 'sumsq':
+      return [r('x', spec.numel), w('norms', spec.tensors)];
+    case 'grad_clip_scale':
+      return [r('norms', spec.tensors), w('g', spec.numel)];
   }
 }

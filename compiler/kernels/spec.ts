@@ -100,14 +100,37 @@ export type VqNearestSpec = { kind: 'vq_nearest'; rows: number; dim: number; cod
 export type PairLossSpec = { kind: 'pair_mse_loss' | 'pair_ce_loss'; batch: number };
 /** Symmetric CLIP InfoNCE over logits [batch, batch] (diagonal = positives); loss[1], dLogits. */
 export type ClipLossSpec = { kind: 'clip_loss'; batch: number };
-/** AdamW (decoupled weight decay, PyTorch semantics); params buffer carries the 1-based step. */
-export type AdamWSpec = { kind: 'adamw'; numel: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+/** AdamW (decoupled weight decay, PyTorch semantics) on one tensor. The learning rate is scheduled,
+ *  so it is a runtime scalar like the step: params = [dropout seed, 1-based step, lr as f32 bits, 0]. */
+export type AdamWSpec = { kind: 'adamw'; numel: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+
+// Backward-pass and optimizer helpers (compiler/kernels/launch-backward.ts composes them).
+/** y = (accumulate ? y : 0) + alpha·x: gradient copies (identity backward) and adding into a gradient
+ *  another kernel already wrote (a separate in-place kernel because WebGPU forbids binding one buffer
+ *  both read-only and writable in a dispatch). */
+export type AxpySpec = { kind: 'axpy'; numel: number; alpha: number; accumulate: boolean };
+/** y = x.permute(perm) (PyTorch semantics; y's shape is inShape[perm]). */
+export type PermuteSpec = { kind: 'permute'; inShape: number[]; perm: number[] };
+/** Backward of x[:, start:end, :] over x viewed [outer, len, inner]: dx = dy inside the slice, 0
+ *  outside (accumulate: dx += dy inside, outside untouched). */
+export type SliceBackwardSpec = { kind: 'slice_backward'; outer: number; len: number; inner: number; start: number; end: number; accumulate: boolean };
+/** dx[i] = dy[i]·b[i mod bNumel]: d(a·b)/da with b broadcast along leading axes (a scalar, a row). */
+export type MulGradSpec = { kind: 'mul_grad'; numel: number; bNumel: number };
+/** Backward of y = x / max(‖x‖, eps) over rows. */
+export type L2NormBackwardSpec = { kind: 'l2norm_backward'; rows: number; n: number; eps: number };
+/** db[j] = Σ_i dy[i, j]: a bias gradient, one thread per column (fixed order, no atomics). */
+export type BiasGradSpec = { kind: 'bias_grad'; rows: number; n: number };
+/** norms[index] = Σ x² (f32, fixed reduction order): one tensor's share of grad_clip's global norm. */
+export type SumSqSpec = { kind: 'sumsq'; numel: number; tensors: number; index: number };
+/** torch clip_grad_norm_: total = sqrt(Σ norms) summed in index order; g *= min(1, maxNorm/(total+1e-6)). */
+export type GradClipScaleSpec = { kind: 'grad_clip_scale'; numel: number; tensors: number; maxNorm: number };
 
 export type KernelSpec =
   | GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec
   | AddSpec | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
   | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | MeanPoolBackwardSpec | DwConv3dBackwardSpec | EmbeddingSpec | EmbeddingBackwardSpec
-  | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec;
+  | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec
+  | AxpySpec | PermuteSpec | SliceBackwardSpec | MulGradSpec | L2NormBackwardSpec | BiasGradSpec | SumSqSpec | GradClipScaleSpec;
 
 export type KernelKind = KernelSpec['kind'];
 

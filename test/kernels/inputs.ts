@@ -11,7 +11,8 @@ export function randomInputs(spec: KernelSpec, seed: number): Buffers {
   const rng = new Rng(seed, spec.kind);
   const out: Buffers = {};
   for (const b of kernelBindings(spec)) {
-    if (b.name === 'params') { out[b.name] = Uint32Array.from([spec.kind === 'adamw' ? 3 : DROPOUT_SEED, 0, 0, 0]); continue; }
+    // params = [dropout seed, AdamW step, lr as f32 bits, 0] (runtime/exec RunScalars).
+    if (b.name === 'params') { out[b.name] = Uint32Array.from([DROPOUT_SEED, 3, new Uint32Array(Float32Array.of(1e-3).buffer)[0]!, 0]); continue; }
     if (b.dtype === 'i32') {
       const a = new Int32Array(b.size);
       if (b.name === 'ids') for (let i = 0; i < a.length; i++) a[i] = rng.int((spec as { vocab: number }).vocab);
@@ -21,6 +22,7 @@ export function randomInputs(spec: KernelSpec, seed: number): Buffers {
     }
     const a = rng.fillNormal(new Float32Array(b.size)) as Float32Array;
     if (b.name === 'targets') for (let i = 0; i < a.length; i++) a[i] = rng.uniform() < 0.5 ? 1 : 0;
+    if (b.name === 'norms') for (let i = 0; i < a.length; i++) a[i] = a[i]! * a[i]!;
     if (b.name === 'v') for (let i = 0; i < a.length; i++) a[i] = Math.abs(a[i]!) * 0.01;
     if (b.name === 'gamma') for (let i = 0; i < a.length; i++) a[i] = 1 + 0.3 * a[i]!;
     out[b.name] = a;

@@ -3,6 +3,7 @@
 import type { KernelSpec, Activation } from '../../../compiler/kernels/spec.js';
 import { dropoutKeep } from './rng.js';
 import { gelu, geluGrad } from './math.js';
+import { runBackwardReference } from './reference-backward.js';
 
 export type HostArray = Float32Array | Int32Array | Uint32Array;
 export type Buffers = Record<string, HostArray>;
@@ -49,6 +50,7 @@ function rows(n: number, count: number, fn: (o: number, row: number) => void): v
 }
 
 export function runReference(spec: KernelSpec, b: Buffers): void {
+  if (runBackwardReference(spec, b)) return;
   switch (spec.kind) {
     case 'gemm': {
       const { m, k, n, transA, transB } = spec;
@@ -241,8 +243,8 @@ export function runReference(spec: KernelSpec, b: Buffers): void {
       return;
     }
     case 'adamw': {
-      const { lr, beta1, beta2, eps, weightDecay } = spec;
-      const step = b.params![0]!, g = f(b, 'grad'), p = f(b, 'param'), m = f(b, 'm'), v = f(b, 'v');
+      const { beta1, beta2, eps, weightDecay } = spec;
+      const step = b.params![1]!, lr = new Float32Array(b.params!.buffer, b.params!.byteOffset + 8, 1)[0]!, g = f(b, 'grad'), p = f(b, 'param'), m = f(b, 'm'), v = f(b, 'v');
       for (let i = 0; i < spec.numel; i++) {
         m[i] = beta1 * m[i]! + (1 - beta1) * g[i]!;
         v[i] = beta2 * v[i]! + (1 - beta2) * g[i]! ** 2;

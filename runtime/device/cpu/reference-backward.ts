@@ -1,0 +1,84 @@
+// CPU reference of the backward-pass and optimizer helper kernels (compiler/kernels/spec.ts,
+// "Backward-pass and optimizer helpers"): plain loops, f64 accumulation over f32 storage.
+import type { KernelSpec } from '../../../compiler/kernels/spec.js';
+import type { Buffers } from './reference.js';
+
+const f = (b: Buffers, name: string): Float32Array => b[name] as Float32Array;
+
+/** Runs `spec` if it is one of the helper kinds; false otherwise. */
+export function runBackwardReference(spec: KernelSpec, b: Buffers): boolean {
+  switch (spec.kind) {
+    case 'axpy': {
+      const x = f(b, 'x'), y = f(b, 'y');
+      for (let i = 0; i < spec.numel; i++) y[i] = (spec.accumulate ? y[i]! : 0) + spec.alpha * x[i]!;
+      return true;
+    }
+    case 'permute': {
+      const { inShape, perm } = spec;
+      const x = f(b, 'x'), y = f(b, 'y');
+      const outShape = perm.map((p) => inShape[p]!);
+      const inStride = inShape.map((_, i) => inShape.slice(i + 1).reduce((a, c) => a * c, 1));
+      const idx = new Array<number>(outShape.length).fill(0);
+      for (let o = 0; o < y.length; o++) {
+        let src = 0;
+        for (let d = 0; d < perm.length; d++) src += idx[d]! * inStride[perm[d]!]!;
+        y[o] = x[src]!;
+        for (let d = outShape.length - 1; d >= 0; d--) { if (++idx[d]! < outShape[d]!) break; idx[d] = 0; }
+      }
+      return true;
+    }
+    case 'slice_backward': {
+      const { outer, len, inner, start, end } = spec;
+      const dy = f(b, 'dy'), dx = f(b, 'dx'), w = end - start;
+      for (let o = 0; o < outer; o++) for (let j = 0; j < len; j++) for (let i = 0; i < inner; i++) {
+        const at = (o * len + j) * inner + i;
+        const inside = j >= start && j < end;
+        if (spec.accumulate) { if (inside) dx[at] = dx[at]! + dy[(o * w + j - start) * inner + i]!; }
+        else dx[at] = inside ? dy[(o * w + j - start) * inner + i]! : 0;
+      }
+      return true;
+    }
+    case 'mul_grad': {
+      const dy = f(b, 'dy'), bb = f(b, 'b'), dx = f(b, 'dx');
+      for (let i = 0; i < spec.numel; i++) dx[i] = dy[i]! * bb[i % spec.bNumel]!;
+      return true;
+    }
+    case 'l2norm_backward': {
+      const { rows, n, eps } = spec;
+      const x = f(b, 'x'), dy = f(b, 'dy'), dx = f(b, 'dx');
+      for (let r = 0; r < rows; r++) {
+        const o = r * n;
+        let q = 0; for (let j = 0; j < n; j++) q += x[o + j]! ** 2;
+        const nrm = Math.sqrt(q), d = Math.max(nrm, eps);
+        // Past eps, d = ‖x‖ contributes the projection term; below it d is a constant.
+        let ud = 0; for (let j = 0; j < n; j++) ud += x[o + j]! / d * dy[o + j]!;
+        const proj = nrm > eps ? ud : 0;
+        for (let j = 0; j < n; j++) dx[o + j] = (dy[o + j]! - x[o + j]! / d * proj) / d;
+      }
+      return true;
+    }
+    case 'bias_grad': {
+      const dy = f(b, 'dy'), db = f(b, 'db');
+      for (let j = 0; j < spec.n; j++) { let s = 0; for (let i = 0; i < spec.rows; i++) s += dy[i * spec.n + j]!; db[j] = s; }
+      return true;
+    }
+    case 'sumsq': {
+      const x = f(b, 'x');
+      let s = 0; for (let i = 0; i < spec.numel; i++) s += x[i]! * x[i]!;
+      f(b, 'norms')[spec.index] = s;
+      return true;
+    }
+    case 'grad_clip_scale': {
+      const norms = f(b, 'norms'), g = f(b, 'g');
+      let sq = 0; for (let i = 0; i < spec.tensors; i++) sq += norms[i]!;
+      const total = Math.sqrt(sq);
+      // A non-finite norm leaves the gradients alone (runtime/train/optimizer-ref.ts clipGradNorm).
+      if (!Number.isFinite(total)) return true;
+      const coef = Math.fround(Math.min(1, spec.maxNorm / (total + 1e-6)));
+      if (coef < 1) for (let i = 0; i < spec.numel; i++) g[i] = g[i]! * coef;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
