@@ -1,0 +1,135 @@
+// ct_clip_tiny (the quickstart experiment, LoRA injected by the compiler) exported to ONNX and
+// run in onnxruntime: output shapes, finiteness, unit-norm latents, logits consistent with the
+// latents, LoRA exported unmerged (equal to the base graph with merged weights W + s·B·A), and
+// byte-identical exports.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileExperiment, type Compiled } from '../../compiler/build.js';
+import { checkFiles } from '../../compiler/check/index.js';
+import { exportOnnx } from '../../compiler/export/onnx/index.js';
+import { onnx } from '../../compiler/export/onnx/proto.js';
+import type { Graph } from '../../compiler/graph/types.js';
+import { buildModel } from '../../compiler/models/index.js';
+import { seededWeights } from './weights.js';
+import { runOnnxWithDims, type OnnxRun } from './ort.js';
+
+function compileQuickstart(): Compiled {
+  const r = checkFiles('examples/quickstart.medct');
+  expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return compileExperiment(r.experiments[0]!);
+}
+
+/** lora_B starts at zero (PEFT): give it values so the adapters change the outputs. */
+function withTrainedB(graph: Graph, weights: Map<string, Float32Array>): Map<string, Float32Array> {
+  const out = new Map(weights);
+  let s = 12345;
+  for (const a of graph.lora!.adapters) {
+    const b = graph.tensors[a.b]!;
+    out.set(b.name, Float32Array.from({ length: a.outFeatures * a.rank }, () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s / 2 ** 32 - 0.5) * 0.2; }));
+  }
+  return out;
+}
+
+function feedsFor(graph: Graph): Record<string, Float32Array | Int32Array> {
+  const shape = (n: string) => graph.tensors.find((t) => t.name === n)!.shape;
+  const [texts, len] = shape('input_ids') as [number, number];
+  const vol = shape('volume').reduce((a, b) => a * b, 1);
+  const volume = Float32Array.from({ length: vol }, (_, i) => Math.sin(i * 0.37) * 0.8);
+  const ids = new Int32Array(texts * len), mask = new Float32Array(texts * len);
+  for (let t = 0; t < texts; t++) {
+    const used = 3 + (t * 7) % (len - 3); // varied padding; token 0 ([CLS]) always kept
+    for (let j = 0; j < len; j++) {
+      ids[t * len + j] = j < used ? (t * 31 + j * 17 + 1) % 512 : 0;
+      mask[t * len + j] = j < used ? 1 : 0;
+    }
+  }
+  return { volume, input_ids: ids, attention_mask: mask };
+}
+
+describe('onnx export: ct_clip_tiny (quickstart) forward', () => {
+  let c: Compiled;
+  let weights: Map<string, Float32Array>;
+  let bytes: Uint8Array;
+  let run: OnnxRun;
+
+  beforeAll(async () => {
+    c = compileQuickstart();
+    weights = withTrainedB(c.graphs.eval, seededWeights(c.graphs.eval, c.experiment.seed));
+    bytes = exportOnnx(c.graphs.eval, weights);
+    run = await runOnnxWithDims(bytes, feedsFor(c.graphs.eval));
+  });
+
+  it('runs in onnxruntime with the graph\'s output shapes, finite values, unit-norm latents', () => {
+    const texts = 2 * c.experiment.prompts.pathologies.length, e = c.experiment.model.latentDim;
+    expect(run.dims).toEqual({ image_latent: [1, e], text_latent: [texts, e], logits: [1, texts] });
+    for (const v of Object.values(run.outputs)) expect(v.every(Number.isFinite)).toBe(true);
+    for (const [name, rows] of [['image_latent', 1], ['text_latent', texts]] as const) {
+      for (let r = 0; r < rows; r++) {
+        const row = run.outputs[name]!.subarray(r * e, (r + 1) * e);
+        expect(Math.hypot(...row)).toBeCloseTo(1, 5);
+      }
+    }
+    // Texts differ (ids and padding), so their latents must too: the text path is data-dependent.
+    const t = run.outputs.text_latent!;
+    expect(Math.abs(t[0]! - t[e]!) + Math.abs(t[1]! - t[e + 1]!)).toBeGreaterThan(1e-4);
+  });
+
+  it('logits = exp(temperature) · image · textᵀ of its own latents', () => {
+    const { image_latent: img, text_latent: txt, logits } = run.outputs as Record<string, Float32Array>;
+    const e = img!.length, temp = weights.get('temperature')![0]!;
+    for (let t = 0; t < logits!.length; t++) {
+      let dot = 0;
+      for (let j = 0; j < e; j++) dot += img![j]! * txt![t * e + j]!;
+      expect(logits![t]).toBeCloseTo(Math.exp(temp) * dot, 5);
+    }
+  });
+
+  it('keeps LoRA unmerged, and matches the base graph with merged weights W + scaling·B·A', async () => {
+    const m = onnx.ModelProto.decode(bytes);
+    const inits = new Set(m.graph!.initializer.map((t) => t.name));
+    const adapters = c.graphs.eval.lora!.adapters;
+    expect(adapters.length).toBeGreaterThan(0);
+    for (const a of adapters) {
+      expect(inits.has(c.graphs.eval.tensors[a.a]!.name)).toBe(true);
+      expect(inits.has(c.graphs.eval.tensors[a.b]!.name)).toBe(true);
+    }
+    const exp = c.experiment;
+    const base = buildModel(exp.model, { imageBatch: 1, textBatch: 2 * exp.prompts.pathologies.length });
+    const merged = new Map(weights);
+    for (const a of adapters) {
+      const wName = `${a.module}.weight`;
+      const w = Float64Array.from(weights.get(wName)!);
+      const A = weights.get(c.graphs.eval.tensors[a.a]!.name)!, B = weights.get(c.graphs.eval.tensors[a.b]!.name)!;
+      for (let o = 0; o < a.outFeatures; o++) for (let i = 0; i < a.inFeatures; i++) {
+        let acc = 0;
+        for (let r = 0; r < a.rank; r++) acc += B[o * a.rank + r]! * A[r * a.inFeatures + i]!;
+        w[o * a.inFeatures + i] += a.scaling * acc;
+      }
+      merged.set(wName, Float32Array.from(w));
+    }
+    const feeds = feedsFor(c.graphs.eval);
+    const mergedRun = await runOnnxWithDims(exportOnnx(base, merged), feeds);
+    const plainRun = await runOnnxWithDims(exportOnnx(base, weights), feeds);
+    const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+    for (const n of ['image_latent', 'text_latent', 'logits']) {
+      expect(maxDiff(run.outputs[n]!, mergedRun.outputs[n]!)).toBeLessThan(1e-4);
+      // The adapters matter: without them the outputs move well beyond that tolerance.
+      expect(maxDiff(run.outputs[n]!, plainRun.outputs[n]!)).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it('exports byte-identical models from the same graph and weights, and from a fresh compile', () => {
+    expect(Buffer.from(exportOnnx(c.graphs.eval, weights)).equals(Buffer.from(bytes))).toBe(true);
+    const again = compileQuickstart();
+    const w2 = withTrainedB(again.graphs.eval, seededWeights(again.graphs.eval, again.experiment.seed));
+    expect(Buffer.from(exportOnnx(again.graphs.eval, w2)).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('exports a single output with only the inputs it reads', async () => {
+    const only = exportOnnx(c.graphs.eval, weights, { outputs: ['image_latent'] });
+    const m = onnx.ModelProto.decode(only);
+    expect(m.graph!.input.map((i) => i.name)).toEqual(['volume']);
+    expect(m.graph!.initializer.some((t) => t.name!.startsWith('text_transformer.'))).toBe(false);
+    const r = await runOnnxWithDims(only, { volume: feedsFor(c.graphs.eval).volume! });
+    expect(Array.from(r.outputs.image_latent!)).toEqual(Array.from(run.outputs.image_latent!));
+  });
+});
