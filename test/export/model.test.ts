@@ -9,6 +9,7 @@ import { exportOnnx } from '../../compiler/export/onnx/index.js';
 import { onnx } from '../../compiler/export/onnx/proto.js';
 import type { Graph } from '../../compiler/graph/types.js';
 import { buildModel } from '../../compiler/models/index.js';
+import { attachLoss } from '../../compiler/passes/loss.js';
 import { seededWeights } from './weights.js';
 import { runOnnxWithDims, type OnnxRun } from './ort.js';
 
@@ -131,5 +132,44 @@ describe('onnx export: ct_clip_tiny (quickstart) forward', () => {
     expect(m.graph!.initializer.some((t) => t.name!.startsWith('text_transformer.'))).toBe(false);
     const r = await runOnnxWithDims(only, { volume: feedsFor(c.graphs.eval).volume! });
     expect(Array.from(r.outputs.image_latent!)).toEqual(Array.from(run.outputs.image_latent!));
+  });
+
+  it('gives the same outputs at opsets 18 (reduce axes as inputs) and 21 as at 17', async () => {
+    for (const opset of [18, 21]) {
+      const r = await runOnnxWithDims(exportOnnx(c.graphs.eval, weights, { opset }), feedsFor(c.graphs.eval));
+      for (const n of ['image_latent', 'text_latent', 'logits']) {
+        const d = r.outputs[n]!.reduce((m, v, i) => Math.max(m, Math.abs(v - run.outputs[n]![i]!)), 0);
+        expect(d).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('exports the training losses: each equals its spec formula applied to the exported logits', async () => {
+    const g = c.graphs.eval;
+    const [b, t] = run.dims.logits as [number, number];
+    const targets = Float32Array.from({ length: b * t / 2 }, (_, i) => (i % 3 === 0 ? 1 : i % 3 === 1 ? 0 : 0.25));
+    for (const loss of ['pair_mse', 'pair_ce'] as const) {
+      const withLoss = attachLoss(g, loss);
+      const both: Graph = { ...withLoss, outputs: [...g.outputs, ...withLoss.outputs] };
+      const r = await runOnnxWithDims(exportOnnx(both, weights), { ...feedsFor(g), targets });
+      expect(r.dims.loss).toEqual([]);
+      const l = r.outputs.logits!;
+      let want = 0;
+      for (let i = 0; i < b * t / 2; i++) {
+        const p = 1 / (1 + Math.exp(l[2 * i + 1]! - l[2 * i]!)), y = targets[i]!;
+        want += loss === 'pair_mse' ? (p - y) ** 2 : -(y * Math.log(p) + (1 - y) * Math.log(1 - p));
+      }
+      expect(r.outputs.loss![0]).toBeCloseTo(want / (b * t / 2), 5);
+    }
+    // CLIP loss needs one text per volume: a 2 x 2 batch of the base model.
+    const exp = c.experiment;
+    const base = buildModel(exp.model, { imageBatch: 2, textBatch: 2 });
+    const clip = attachLoss(base, 'clip');
+    const r = await runOnnxWithDims(exportOnnx({ ...clip, outputs: [...base.outputs, ...clip.outputs] }, weights), feedsFor(base));
+    const l = r.outputs.logits!;
+    const lse = (xs: number[]) => { const m = Math.max(...xs); return m + Math.log(xs.reduce((a, x) => a + Math.exp(x - m), 0)); };
+    const rowsCe = (lse([l[0]!, l[1]!]) - l[0]! + lse([l[2]!, l[3]!]) - l[3]!) / 2;
+    const colsCe = (lse([l[0]!, l[2]!]) - l[0]! + lse([l[1]!, l[3]!]) - l[3]!) / 2;
+    expect(r.outputs.loss![0]).toBeCloseTo((rowsCe + colsCe) / 2, 5);
   });
 });

@@ -237,6 +237,33 @@ describe('onnx export: attention and vector quantisation', () => {
   });
 });
 
+describe('onnx export: losses', () => {
+  const pairCase = async (kind: 'pair_mse_loss' | 'pair_ce_loss') => {
+    const t = new TinyGraph();
+    const logits = t.input('logits', [1, 4]), targets = t.input('targets', [1, 2]);
+    // pair 0: softmax(0, ln 3) = (1/4, 3/4) with t = 1; pair 1: softmax(2, 2) = (1/2, 1/2) with t = 0.
+    return t.run(t.g.op(kind, [logits, targets], {}, '', 'y'), { logits: f32([0, Math.log(3), 2, 2]), targets: f32([1, 0]) });
+  };
+
+  it('pair_mse_loss: mean of (softmax(pair) - (t, 1-t))² over pairs and both entries', async () => {
+    expectClose(await pairCase('pair_mse_loss'), [(9 / 16 + 9 / 16 + 1 / 4 + 1 / 4) / 4]);
+  });
+
+  it('pair_ce_loss: mean over pairs of -[t·log s₁ + (1-t)·log s₂]', async () => {
+    expectClose(await pairCase('pair_ce_loss'), [(Math.log(4) + Math.log(2)) / 2]);
+  });
+
+  it('clip_loss: ½(CE over rows + CE over columns) with the diagonal as targets', async () => {
+    const t = new TinyGraph();
+    const logits = t.input('logits', [2, 2]);
+    const y = await t.run(t.g.op('clip_loss', [logits], {}, '', 'y'), { logits: f32([1, 2, 0, 0]) });
+    const e = Math.E;
+    const rows = (Math.log(1 + e) + Math.LN2) / 2; // row 0: -log(e/(e+e²)); row 1: -log(1/2)
+    const cols = (Math.log(1 + e) - 1 + Math.log(1 + e * e)) / 2; // column 0: (1, 0) -> entry 0; column 1: (2, 0) -> entry 1
+    expectClose(y, [(rows + cols) / 2]);
+  });
+});
+
 describe('onnx export: graph handling', () => {
   it('names an unsupported op and its module', () => {
     const t = new TinyGraph();

@@ -45,9 +45,10 @@ export class Emitter {
   }
 
   /** Reduce* over `axes`: an attribute up to opset 17, an input from opset 18. */
-  reduce(opType: 'ReduceMean' | 'ReduceL2' | 'ReduceMax', x: string, axes: number[], keepdims: boolean, label: string): string {
-    if (this.opset >= 18) return this.op(opType, [x, this.constI64(axes)], label, { keepdims: { i: keepdims ? 1 : 0 } });
-    return this.op(opType, [x], label, { axes: { ints: axes }, keepdims: { i: keepdims ? 1 : 0 } });
+  reduce(opType: 'ReduceMean' | 'ReduceL2', x: string, axes: number[], keepdims: boolean, label: string, out?: string): string {
+    const o = [out ?? this.tmp(label)], k = { i: keepdims ? 1 : 0 };
+    if (this.opset >= 18) return this.node(opType, [x, this.constI64(axes)], o, { keepdims: k });
+    return this.node(opType, [x], o, { axes: { ints: axes }, keepdims: k });
   }
 
   slice(x: string, axis: number, start: number, end: number, label: string): string {

@@ -85,10 +85,7 @@ export function exportOnnx(graph: Graph, weights: ReadonlyMap<string, Float32Arr
   const read = new Set<number>();
   for (const op of ops) {
     const tr = TRANSLATIONS[op.kind] as ((c: unknown, a: unknown, op: Op) => void) | undefined;
-    if (!tr) {
-      throw new OnnxExportError(`op \`${op.kind}\` (op ${op.id}, module \`${op.module || '<root>'}\`) has no ONNX translation; ` +
-        `export only forward outputs (e.g. outputs: ${graph.outputs.filter((o) => o.name !== 'loss').map((o) => o.name).join(', ')})`);
-    }
+    if (!tr) throw new OnnxExportError(`op \`${op.kind}\` (op ${op.id}, module \`${op.module || '<root>'}\`) has no ONNX translation`);
     for (const i of op.inputs) read.add(i);
     em.enter(`op${op.id}.${op.kind}`);
     tr({ em, graph, ins: op.inputs.map((i) => names.get(i)!), out: names.get(op.outputs[0]!)! }, op.attrs, op);
@@ -137,5 +134,5 @@ export function exportOnnx(graph: Graph, weights: ReadonlyMap<string, Float32Arr
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** Op kinds the exporter translates (the forward ops; losses are not exported). */
+/** Op kinds the exporter translates. */
 export const ONNX_OP_KINDS: readonly OpKind[] = Object.keys(TRANSLATIONS) as OpKind[];

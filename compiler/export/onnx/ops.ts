@@ -115,11 +115,7 @@ export const TRANSLATIONS: { [K in OpKind]?: Translate<K> } = {
     const em = c.em;
     em.node('Slice', [c.ins[0]!, em.constI64([a.start]), em.constI64([a.end]), em.constI64([a.axis])], [c.out]);
   },
-  mean: (c, a) => {
-    const em = c.em;
-    if (em.opset >= 18) em.node('ReduceMean', [c.ins[0]!, em.constI64([a.axis])], [c.out], { keepdims: { i: 0 } });
-    else em.node('ReduceMean', [c.ins[0]!], [c.out], { axes: { ints: [a.axis] }, keepdims: { i: 0 } });
-  },
+  mean: (c, a) => { c.em.reduce('ReduceMean', c.ins[0]!, [a.axis], false, '', c.out); },
   dwconv3d: (c, a, op) => {
     // Channels-last [B, T, H, W, C] -> NCDHW for Conv, and back.
     const em = c.em;
@@ -168,4 +164,36 @@ export const TRANSLATIONS: { [K in OpKind]?: Translate<K> } = {
     em.reshape(y, xs, '', c.out);
   },
   dropout: (c) => { c.em.node('Identity', [c.ins[0]!], [c.out]); }, // eval behaviour
+  pair_mse_loss: (c, _a, op) => pairLoss(c, op, 'mse'),
+  pair_ce_loss: (c, _a, op) => pairLoss(c, op, 'ce'),
+  clip_loss: (c, _a, op) => {
+    // ½(CE(L, diag) + CE(Lᵀ, diag)): log-softmax over rows and over columns, diagonal picked
+    // by an identity mask; ReduceMean over all B² entries, times B, is the mean of the diagonal.
+    const em = c.em;
+    const b = shapeOf(c, op, 0)[0]!;
+    const eye = new Float32Array(b * b);
+    for (let i = 0; i < b; i++) eye[i * b + i] = 1;
+    const rows = em.op('LogSoftmax', [c.ins[0]!], 'log_softmax_rows', { axis: { i: 1 } });
+    const cols = em.op('LogSoftmax', [c.ins[0]!], 'log_softmax_cols', { axis: { i: 0 } });
+    const diag = em.op('Mul', [em.op('Add', [rows, cols], 'both'), em.constF32(eye, [b, b])], 'diag');
+    em.node('Mul', [em.reduce('ReduceMean', diag, [0, 1], false, 'mean'), em.constF32([-0.5 * b])], [c.out]);
+  },
 };
+
+/** Pair losses over logits [B, 2P] as P (present, absent) pairs against targets t [B, P]:
+ *  MSE of softmax(pair) vs (t, 1-t), or the cross-entropy -Σ (t, 1-t)·log softmax(pair). */
+function pairLoss(c: Ctx, op: Op, kind: 'mse' | 'ce'): void {
+  const em = c.em;
+  const [b, p] = shapeOf(c, op, 1) as [number, number];
+  const pairs = em.reshape(c.ins[0]!, [b, p, 2], 'pairs');
+  const t = em.reshape(c.ins[1]!, [b, p, 1], 't');
+  const target = em.op('Concat', [t, em.op('Sub', [em.constF32([1]), t], 'one_minus_t')], 'target', { axis: { i: 2 } });
+  if (kind === 'mse') {
+    const d = em.op('Sub', [em.op('Softmax', [pairs], 'probs', { axis: { i: 2 } }), target], 'diff');
+    em.reduce('ReduceMean', em.op('Mul', [d, d], 'sq'), [0, 1, 2], false, '', c.out);
+    return;
+  }
+  // Mean over (b, p, entry) of target·log s is half the per-pair sum: scale by -2.
+  const ll = em.op('Mul', [target, em.op('LogSoftmax', [pairs], 'log_probs', { axis: { i: 2 } })], 'weighted');
+  em.node('Mul', [em.reduce('ReduceMean', ll, [0, 1, 2], false, 'mean'), em.constF32([-2])], [c.out]);
+}
