@@ -6,6 +6,7 @@ import { compileExperiment } from '../../compiler/build.js';
 import type { Graph } from '../../compiler/graph/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import { Rng } from '../../runtime/util/rng.js';
+import { initTensors } from './harness.js';
 
 export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number } = {}): { plan: Plan; graph: Graph } {
   const exp = checkFiles('examples/quickstart.medct').experiments[0]!;
@@ -31,4 +32,11 @@ export function feeds(plan: Plan, seed: number): Record<string, Float32Array | I
   out.input_ids = ids; out.attention_mask = mask;
   out.targets = Float32Array.from({ length: n('targets') }, () => (rng.uniform() < 0.5 ? 1 : 0));
   return out;
+}
+
+/** Seeded weights with every lora_B non-zero (PEFT inits B to 0, which would make A's gradient 0). */
+export function weights(graph: Graph, seed: number): Map<string, Float32Array> {
+  const w = initTensors(graph, seed);
+  for (const [name, v] of w) if (name.endsWith('lora_B.weight')) new Rng(seed, 'test-lora-b', name).fillNormal(v, 0, 0.05);
+  return w;
 }
