@@ -14,10 +14,10 @@ import { renderReport } from '../../compiler/report/render.js';
 
 interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName }
 
-interface Checked { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: Map<string, string> }
+export interface Checked { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: Map<string, string> }
 
 /** `.json`: a ResolvedExperiment or an array of them (what the checker produces). Otherwise the checker. */
-function load(file: string): Checked {
+export function load(file: string): Checked {
   if (file.endsWith('.json')) {
     let v: unknown;
     try {

@@ -26,6 +26,11 @@ export const RUNTIME_CODES = {
   // E556x: training helpers (runtime/train)
   E5560: 'warmup is longer than training',
   E5561: 'gradient norm is not finite',
+  // E5562-E5569: running an experiment (runtime/run)
+  E5562: 'training loss is not finite',
+  E5563: 'data does not fit the model input',
+  E5564: 'too few training volumes for one batch',
+  E5565: 'adapter does not fit the experiment',
   // E557x: evaluation (runtime/eval)
   E5570: 'model produced a non-finite score',
 } as const satisfies Record<string, string>;

@@ -1,0 +1,135 @@
+// `medctc run FILE`: build, train and evaluate an experiment into a run folder (see
+// runtime/run/run.ts for what the folder holds). `medctc train` and `medctc evaluate` are the
+// same pipeline with one half left out; this file holds the plumbing the three share.
+import { dirname, join, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { compileExperiment, variantFolder } from '../../compiler/build.js';
+import { diag } from '../../compiler/diagnostics/catalog.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { DiagnosticError, type Diagnostic } from '../../compiler/diagnostics/types.js';
+import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
+import { renderTable } from '../../runtime/eval/index.js';
+import { comparisonTable, runCompiled, type RunOptions, type RunResult } from '../../runtime/run/index.js';
+import { load } from './build.js';
+
+export interface PipelineArgs {
+  file: string;
+  out?: string;
+  backend?: BackendName;
+  json: boolean;
+  quiet: boolean;
+  epochs?: number;
+  limit?: number;
+  baseline?: boolean;
+}
+
+/** Options every pipeline command takes. */
+export function pipelineOptions<T>(y: Argv<T>, what: { train: boolean }): Argv<T> {
+  let a = y
+    .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json)' })
+    .option('out', { type: 'string', describe: 'run folder (default: the spec\'s outputs.dir; a sweep gets one sub-folder per variant)' })
+    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' })
+    .option('json', { type: 'boolean', default: false, describe: 'summary as JSON on stdout, progress as JSON lines on stderr' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
+    .option('limit', { type: 'number', describe: 'use at most N volumes per split (overrides data.limit)' });
+  if (what.train) {
+    a = a
+      .option('epochs', { type: 'number', describe: 'override train.epochs' })
+      .option('baseline', { type: 'boolean', describe: 'evaluate before training too (default: the spec\'s evaluate.baseline)' });
+  }
+  return a as Argv<T>;
+}
+
+/** A bad option value, reported as the CLI reports usage errors (E0001, exit 2). */
+function badOption(a: PipelineArgs): string | null {
+  for (const name of ['epochs', 'limit'] as const) {
+    const v = a[name];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) return `--${name} must be a positive integer, got ${v}`;
+  }
+  return null;
+}
+
+function applyOverrides(e: ResolvedExperiment, a: PipelineArgs): { exp: ResolvedExperiment; overrides: Record<string, unknown> } {
+  const overrides: Record<string, unknown> = {};
+  let exp = e;
+  if (a.backend) { exp = { ...exp, backend: a.backend }; overrides.backend = a.backend; }
+  if (a.limit !== undefined) { exp = { ...exp, data: { ...exp.data, limit: a.limit } }; overrides.limit = a.limit; }
+  if (a.epochs !== undefined && exp.train) { exp = { ...exp, train: { ...exp.train, epochs: a.epochs } }; overrides.epochs = a.epochs; }
+  if (a.baseline !== undefined) overrides.baseline = a.baseline;
+  return { exp, overrides };
+}
+
+/** Checks, compiles and runs every experiment of `a.file`; prints the results. Exit 2 on a user error. */
+export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train' | 'evaluate'> & {
+  adapterFor?: (exp: ResolvedExperiment, compiled: ReturnType<typeof compileExperiment>) => RunOptions['adapter'];
+  defaultSub?: string;
+}): Promise<void> {
+  let sources = new Map<string, string>();
+  const fail = (diags: Diagnostic[]): void => {
+    if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
+    else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
+    process.exitCode = 2;
+  };
+  const bad = badOption(a);
+  if (bad) {
+    process.stderr.write(`error[E0001]: ${bad}\n  = help: run \`medctc --help\`\n`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    const checked = load(a.file);
+    sources = checked.sources;
+    const errors = checked.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length || checked.experiments.length === 0) {
+      fail(errors.length ? checked.diagnostics : [diag('E3021', `\`${a.file}\` defines no experiment`, null)]);
+      return;
+    }
+    const warnings = checked.diagnostics.filter((d) => d.severity !== 'error');
+    if (warnings.length && !a.json) process.stderr.write(renderDiagnostics(warnings, sources) + '\n');
+    const baseDir = dirname(resolve(a.file));
+    const nested = checked.experiments.length > 1 || checked.experiments.some((e) => e.variant !== null);
+    const results: RunResult[] = [];
+    for (const e of checked.experiments) {
+      const { exp, overrides } = applyOverrides(e, a);
+      const compiled = compileExperiment(exp, sources);
+      const root = a.out ?? resolve(baseDir, exp.outputs.dir, mode.defaultSub ?? '');
+      const outDir = nested ? join(root, variantFolder(exp)) : root;
+      const r = await runCompiled(compiled, {
+        outDir, baseDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
+        train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
+        adapter: mode.adapterFor?.(exp, compiled),
+      });
+      results.push(r);
+      if (!a.json) printResult(r);
+    }
+    if (a.json) {
+      const items = results.map((r) => ({
+        dir: r.dir, experiment: r.experiment, device: r.device, seconds: r.seconds, train: r.train,
+        baseline: r.metrics?.baseline?.mean ?? null, final: r.metrics?.final.mean ?? null,
+      }));
+      process.stdout.write(JSON.stringify(items.length === 1 ? { ok: true, ...items[0] } : { ok: true, variants: items }, null, 2) + '\n');
+    }
+  } catch (e) {
+    if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
+    throw e;
+  }
+}
+
+function printResult(r: RunResult): void {
+  const out: string[] = [];
+  if (r.metrics) {
+    out.push('', renderTable(r.metrics.final, { metrics: r.metrics.metrics }));
+    const cmp = comparisonTable(r.metrics);
+    if (cmp) out.push(cmp);
+  }
+  if (r.train) out.push(`trained ${r.train.steps} steps: loss ${r.train.firstLoss.toFixed(5)} -> ${r.train.lastLoss.toFixed(5)}`);
+  out.push(`wrote ${r.dir} in ${r.seconds.toFixed(1)} s (${r.device})`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export const runCommand: CommandModule<object, PipelineArgs> = {
+  command: 'run <file>',
+  describe: 'Build, train and evaluate an experiment: adapter (PEFT), metrics, scores, logs',
+  builder: (y) => pipelineOptions(y, { train: true }) as never,
+  handler: (a) => runPipeline(a, {}),
+};

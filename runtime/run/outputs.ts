@@ -1,0 +1,70 @@
+// The run folder's result files: metrics.json (schema: spec/metrics.schema.json), metrics.md,
+// scores CSVs, train_log.jsonl, run.json. A run removes the previous run's result files first, so
+// a folder never mixes a failed run's log with an earlier run's metrics.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalJson } from '../../compiler/build.js';
+import type { Metric } from '../../compiler/ir/experiment.js';
+import { METRIC_FIELDS, renderTable, type EvalResults } from '../eval/index.js';
+
+export const RESULT_FILES = ['train_log.jsonl', 'metrics.json', 'metrics.md', 'scores.csv', 'scores.baseline.csv', 'run.json'] as const;
+export const ADAPTER_DIR = 'adapter';
+
+export function clearResults(dir: string): void {
+  for (const f of RESULT_FILES) rmSync(join(dir, f), { force: true });
+  rmSync(join(dir, ADAPTER_DIR), { recursive: true, force: true });
+}
+
+export interface MetricsFile {
+  metricsVersion: 1;
+  experiment: string;
+  split: string;
+  volumes: number;
+  /** The metrics the experiment asked for (every metric is computed; these are the ones shown). */
+  metrics: Metric[];
+  /** What `final` evaluated: the base model alone, or with the trained (or given) adapter. */
+  finalModel: 'base' | 'adapted';
+  baseline: EvalResults | null;
+  final: EvalResults;
+}
+
+const pct = (x: number | null): string => (x === null ? '—' : (100 * x).toFixed(1));
+
+/** Mean of each requested metric before and after, with the change, in percent. */
+export function comparisonTable(m: MetricsFile): string | null {
+  if (!m.baseline) return null;
+  const rows = m.metrics.map((k) => {
+    const field = METRIC_FIELDS[k].mean;
+    const a = m.baseline!.mean[field], b = m.final.mean[field];
+    const d = a === null || b === null ? '—' : `${b - a >= 0 ? '+' : ''}${(100 * (b - a)).toFixed(1)}`;
+    return `| ${k} | ${pct(a)} | ${pct(b)} | ${d} |`;
+  });
+  return ['| mean metric (%) | before | after | change |', '|---|---:|---:|---:|', ...rows].join('\n') + '\n';
+}
+
+export function metricsMarkdown(m: MetricsFile, extra: string[] = []): string {
+  const out = [`# ${m.experiment}: zero-shot evaluation on \`${m.split}\` (${m.volumes} volumes)`, ''];
+  out.push(...extra);
+  const cmp = comparisonTable(m);
+  if (cmp) out.push('## Before and after training', '', cmp);
+  out.push(`## ${m.finalModel === 'adapted' ? 'With the adapter' : 'Base model'}`, '', renderTable(m.final, { format: 'markdown', metrics: m.metrics }));
+  if (m.baseline) out.push('## Before training (base model)', '', renderTable(m.baseline, { format: 'markdown', metrics: m.metrics }));
+  return out.join('\n');
+}
+
+export const metricsJson = (m: MetricsFile): string => canonicalJson(m);
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** sha256 of every file in the run folder (recursively), relative path -> hash; run.json itself excluded. */
+export function hashFolder(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, hashFolder(join(dir, e.name), rel));
+    else if (rel !== 'run.json' && !e.name.startsWith('.')) out[rel] = sha256(readFileSync(join(dir, e.name)));
+  }
+  return out;
+}

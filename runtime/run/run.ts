@@ -1,0 +1,196 @@
+// `medctc run`: one compiled experiment -> the run folder. Build artifacts (compiler/build.ts),
+// data (synthesised into the spec's data root when absent, preprocessed once into the cache),
+// optional zero-shot baseline, training on the train plan, the PEFT adapter, evaluation on the
+// eval plan with the trained adapter merged, metrics and scores, and run.json (what ran where,
+// how long, with which seed, and the sha256 of every file). Result files are written only once
+// everything has run, so a failed run leaves no adapter or metrics behind.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
+import type { Graph } from '../../compiler/graph/types.js';
+import type { ResolvedExperiment } from '../../compiler/ir/experiment.js';
+import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
+import { openDataSet, tokenizerFor, type DataSet } from '../data/index.js';
+import type { ProgressMode } from '../data/progress.js';
+import { openDevice, type Device } from '../device/index.js';
+import { writeScoresCsv } from '../eval/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { withSafetensors } from '../io/safetensors.js';
+import { adapterTensors } from './adapter.js';
+import { loadCreateExecutor, type CreateExecutor } from './executor.js';
+import { checkDataFitsPlan, textFeeds, type TextFeeds } from './feeds.js';
+import { evaluateItems, type EvalRun } from './evaluate.js';
+import { ADAPTER_DIR, clearResults, hashFolder, metricsJson, metricsMarkdown, type MetricsFile } from './outputs.js';
+import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
+import { trainedAdapter, trainLoop, type TrainSummary } from './train.js';
+
+export interface RunOptions {
+  outDir: string;
+  /** Folder the spec's relative paths (data root, cache, weights, vocab) resolve against. */
+  baseDir: string;
+  /** The spec file, named by diagnostics and recorded in run.json. */
+  source: string;
+  progress: RunProgressMode;
+  /** Skip training (evaluate the base model, or `adapter`). */
+  train?: boolean;
+  /** Skip the final evaluation. */
+  evaluate?: boolean;
+  /** Evaluate before training too; default: the spec's evaluate.baseline. */
+  baseline?: boolean;
+  /** LoRA tensors (graph names) to evaluate with instead of training, and where they came from. */
+  adapter?: { tensors: Map<string, Float32Array>; from: string };
+  /** Command-line overrides, recorded in run.json. */
+  overrides?: Record<string, unknown>;
+  device?: Device;
+  createExecutor?: CreateExecutor;
+  reporter?: RunReporter;
+}
+
+export interface RunResult {
+  dir: string;
+  experiment: string;
+  device: string;
+  train: TrainSummary | null;
+  metrics: MetricsFile | null;
+  seconds: number;
+}
+
+const dataProgress = (m: RunProgressMode): ProgressMode => (m === 'json' ? 'json' : m === 'quiet' ? 'quiet' : 'auto');
+const shown = (p: string): string => (isAbsolute(p) ? relative(process.cwd(), p) || '.' : p);
+
+/** Base weights by graph name from the spec's safetensors file (tensors the graph lacks are ignored,
+ *  tensors the file lacks keep their seeded init), or undefined for a fully seeded model. */
+function baseWeights(exp: ResolvedExperiment, graph: Graph, baseDir: string): Map<string, Float32Array> | undefined {
+  if (!exp.model.weights) return undefined;
+  return withSafetensors(resolve(baseDir, exp.model.weights), (f) => {
+    const out = new Map<string, Float32Array>();
+    for (const t of graph.tensors) if ((t.role === 'param' || t.role === 'buffer') && f.has(t.name)) out.set(t.name, f.readF32(t.name));
+    return out;
+  });
+}
+
+export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult> {
+  const exp = c.experiment;
+  const t0 = performance.now();
+  const started = new Date().toISOString();
+  const rep = o.reporter ?? startReporter(o.progress);
+  const times: Record<string, number> = {};
+  const timed = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const s = performance.now();
+    try { return await fn(); } finally { times[key] = (performance.now() - s) / 1000; }
+  };
+  const doTrain = (o.train ?? true) && c.plans.train !== null && !o.adapter;
+  const doEval = o.evaluate ?? true;
+  const doBaseline = doEval && doTrain && (o.baseline ?? exp.evaluate.baseline);
+
+  mkdirSync(o.outDir, { recursive: true });
+  clearResults(o.outDir);
+  await timed('build', () => writeBuild(c, o.outDir, { baseDir: o.baseDir }));
+  const device = o.device ?? await timed('device', () => openDevice(exp.backend));
+  rep.note(`${exp.name}: ${device.description}`, { device: device.description, backend: device.backend });
+
+  let ds!: DataSet;
+  await timed('data', async () => {
+    ds = await openDataSet(exp.data, exp.prompts, { baseDir: o.baseDir, progress: dataProgress(o.progress) });
+    if (doTrain) await ds.train.prepare({ progress: dataProgress(o.progress) });
+    if (doEval) await ds.eval.prepare({ progress: dataProgress(o.progress) });
+  });
+  rep.note(`data: ${ds.train.items.length} train / ${ds.eval.items.length} eval volumes from ${shown(ds.root)}`,
+    { train: ds.train.items.length, eval: ds.eval.items.length, root: ds.root });
+  const vocab = exp.model.text.vocab === null ? null : resolve(o.baseDir, exp.model.text.vocab);
+  const text: TextFeeds = textFeeds(tokenizerFor({ ...exp.model.text, vocab }, exp.model.architecture), exp.prompts, exp.model.text.maxLength);
+  const texts = 2 * exp.prompts.pathologies.length;
+  checkDataFitsPlan(c.plans.eval, ds.eval.shape, texts, o.source);
+  if (doTrain) checkDataFitsPlan(c.plans.train!, ds.train.shape, texts, o.source);
+
+  const weights = baseWeights(exp, c.graphs.eval, o.baseDir);
+  const create = o.createExecutor ?? await loadCreateExecutor();
+
+  const evaluateWith = async (what: string, lora: Map<string, Float32Array> | null): Promise<EvalRun> => {
+    const exec = await create(c.plans.eval, c.graphs.eval, device);
+    try {
+      await exec.loadWeights({ seed: exp.seed, tensors: weights });
+      for (const [name, data] of lora ?? []) await exec.writeTensor(name, data);
+      await exec.prepare();
+      return await evaluateItems({
+        exec, items: ds.eval.items, text, pathologies: exp.prompts.pathologies, evaluate: exp.evaluate, source: o.adapter?.from ?? o.outDir,
+        onVolume: (done, total) => rep.count(`evaluating (${what})`, done, total),
+      });
+    } finally {
+      exec.destroy();
+    }
+  };
+
+  const baseline = doBaseline ? await timed('baseline', () => evaluateWith('before training', null)) : null;
+  if (baseline) rep.note(`before training: ${summaryLine(baseline)}`, { phase: 'baseline', mean: baseline.results.mean });
+
+  let trained: Adapter | null = null;
+  let trainSummary: TrainSummary | null = null;
+  if (doTrain) {
+    const log = join(o.outDir, 'train_log.jsonl');
+    const exec = await create(c.plans.train!, c.graphs.train!, device);
+    try {
+      await exec.loadWeights({ seed: exp.seed, tensors: weights });
+      trainSummary = await timed('train', () => trainLoop({
+        exec, items: ds.train.items, text, train: exp.train!, seed: exp.seed, source: o.source,
+        onStep: (r) => {
+          rep.step(r);
+          appendFileSync(log, JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n');
+        },
+      }));
+      if (exp.lora) trained = await trainedAdapter(exec, c.graphs.train!, settingsFromLoraSpec(exp.lora, exp.model.weights ?? exp.model.architecture));
+    } finally {
+      exec.destroy();
+    }
+    rep.note(`trained ${trainSummary.steps} steps in ${trainSummary.seconds.toFixed(1)} s: loss ${trainSummary.firstLoss.toFixed(5)} -> ${trainSummary.lastLoss.toFixed(5)}`,
+      { phase: 'trained', ...trainSummary });
+  }
+
+  const lora = trained ? adapterTensors(trained) : o.adapter?.tensors ?? null;
+  const final = doEval ? await timed('evaluate', () => evaluateWith(lora ? 'with the adapter' : 'base model', lora)) : null;
+
+  // Everything ran: write the results.
+  if (trained && exp.outputs.adapter) writeAdapter(join(o.outDir, ADAPTER_DIR), trained);
+  let metrics: MetricsFile | null = null;
+  if (final) {
+    metrics = {
+      metricsVersion: 1, experiment: exp.name, split: exp.data.evalSplit, volumes: final.volumes.length, metrics: [...exp.evaluate.metrics],
+      finalModel: lora ? 'adapted' : 'base', baseline: baseline?.results ?? null, final: final.results,
+    };
+    writeFileAtomic(join(o.outDir, 'metrics.json'), metricsJson(metrics));
+    const notes = [`- model: ${exp.model.architecture}${exp.model.weights ? ` (${exp.model.weights})` : ' (seeded init)'}; ${lora ? (trained ? 'trained adapter' : `adapter ${o.adapter!.from}`) : 'no adapter'}`,
+      `- device: ${device.description}; seed ${exp.seed}`, ''];
+    writeFileAtomic(join(o.outDir, 'metrics.md'), metricsMarkdown(metrics, notes));
+    if (exp.outputs.scores) {
+      writeScoresCsv(join(o.outDir, 'scores.csv'), final.volumes, exp.prompts.pathologies, final.scores, final.truth);
+      if (baseline) writeScoresCsv(join(o.outDir, 'scores.baseline.csv'), baseline.volumes, exp.prompts.pathologies, baseline.scores, baseline.truth);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const run = {
+    runVersion: 1,
+    medctc: COMPILER_VERSION,
+    experiment: exp.name,
+    spec: o.source,
+    started,
+    finished: new Date().toISOString(),
+    seconds: { total: seconds, ...times },
+    backend: device.backend,
+    device: device.description,
+    seed: exp.seed,
+    overrides: o.overrides ?? {},
+    data: { root: ds.root, train: doTrain ? ds.train.items.length : null, eval: doEval ? ds.eval.items.length : null, shape: ds.eval.shape },
+    train: trainSummary && exp.train ? { ...trainSummary, batchSize: exp.train.batchSize, droppedPerEpoch: ds.train.items.length % exp.train.batchSize } : null,
+    adapter: trained && exp.outputs.adapter ? ADAPTER_DIR : o.adapter?.from ?? null,
+    files: hashFolder(o.outDir),
+  };
+  writeFileAtomic(join(o.outDir, 'run.json'), canonicalJson(run));
+  rep.stop();
+  return { dir: o.outDir, experiment: exp.name, device: device.description, train: trainSummary, metrics, seconds };
+}
+
+export function summaryLine(e: EvalRun): string {
+  const m = e.results.mean;
+  const p = (x: number | null) => (x === null ? '—' : (100 * x).toFixed(1));
+  return `mean AUROC ${p(m.auroc)}%, accuracy ${p(m.accuracy)}%, macro-F1 ${p(m.macroF1)}% over ${e.volumes.length} volumes`;
+}

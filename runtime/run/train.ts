@@ -1,0 +1,123 @@
+// The training loop: epochs x full batches over the train split, reshuffled every epoch with the
+// experiment seed, one executor run per step (forward + backward + AdamW on the device) with the
+// step's scheduled learning rate, 1-based AdamW step and a fresh dropout seed. A non-finite loss
+// stops training with E5562 before anything is written from the diverged weights.
+import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import type { Graph } from '../../compiler/graph/types.js';
+import type { TrainSpec } from '../../compiler/ir/experiment.js';
+import type { Adapter, AdapterSettings, SavedModule } from '../adapter/types.js';
+import type { DataItem } from '../data/dataset.js';
+import { makeSchedule } from '../train/schedule.js';
+import { Rng } from '../util/rng.js';
+import type { RunExecutor } from './executor.js';
+import { assertFeeds, fullBatches, targetBatch, volumeBatch, type TextFeeds } from './feeds.js';
+
+export interface StepRecord {
+  /** 1-based optimizer step (also the AdamW step). */
+  step: number;
+  totalSteps: number;
+  /** 1-based. */
+  epoch: number;
+  epochs: number;
+  /** 1-based batch within the epoch. */
+  batch: number;
+  batches: number;
+  loss: number;
+  lr: number;
+  dropoutSeed: number;
+  /** Seconds since training started, after this step. */
+  elapsed: number;
+  /** Volume names of the batch, in feed order. */
+  volumes: string[];
+}
+
+export interface TrainLoopOptions {
+  exec: RunExecutor;
+  items: readonly DataItem[];
+  text: TextFeeds;
+  train: TrainSpec;
+  seed: number;
+  /** The spec file, named by diagnostics. */
+  source: string;
+  onStep?: (r: StepRecord) => void;
+}
+
+export interface TrainSummary { steps: number; epochs: number; batchesPerEpoch: number; firstLoss: number; lastLoss: number; seconds: number }
+
+/** The volume order of one epoch: a seeded permutation, independent of every other epoch. */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  return new Rng(seed, 'shuffle', epoch).shuffle(Array.from({ length: n }, (_, i) => i));
+}
+
+/** The dropout seed of a step (u32; the kernels derive their masks from it). */
+export function dropoutSeed(seed: number, step: number): number {
+  return new Rng(seed, 'dropout', step).nextU32();
+}
+
+export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
+  const { exec, items, train } = o;
+  const batchesPerEpoch = Math.floor(items.length / train.batchSize);
+  if (batchesPerEpoch === 0) {
+    throw new DiagnosticError(fileDiagnostic('E5564', `the train split has ${items.length} volume(s), fewer than one batch of ${train.batchSize}`, o.source,
+      { help: `lower train.batch to at most ${Math.max(1, items.length)}, or add training volumes (data.limit, data.volumes)` }));
+  }
+  const totalSteps = train.epochs * batchesPerEpoch;
+  const lrAt = makeSchedule(train.schedule, train.optimizer.lr, totalSteps, o.source);
+  const t0 = performance.now();
+  let step = 0, firstLoss = NaN, lastLoss = NaN;
+  for (let epoch = 1; epoch <= train.epochs; epoch++) {
+    const batches = fullBatches(epochOrder(items.length, o.seed, epoch), train.batchSize);
+    for (let bi = 0; bi < batches.length; bi++) {
+      step++;
+      const batch = batches[bi]!.map((i) => items[i]!);
+      const volumes = await Promise.all(batch.map((it) => it.load()));
+      const lr = lrAt(step - 1);
+      const seedForStep = dropoutSeed(o.seed, step);
+      const feeds = { volume: volumeBatch(volumes), input_ids: o.text.input_ids, attention_mask: o.text.attention_mask, targets: targetBatch(batch.map((it) => it.labels)) };
+      if (step === 1) assertFeeds(exec.plan, feeds);
+      await exec.run(feeds, { lr, adamStep: step, dropoutSeed: seedForStep });
+      const loss = (await exec.output('loss'))[0]!;
+      const names = batch.map((it) => it.volumeName);
+      if (!Number.isFinite(loss)) {
+        throw new DiagnosticError(fileDiagnostic('E5562',
+          `training loss is ${loss} at step ${step} (epoch ${epoch}, batch ${bi + 1}, learning rate ${lr.toExponential(3)}; volumes ${names.join(', ')})`, o.source,
+          { help: 'training diverged: lower train.optimizer.lr, lengthen the warmup, or set train.grad_clip; no adapter or metrics were written' }));
+      }
+      if (step === 1) firstLoss = loss;
+      lastLoss = loss;
+      o.onStep?.({
+        step, totalSteps, epoch, epochs: train.epochs, batch: bi + 1, batches: batches.length,
+        loss, lr, dropoutSeed: seedForStep, elapsed: (performance.now() - t0) / 1000, volumes: names,
+      });
+    }
+  }
+  return { steps: step, epochs: train.epochs, batchesPerEpoch, firstLoss, lastLoss, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Graph tensor names of every LoRA matrix, A then B per adapted module. */
+export function loraTensorNames(graph: Graph): string[] {
+  return (graph.lora?.adapters ?? []).flatMap((a) => [graph.tensors[a.a]!.name, graph.tensors[a.b]!.name]);
+}
+
+/** The trained adapter as the executor holds it (LoRA matrices and modules_to_save parameters). */
+export async function trainedAdapter(exec: RunExecutor, graph: Graph, settings: AdapterSettings): Promise<Adapter> {
+  const lora = graph.lora;
+  if (!lora) throw new Error('internal: readAdapter on a graph without LoRA');
+  const modules = [];
+  for (const a of lora.adapters) {
+    modules.push({
+      path: a.module, rank: a.rank, alpha: a.alpha, inFeatures: a.inFeatures, outFeatures: a.outFeatures,
+      A: await exec.readTensor(graph.tensors[a.a]!.name), B: await exec.readTensor(graph.tensors[a.b]!.name),
+    });
+  }
+  const saved: SavedModule[] = [];
+  for (const path of lora.modulesToSave) {
+    const params: SavedModule['params'] = {};
+    for (const t of graph.tensors) {
+      if (t.role !== 'param' || !t.name.startsWith(`${path}.`)) continue;
+      params[t.name.slice(path.length + 1)] = { shape: [...t.shape], data: await exec.readTensor(t.name) };
+    }
+    saved.push({ path, params });
+  }
+  return { settings, modules, saved };
+}

@@ -1,0 +1,80 @@
+// Shared by test/run: temp folders, a small spec for runs, data items without files, and a
+// stand-in for the plan executor that records what the loops feed it. The stand-in exists only
+// here, to test the loops' own logic (order, schedule, scalars, failure paths) independently of
+// the real executor; end-to-end tests use the real one.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
+import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import type { Plan } from '../../compiler/plan/types.js';
+import type { DataItem } from '../../runtime/data/dataset.js';
+import type { Feeds, RunExecutor, RunScalars } from '../../runtime/run/executor.js';
+
+const made: string[] = [];
+afterAll(() => { for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+export function tempDir(tag: string): string {
+  const d = mkdtempSync(join(tmpdir(), `medctc-${tag}-`));
+  made.push(d);
+  return d;
+}
+
+export async function expectDiagnostic(fn: () => unknown, code: string, mentions: string[] = []): Promise<DiagnosticError> {
+  let err: unknown = null;
+  try { await fn(); } catch (e) { err = e; }
+  expect(err, `expected ${code}`).toBeInstanceOf(DiagnosticError);
+  const d = (err as DiagnosticError).diagnostics[0]!;
+  expect(d.code, d.message).toBe(code);
+  for (const m of mentions) expect(d.message).toContain(m);
+  return err as DiagnosticError;
+}
+
+/** Items whose volume is filled with its index (so a feed shows which volume went where). */
+export function fakeItems(labels: number[][], voxels = 8): DataItem[] {
+  return labels.map((l, i) => ({
+    volumeName: `v${i}.nii.gz`, path: `/nowhere/v${i}.nii.gz`, labels: Uint8Array.from(l), reportText: '',
+    load: async () => new Float32Array(voxels).fill(i),
+  }));
+}
+
+/** A plan skeleton with only the inputs the feed checks read. */
+export function planWithInputs(mode: 'eval' | 'train', inputs: Record<string, { shape: number[]; dtype: 'f32' | 'i32' }>): Plan {
+  const buffers = Object.entries(inputs).map(([name, b], id) => ({
+    id, name, shape: b.shape, dtype: b.dtype, bytes: 4 * b.shape.reduce((x, y) => x * y, 1), kind: 'input' as const, arena: 'work' as const, offset: 0, tensor: null, live: null,
+  }));
+  return {
+    planVersion: 1, mode, experiment: 'x', architecture: 'ct_clip_tiny', batch: { images: 1, texts: 1 },
+    inputs: Object.fromEntries(buffers.map((b) => [b.name, b.id])), outputs: {}, buffers, kernels: [],
+    memory: { alignment: 256, weightsBytes: 0, stateBytes: 0, workPeakBytes: 0, workNaiveBytes: 0, workLowerBoundBytes: 0 },
+  };
+}
+
+export interface Recorded { feeds: Feeds; scalars: Partial<RunScalars> | undefined }
+
+/** A recording stand-in: `outputs(name, run)` answers output(); tensors answer readTensor(). */
+export class RecordingExecutor implements RunExecutor {
+  runs: Recorded[] = [];
+  written = new Map<string, Float32Array>();
+  prepared = 0;
+  destroyed = false;
+  loaded: { seed: number; tensors?: ReadonlyMap<string, Float32Array> } | null = null;
+  constructor(readonly plan: Plan, private outputs: (name: string, run: Recorded, index: number) => Float32Array, private tensors: Map<string, Float32Array> = new Map()) {}
+  async loadWeights(o: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }) { this.loaded = o; }
+  async prepare() { this.prepared++; }
+  async run(feeds: Feeds, scalars?: Partial<RunScalars>) { this.runs.push({ feeds, scalars }); }
+  async output(name: string) { return this.outputs(name, this.runs.at(-1)!, this.runs.length - 1); }
+  async readTensor(name: string) {
+    const t = this.written.get(name) ?? this.tensors.get(name);
+    if (!t) throw new Error(`no tensor ${name}`);
+    return t;
+  }
+  async writeTensor(name: string, data: Float32Array) { this.written.set(name, data); }
+  destroy() { this.destroyed = true; }
+}
+
+export function writeSpec(dir: string, text: string): string {
+  const f = join(dir, 'exp.medct');
+  writeFileSync(f, text);
+  return f;
+}
