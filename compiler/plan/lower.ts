@@ -53,6 +53,10 @@ const SAVES: Record<string, { inputs: 'activations' | 'none' | 'if_param_grad'; 
   clip_loss: { inputs: 'activations', output: false },
 };
 
+/** Elementwise chains of adds only: the backward copies dy to each input and reads no activation
+ *  (saving the operands would only keep the PEG residual inputs alive through the backward). */
+const linearGradOnly = (g: KernelGroup): boolean => g.kind === 'elementwise' && g.epilogue.length > 0 && g.epilogue.every((o) => o === 'add');
+
 export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
   const train = opts.mode === 'train';
   const needs = train ? needsGradient(graph) : new Set<number>();
@@ -174,7 +178,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       const isLoss = g.kind.endsWith('_loss');
       const gradIns = outs.filter((o) => gradOf.has(o)).map((o) => gradOf.get(o)!);
       if (!isLoss && gradIns.length === 0) continue;
-      const rule = SAVES[g.kind] ?? { inputs: 'activations', output: false };
+      const rule = linearGradOnly(g) ? { inputs: 'none' as const, output: false } : SAVES[g.kind] ?? { inputs: 'activations', output: false };
       const paramGrad = diffIns.some(isTrainableParam);
       const saved: number[] = [];
       const keep = (t: number) => { const b = tensorBuffer(t); if (buffers[b]!.kind === 'activation' || buffers[b]!.kind === 'input') { if (buffers[b]!.kind === 'activation') buffers[b]!.kind = 'saved'; } saved.push(b); };

@@ -54,7 +54,7 @@ describe('train step gradients (cpu) match finite differences of the forward', (
       const maxG = Math.abs(g[order[0]!]!);
       expect(maxG, `${name}: gradient is zero`).toBeGreaterThan(1e-6);
       const big = order.filter((i) => Math.abs(g[i]!) >= 0.2 * maxG);
-      const picks = [order[0]!, big[1 + rng.int(big.length - 1)] ?? order[1]!];
+      const picks = [order[0]!, big.length > 1 ? big[1 + rng.int(big.length - 1)]! : order[1]!];
       for (const i of picks) {
         const orig = param[i]!;
         param[i] = orig + EPS; await run.write(id, param); const lp = await lossAt();
