@@ -1,0 +1,122 @@
+// runCompiled's orchestration on real (synthetic) data with a recording stand-in executor: which
+// plans get which weights, that the trained adapter reaches the eval executor before prepare(),
+// what the run folder holds, and that a diverged run writes no adapter or metrics.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileExperiment } from '../../compiler/build.js';
+import { checkFiles } from '../../compiler/check/index.js';
+import type { Graph } from '../../compiler/graph/types.js';
+import type { Plan } from '../../compiler/plan/types.js';
+import { readAdapter } from '../../runtime/adapter/index.js';
+import { CpuDevice } from '../../runtime/device/index.js';
+import { runCompiled, validateMetrics } from '../../runtime/run/index.js';
+import { Rng } from '../../runtime/util/rng.js';
+import { expectDiagnostic, RecordingExecutor, tempDir, writeSpec } from './helpers.js';
+
+export function smallSpec(dir: string, o: { volumes?: number; epochs?: number; batch?: number; baseline?: boolean } = {}): string {
+  const quick = readFileSync('examples/quickstart.medct', 'utf8');
+  const text = quick
+    .replace(/root "[^"]*"/, `root "${join(dir, 'data')}"`)
+    .replace(/cache "[^"]*"/, `cache "${join(dir, 'cache')}"`)
+    .replace(/volumes \d+/, `volumes ${o.volumes ?? 10}`)
+    .replace(/epochs \d+/, `epochs ${o.epochs ?? 2}`)
+    .replace(/batch \d+/, `batch ${o.batch ?? 2}`)
+    .replace(/warmup \d+ steps/, 'warmup 1 steps')
+    .replace(/bootstrap \d+/, 'bootstrap 20')
+    .replace(/baseline \w+\n/, '')
+    .replace(/threshold roc_corner/, `threshold roc_corner${o.baseline ? '\n    baseline true' : ''}`);
+  return writeSpec(dir, text);
+}
+
+function standIn(opts: { lossAt?: (step: number) => number } = {}) {
+  const made: { plan: Plan; exec: RecordingExecutor }[] = [];
+  const create = async (plan: Plan, graph: Graph) => {
+    const tensors = new Map<string, Float32Array>([['temperature', Float32Array.of(0)]]);
+    for (const t of graph.tensors) if (t.lora) tensors.set(t.name, new Rng(1, t.name).fillUniform(new Float32Array(t.shape.reduce((a, b) => a * b, 1)), -1, 1) as Float32Array);
+    const dim = graph.tensors[graph.outputs.find((x) => x.name === 'text_latent')?.tensor ?? 0]?.shape[1] ?? 4;
+    const texts = plan.batch.texts;
+    const exec = new RecordingExecutor(plan, (name, run, i) => {
+      if (name === 'loss') return Float32Array.of(opts.lossAt ? opts.lossAt(i + 1) : 1 / (i + 1));
+      if (name === 'text_latent') return new Rng(2, 'text').fillNormal(new Float32Array(texts * dim)) as Float32Array;
+      if (name === 'image_latent') {
+        const v = run.feeds.volume as Float32Array;
+        return new Rng(3, v[Math.floor(v.length / 2)]!.toString()).fillNormal(new Float32Array(dim)) as Float32Array;
+      }
+      throw new Error(`output ${name}`);
+    }, tensors);
+    made.push({ plan, exec });
+    return exec;
+  };
+  return { made, create };
+}
+
+async function runSpec(file: string, out: string, standin: ReturnType<typeof standIn>, o: { baseline?: boolean } = {}) {
+  const { experiments, diagnostics } = checkFiles(file);
+  expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  const c = compileExperiment(experiments[0]!);
+  return { c, r: await runCompiled(c, { outDir: out, baseDir: join(file, '..'), source: file, progress: 'quiet', device: new CpuDevice(), createExecutor: standin.create as never, baseline: o.baseline }) };
+}
+
+describe('runCompiled with a stand-in executor', () => {
+  it('builds, trains, hands the trained adapter to evaluation, and writes an auditable run folder', async () => {
+    const dir = tempDir('run-pipeline');
+    const file = smallSpec(dir, { volumes: 10, epochs: 2, batch: 2 });
+    const s = standIn();
+    const out = join(dir, 'out');
+    const { c, r } = await runSpec(file, out, s, { baseline: true });
+    // baseline eval, train, final eval: in that order, each destroyed after use.
+    expect(s.made.map((m) => m.plan.mode)).toEqual(['eval', 'train', 'eval']);
+    expect(s.made.every((m) => m.exec.destroyed && m.exec.loaded?.seed === 7)).toBe(true);
+    const [baseline, train, final] = s.made.map((m) => m.exec);
+    // 8 train volumes, batch 2: 4 steps per epoch, 2 epochs.
+    expect(train!.runs).toHaveLength(8);
+    expect(r.train).toMatchObject({ steps: 8, firstLoss: 1, lastLoss: Math.fround(1 / 8) });
+    // 2 eval volumes, each once, in both evaluations.
+    expect(baseline!.runs).toHaveLength(2);
+    expect(final!.runs).toHaveLength(2);
+    expect(baseline!.written.size).toBe(0);
+    // The final evaluation got every trained LoRA matrix, exactly as the train executor held them.
+    const lora = c.graphs.train!.tensors.filter((t) => t.lora).map((t) => t.name).sort();
+    expect([...final!.written.keys()].sort()).toEqual(lora);
+    for (const n of lora) expect(final!.written.get(n)).toEqual(await train!.readTensor(n));
+    expect(final!.prepared).toBe(1);
+
+    const files = readdirSync(out).sort();
+    for (const f of ['adapter', 'experiment.json', 'medctc.lock', 'metrics.json', 'metrics.md', 'plan.eval.json', 'plan.train.json', 'report.md', 'run.json', 'scores.baseline.csv', 'scores.csv', 'train_log.jsonl']) expect(files).toContain(f);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(validateMetrics(metrics)).toEqual([]);
+    expect(metrics).toMatchObject({ experiment: 'quickstart', split: 'valid', volumes: 2, finalModel: 'adapted' });
+    expect(metrics.baseline).not.toBeNull();
+    expect(validateMetrics({ ...metrics, volumes: -1 })).not.toEqual([]);
+    const log = readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(log.every((l) => l.volumes.length === 2 && Number.isFinite(l.loss))).toBe(true);
+    // The adapter reads back as PEFT files holding the trained matrices.
+    const adapter = readAdapter(join(out, 'adapter'));
+    expect(adapter.modules).toHaveLength(14);
+    const q = adapter.modules.find((m) => m.path === 'text_transformer.encoder.layer.0.attention.self.query')!;
+    expect(q.A).toEqual(await train!.readTensor(`${q.path}.lora_A.weight`));
+    expect(q).toMatchObject({ rank: 8, alpha: 16 });
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(run).toMatchObject({ experiment: 'quickstart', seed: 7, backend: 'cpu', data: { train: 8, eval: 2 }, train: { steps: 8, batchSize: 2, droppedPerEpoch: 0 } });
+    expect(Object.keys(run.files)).toEqual(expect.arrayContaining(['metrics.json', 'scores.csv', 'adapter/adapter_model.safetensors', 'train_log.jsonl', 'plan.train.json']));
+    const scores = readFileSync(join(out, 'scores.csv'), 'utf8').trim().split('\n');
+    expect(scores).toHaveLength(3);
+    expect(readFileSync(join(out, 'metrics.md'), 'utf8')).toContain('Before and after training');
+  });
+
+  it('a non-finite loss stops the run with E5562 and leaves no adapter, metrics or run.json (even from an earlier run)', async () => {
+    const dir = tempDir('run-nan');
+    const file = smallSpec(dir, { volumes: 10, epochs: 2, batch: 2 });
+    const out = join(dir, 'out');
+    await runSpec(file, out, standIn());
+    expect(existsSync(join(out, 'metrics.json'))).toBe(true);
+    const s = standIn({ lossAt: (step) => (step === 3 ? NaN : 1) });
+    await expectDiagnostic(() => runSpec(file, out, s), 'E5562', ['step 3']);
+    for (const f of ['adapter', 'metrics.json', 'metrics.md', 'scores.csv', 'run.json']) expect(existsSync(join(out, f)), f).toBe(false);
+    const log = readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n');
+    expect(log).toHaveLength(2);
+    expect(s.made.at(-1)!.exec.destroyed).toBe(true);
+  });
+});
