@@ -1,6 +1,6 @@
 // The ct_clip_tiny train step the gradient tests run: the quickstart experiment with LoRA dropout 0
 // (so finite differences see the same function the backward differentiates), a 2-volume batch (by default) and
-// 3 pathologies (6 prompts), plus seeded feeds.
+// 3 pathologies (6 prompts; null keeps all), plus seeded feeds.
 import { checkFiles } from '../../compiler/check/index.js';
 import { compileExperiment } from '../../compiler/build.js';
 import type { Graph } from '../../compiler/graph/types.js';
@@ -8,11 +8,11 @@ import type { Plan } from '../../compiler/plan/types.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { initTensors } from './harness.js';
 
-export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number } = {}): { plan: Plan; graph: Graph } {
+export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number; pathologies?: number | null } = {}): { plan: Plan; graph: Graph } {
   const exp = checkFiles('examples/quickstart.medct').experiments[0]!;
   exp.lora = { ...exp.lora!, dropout: opts.dropout ?? 0 };
   exp.train = { ...exp.train!, batchSize: opts.batch ?? 2, gradClip: opts.gradClip === undefined ? exp.train!.gradClip : opts.gradClip };
-  exp.prompts = { ...exp.prompts, pathologies: exp.prompts.pathologies.slice(0, 3) };
+  if (opts.pathologies !== null) exp.prompts = { ...exp.prompts, pathologies: exp.prompts.pathologies.slice(0, opts.pathologies ?? 3) };
   const c = compileExperiment(exp);
   return { plan: c.plans.train!, graph: c.graphs.train! };
 }
