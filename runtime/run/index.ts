@@ -1,6 +1,6 @@
 // Public surface of runtime/run: running a compiled experiment (train + evaluate) into a run folder.
 export { runCompiled, summaryLine, type RunOptions, type RunResult } from './run.js';
-export { trainLoop, trainedAdapter, loraTensorNames, epochOrder, dropoutSeed, type StepRecord, type TrainSummary, type TrainLoopOptions } from './train.js';
+export { trainLoop, planTraining, trainedAdapter, loraTensorNames, epochOrder, dropoutSeed, type StepRecord, type TrainSummary, type TrainLoopOptions } from './train.js';
 export { evaluateItems, promptLatents, type EvalRun, type EvaluateOptions } from './evaluate.js';
 export { promptTexts, textFeeds, volumeBatch, targetBatch, fullBatches, checkDataFitsPlan, assertFeeds, type TextFeeds } from './feeds.js';
 export { loadCreateExecutor, type RunExecutor, type CreateExecutor, type RunScalars, type Feeds } from './executor.js';

@@ -22,7 +22,7 @@ import { checkDataFitsPlan, textFeeds, type TextFeeds } from './feeds.js';
 import { evaluateItems, type EvalRun } from './evaluate.js';
 import { ADAPTER_DIR, clearResults, hashFolder, metricsJson, metricsMarkdown, type MetricsFile } from './outputs.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
-import { trainedAdapter, trainLoop, type TrainSummary } from './train.js';
+import { planTraining, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
 
 export interface RunOptions {
   outDir: string;
@@ -101,7 +101,10 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
   const text: TextFeeds = textFeeds(tokenizerFor({ ...exp.model.text, vocab }, exp.model.architecture), exp.prompts, exp.model.text.maxLength);
   const texts = 2 * exp.prompts.pathologies.length;
   checkDataFitsPlan(c.plans.eval, ds.eval.shape, texts, o.source);
-  if (doTrain) checkDataFitsPlan(c.plans.train!, ds.train.shape, texts, o.source);
+  if (doTrain) {
+    checkDataFitsPlan(c.plans.train!, ds.train.shape, texts, o.source);
+    planTraining(ds.train.items.length, exp.train!, o.source);
+  }
 
   const weights = baseWeights(exp, c.graphs.eval, o.baseDir);
   const create = o.createExecutor ?? await loadCreateExecutor();

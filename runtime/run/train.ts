@@ -54,15 +54,20 @@ export function dropoutSeed(seed: number, step: number): number {
   return new Rng(seed, 'dropout', step).nextU32();
 }
 
-export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
-  const { exec, items, train } = o;
-  const batchesPerEpoch = Math.floor(items.length / train.batchSize);
+/** Steps and schedule of a run; E5564 / E5560 up front, before any device work. */
+export function planTraining(volumes: number, train: TrainSpec, source: string): { batchesPerEpoch: number; totalSteps: number; lrAt: (step: number) => number } {
+  const batchesPerEpoch = Math.floor(volumes / train.batchSize);
   if (batchesPerEpoch === 0) {
-    throw new DiagnosticError(fileDiagnostic('E5564', `the train split has ${items.length} volume(s), fewer than one batch of ${train.batchSize}`, o.source,
-      { help: `lower train.batch to at most ${Math.max(1, items.length)}, or add training volumes (data.limit, data.volumes)` }));
+    throw new DiagnosticError(fileDiagnostic('E5564', `the train split has ${volumes} volume(s), fewer than one batch of ${train.batchSize}`, source,
+      { help: `lower train.batch to at most ${Math.max(1, volumes)}, or add training volumes (data.limit, data.volumes)` }));
   }
   const totalSteps = train.epochs * batchesPerEpoch;
-  const lrAt = makeSchedule(train.schedule, train.optimizer.lr, totalSteps, o.source);
+  return { batchesPerEpoch, totalSteps, lrAt: makeSchedule(train.schedule, train.optimizer.lr, totalSteps, source) };
+}
+
+export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
+  const { exec, items, train } = o;
+  const { batchesPerEpoch, totalSteps, lrAt } = planTraining(items.length, train, o.source);
   const t0 = performance.now();
   let step = 0, firstLoss = NaN, lastLoss = NaN;
   for (let epoch = 1; epoch <= train.epochs; epoch++) {

@@ -2,7 +2,7 @@
 // stand-in for the plan executor that records what the loops feed it. The stand-in exists only
 // here, to test the loops' own logic (order, schedule, scalars, failure paths) independently of
 // the real executor; end-to-end tests use the real one.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
@@ -77,4 +77,20 @@ export function writeSpec(dir: string, text: string): string {
   const f = join(dir, 'exp.medct');
   writeFileSync(f, text);
   return f;
+}
+
+/** The quickstart spec resized for tests, with its data and cache inside `dir`. */
+export function smallSpec(dir: string, o: { volumes?: number; epochs?: number; batch?: number; baseline?: boolean } = {}): string {
+  const quick = readFileSync('examples/quickstart.medct', 'utf8');
+  const text = quick
+    .replace(/root "[^"]*"/, `root "${join(dir, 'data')}"`)
+    .replace(/cache "[^"]*"/, `cache "${join(dir, 'cache')}"`)
+    .replace(/volumes \d+/, `volumes ${o.volumes ?? 10}`)
+    .replace(/epochs \d+/, `epochs ${o.epochs ?? 2}`)
+    .replace(/batch \d+/, `batch ${o.batch ?? 2}`)
+    .replace(/warmup \d+ steps/, 'warmup 1 steps')
+    .replace(/bootstrap \d+/, 'bootstrap 20')
+    .replace(/baseline \w+\n/, '')
+    .replace(/threshold roc_corner/, `threshold roc_corner${o.baseline ? '\n    baseline true' : ''}`);
+  return writeSpec(dir, text);
 }

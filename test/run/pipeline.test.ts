@@ -12,22 +12,7 @@ import { readAdapter } from '../../runtime/adapter/index.js';
 import { CpuDevice } from '../../runtime/device/index.js';
 import { runCompiled, validateMetrics } from '../../runtime/run/index.js';
 import { Rng } from '../../runtime/util/rng.js';
-import { expectDiagnostic, RecordingExecutor, tempDir, writeSpec } from './helpers.js';
-
-export function smallSpec(dir: string, o: { volumes?: number; epochs?: number; batch?: number; baseline?: boolean } = {}): string {
-  const quick = readFileSync('examples/quickstart.medct', 'utf8');
-  const text = quick
-    .replace(/root "[^"]*"/, `root "${join(dir, 'data')}"`)
-    .replace(/cache "[^"]*"/, `cache "${join(dir, 'cache')}"`)
-    .replace(/volumes \d+/, `volumes ${o.volumes ?? 10}`)
-    .replace(/epochs \d+/, `epochs ${o.epochs ?? 2}`)
-    .replace(/batch \d+/, `batch ${o.batch ?? 2}`)
-    .replace(/warmup \d+ steps/, 'warmup 1 steps')
-    .replace(/bootstrap \d+/, 'bootstrap 20')
-    .replace(/baseline \w+\n/, '')
-    .replace(/threshold roc_corner/, `threshold roc_corner${o.baseline ? '\n    baseline true' : ''}`);
-  return writeSpec(dir, text);
-}
+import { expectDiagnostic, RecordingExecutor, smallSpec, tempDir } from './helpers.js';
 
 function standIn(opts: { lossAt?: (step: number) => number } = {}) {
   const made: { plan: Plan; exec: RecordingExecutor }[] = [];

@@ -1,0 +1,60 @@
+// `medctc run / train / evaluate` user errors through the compiled CLI (`npm test` compiles
+// first): each is a diagnostic with exit code 2, caught before any device work starts.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeAdapter } from '../../runtime/adapter/index.js';
+import { smallSpec, tempDir } from './helpers.js';
+
+const CLI = resolve('dist/cli/medctc.js');
+function medctc(...args: string[]) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first with \`npx tsc -p tsconfig.json\``);
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+}
+
+describe('medctc run: user errors', () => {
+  it('rejects bad option values', () => {
+    const r = medctc('run', 'examples/quickstart.medct', '--epochs', '0');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--epochs must be a positive integer, got 0');
+  });
+
+  it('reports a missing spec as a diagnostic, as JSON with --json', () => {
+    const r = medctc('run', 'no/such.medct');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/error\[E\d{4}\]/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    const j = medctc('run', 'no/such.medct', '--json');
+    expect(j.status).toBe(2);
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false });
+  });
+
+  it('a train split smaller than one batch is E5564, before any training (no run.json)', () => {
+    const dir = tempDir('cli-small');
+    const file = smallSpec(dir, { volumes: 5, batch: 8 });
+    const out = join(dir, 'out');
+    const r = medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('E5564');
+    expect(r.stderr).toContain('fewer than one batch of 8');
+    expect(existsSync(join(out, 'run.json'))).toBe(false);
+  });
+
+  it('evaluate --adapter with an adapter of another rank is E5565', () => {
+    const dir = tempDir('cli-adapter');
+    const file = smallSpec(dir, { volumes: 5 });
+    const ad = join(dir, 'adapter');
+    mkdirSync(ad);
+    const path = 'text_transformer.encoder.layer.0.attention.self.query';
+    writeAdapter(ad, {
+      settings: { baseModel: null, dropout: 0, rslora: false, init: 'kaiming' },
+      modules: [{ path, rank: 4, alpha: 16, inFeatures: 64, outFeatures: 64, A: new Float32Array(4 * 64), B: new Float32Array(64 * 4) }],
+      saved: [],
+    });
+    const r = medctc('evaluate', file, '--adapter', ad, '--backend', 'cpu', '--quiet');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('E5565');
+    expect(r.stderr).toContain(`${path} is rank 4`);
+  });
+});
