@@ -87,13 +87,16 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     const warnings = checked.diagnostics.filter((d) => d.severity !== 'error');
     if (warnings.length && !a.json) process.stderr.write(renderDiagnostics(warnings, sources) + '\n');
     const baseDir = dirname(resolve(a.file));
-    const nested = checked.experiments.length > 1 || checked.experiments.some((e) => e.variant !== null);
+    const rootOf = (e: ResolvedExperiment) => (a.out ? resolve(a.out) : resolve(baseDir, e.outputs.dir, mode.defaultSub ?? ''));
+    // Experiments (sweep variants) that would share a folder get one sub-folder each.
+    const sharing = new Map<string, number>();
+    for (const e of checked.experiments) sharing.set(rootOf(e), (sharing.get(rootOf(e)) ?? 0) + 1);
     const results: RunResult[] = [];
     for (const e of checked.experiments) {
       const { exp, overrides } = applyOverrides(e, a);
       const compiled = compileExperiment(exp, sources);
-      const root = a.out ?? resolve(baseDir, exp.outputs.dir, mode.defaultSub ?? '');
-      const outDir = nested ? join(root, variantFolder(exp)) : root;
+      const root = rootOf(e);
+      const outDir = sharing.get(root)! > 1 || (a.out && e.variant !== null) ? join(root, variantFolder(exp)) : root;
       const r = await runCompiled(compiled, {
         outDir, baseDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
         train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,

@@ -79,18 +79,27 @@ export function writeSpec(dir: string, text: string): string {
   return f;
 }
 
+export interface SmallSpec {
+  volumes?: number; epochs?: number; batch?: number; baseline?: boolean;
+  /** A prefix of the CT-RATE labels (fewer prompts: the text encoder dominates a tiny step). */
+  pathologies?: number; lr?: number; dropout?: number; schedule?: string; warmup?: number;
+}
+
 /** The quickstart spec resized for tests, with its data and cache inside `dir`. */
-export function smallSpec(dir: string, o: { volumes?: number; epochs?: number; batch?: number; baseline?: boolean } = {}): string {
-  const quick = readFileSync('examples/quickstart.medct', 'utf8');
-  const text = quick
+export function smallSpec(dir: string, o: SmallSpec = {}): string {
+  const labels = ['Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion', 'Coronary artery wall calcification', 'Hiatal hernia'];
+  let text = readFileSync('examples/quickstart.medct', 'utf8')
     .replace(/root "[^"]*"/, `root "${join(dir, 'data')}"`)
     .replace(/cache "[^"]*"/, `cache "${join(dir, 'cache')}"`)
     .replace(/volumes \d+/, `volumes ${o.volumes ?? 10}`)
     .replace(/epochs \d+/, `epochs ${o.epochs ?? 2}`)
     .replace(/batch \d+/, `batch ${o.batch ?? 2}`)
-    .replace(/warmup \d+ steps/, 'warmup 1 steps')
+    .replace(/schedule \w+ \{ warmup \d+ steps \}/, `schedule ${o.schedule ?? 'cosine'} { warmup ${o.warmup ?? 1} steps }`)
     .replace(/bootstrap \d+/, 'bootstrap 20')
-    .replace(/baseline \w+\n/, '')
+    .replace(/\n\s*baseline \w+/, '')
     .replace(/threshold roc_corner/, `threshold roc_corner${o.baseline ? '\n    baseline true' : ''}`);
+  if (o.pathologies) text = text.replace('pathologies ct_rate.all', `pathologies [${labels.slice(0, o.pathologies).map((l) => JSON.stringify(l)).join(', ')}]`);
+  if (o.lr !== undefined) text = text.replace(/lr [0-9.e-]+;/, `lr ${o.lr};`);
+  if (o.dropout !== undefined) text = text.replace(/dropout [0-9.]+/, `dropout ${o.dropout}`);
   return writeSpec(dir, text);
 }
