@@ -175,6 +175,8 @@ function weightsManifestHash(file: string): { sha256: string; bytes: number } | 
 export interface WriteOptions {
   /** Folder the experiment's relative paths (sources, weights, data root) are relative to. */
   baseDir: string;
+  /** More build outputs (relative path -> bytes, e.g. `model.onnx` from `--onnx`), written and locked like the rest. */
+  extraFiles?: (c: Compiled) => ReadonlyMap<string, Uint8Array>;
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
@@ -189,12 +191,15 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
   mkdirSync(outDir, { recursive: true });
   const files = artifactFiles(c);
   for (const [name, content] of files) writeAtomic(join(outDir, name), content);
+  const extra = opts.extraFiles?.(c) ?? new Map<string, Uint8Array>();
+  for (const [name, bytes] of extra) writeAtomic(join(outDir, name), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const emit = await loadCodegen();
   if (emit) await emit(kernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
   const hashFile = (f: string) => (existsSync(f) ? sha256(readFileSync(f)) : null);
   const outputs: Record<string, string> = {};
   // Hash what this build wrote (other files a user keeps in the folder are not the build's).
   for (const [name, content] of files) outputs[name] = sha256(content);
+  for (const [name, bytes] of extra) outputs[name] = sha256(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   if (existsSync(join(outDir, 'kernels'))) for (const rel of listFiles(join(outDir, 'kernels'), 'kernels')) outputs[rel] = sha256(readFileSync(join(outDir, rel)));
   const exp = c.experiment;
   const sources: Record<string, string | null> = {};

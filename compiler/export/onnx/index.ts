@@ -23,6 +23,7 @@ export interface OnnxExportOptions {
 export const DEFAULT_OPSET = 17;
 const MIN_OPSET = 14, MAX_OPSET = 21;
 const PRODUCER = 'medctc';
+const PROTOBUF_LIMIT = 2 ** 31 - 1 - 64 * 2 ** 20; // leave room for the nodes
 
 /** Lowest IR version each opset is declared in (onnx/helper.py's VERSION_TABLE). */
 function irVersionFor(opset: number): number {
@@ -112,6 +113,10 @@ export function exportOnnx(graph: Graph, weights: ReadonlyMap<string, Float32Arr
       if (w.length !== numel) throw new OnnxExportError(`weights for \`${t.name}\` hold ${w.length} values; its shape [${t.shape.join(', ')}] needs ${numel}`);
       initializer.push(floatTensor(t.name, t.shape, w));
     }
+  }
+  const bytes = initializer.reduce((a, t) => a + t.rawData!.length, 0);
+  if (bytes > PROTOBUF_LIMIT) {
+    throw new OnnxExportError(`the weights take ${(bytes / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB message limit (ONNX external data is not supported)`);
   }
   // Inputs in the graph's order; those the selected outputs do not read are left out.
   for (const id of graph.inputs) {
