@@ -107,6 +107,16 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       return [r('dy', spec.outer * (spec.end - spec.start) * spec.inner), w('dx', spec.outer * spec.len * spec.inner)];
     case 'mul_grad':
       return [r('dy', spec.numel), r('b', spec.bNumel), w('dx', spec.numel)];
+    case 'unary_grad':
+      return [r('x', spec.numel), r('dy', spec.numel), w('dx', spec.numel)];
+    case 'broadcast_grad':
+      return [r('dy', spec.numel), ...(spec.mul ? [r('a', spec.numel)] : []), w('db', spec.bNumel)];
+    case 'attention_bias_grad': {
+      const { batch: b, heads: h, nq, nk, dh } = spec;
+      return [r('q', b * nq * h * dh), r('k', b * nk * h * dh), r('v', b * nk * h * dh), r('bias', h * nq * nk),
+        ...(spec.mask ? [r('mask', b * nk, 'i32')] : []), r('o', b * nq * h * dh), r('lse', b * h * nq), r('dout', b * nq * h * dh),
+        w('dbias', h * nq * nk)];
+    }
     case 'l2norm_backward':
       return [r('x', spec.rows * spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * spec.n)];
     case 'bias_grad':

@@ -94,6 +94,14 @@ function roles(plan: Plan, k: PlanKernel) {
   };
 }
 
+/** Throws unless `shape` broadcasts against `out` as a trailing block (leading size-1 axes dropped):
+ *  then element i of the output reads element i mod numel(shape). */
+function suffixBroadcast(shape: number[], out: number[]): void {
+  const first = shape.findIndex((x) => x !== 1);
+  const trimmed = first < 0 ? [] : shape.slice(first);
+  if (trimmed.join() !== out.slice(out.length - trimmed.length).join()) throw new Unsupported(`operand [${shape}] does not broadcast as a suffix of [${out}]`);
+}
+
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Unsupported(`${what} is not among the kernel's buffers`);
   return v;
@@ -155,21 +163,33 @@ function lowerBackward(b: Builder): void {
     }
     case 'elementwise': case 'add': {
       const ops = fwdKind === 'add' ? ['add'] : (s.ops as string[]);
-      const dy = need(r.dOut(0), 'output gradient');
+      const dy = b.buf(need(r.dOut(0), 'output gradient'));
       const n = sz(r.fwd.outputs[0]!);
-      if (ops.length !== 1 || (ops[0] !== 'add' && ops[0] !== 'mul' && ops[0] !== 'gelu')) throw new Unsupported(`elementwise chain [${ops.join(', ')}]`);
+      const op = ops[0]!;
+      if (ops.length !== 1 || !['add', 'mul', 'gelu', 'exp', 'leaky_relu'].includes(op)) throw new Unsupported(`elementwise chain [${ops.join(', ')}]`);
       for (let i = 0; i < r.fwd.inputs.length; i++) {
         const d = r.dIn(i);
         if (d === undefined) continue;
-        // A broadcast operand's gradient is a reduction over the broadcast axes: no kernel for it yet.
-        if (sz(d) !== n) throw new Unsupported(`gradient of a broadcast ${ops[0]} operand (${sz(d)} of ${n} elements)`);
-        if (ops[0] === 'add') { b.copyInto(d, b.buf(dy)); continue; }
-        if (ops[0] === 'gelu') { b.push({ kind: 'gelu_backward', numel: n }, [b.buf(need(r.saved(0), 'x')), b.buf(dy), b.out(d, 'dx')]); continue; }
-        const other = need(r.saved(1 - i), 'the other mul operand');
-        const ob = plan.buffers[other]!, outShape = plan.buffers[r.fwd.outputs[0]!]!.shape;
-        const trimmed = ob.shape.slice(ob.shape.findIndex((x) => x !== 1) === -1 ? ob.shape.length : ob.shape.findIndex((x) => x !== 1));
-        if (trimmed.join() !== outShape.slice(outShape.length - trimmed.length).join()) throw new Unsupported(`mul operand [${ob.shape}] does not broadcast as a suffix of [${outShape}]`);
-        b.push({ kind: 'mul_grad', numel: n, bNumel: sz(other) }, [b.buf(dy), b.buf(other), b.out(d, 'dx')]);
+        if (op === 'gelu') { b.push({ kind: 'gelu_backward', numel: n }, [b.buf(need(r.saved(0), 'x')), dy, b.out(d, 'dx')]); continue; }
+        if (op === 'exp' || op === 'leaky_relu') {
+          b.push({ kind: 'unary_grad', numel: n, op, slope: op === 'leaky_relu' ? num(s, 'slope') : 0 }, [b.buf(need(r.saved(0), 'x')), dy, b.out(d, 'dx')]);
+          continue;
+        }
+        // add / mul with NumPy broadcasting: an operand of the output's size gets dy (·other), one
+        // broadcast along leading axes (a scalar, a row) gets dy (·other) summed over them.
+        const other = op === 'mul' ? b.buf(need(r.saved(1 - i), 'the other mul operand')) : null;
+        if (sz(d) === n) {
+          if (other === null) b.copyInto(d, dy);
+          else {
+            const ob = plan.buffers[r.fwd.inputs[1 - i]!]!;
+            suffixBroadcast(ob.shape, plan.buffers[r.fwd.outputs[0]!]!.shape);
+            b.push({ kind: 'mul_grad', numel: n, bNumel: numel(ob) }, [dy, other, b.out(d, 'dx')]);
+          }
+          continue;
+        }
+        suffixBroadcast(plan.buffers[d]!.shape, plan.buffers[r.fwd.outputs[0]!]!.shape);
+        if (other !== null && sz(r.fwd.inputs[1 - i]!) !== n) throw new Unsupported('mul of two broadcast operands');
+        b.push({ kind: 'broadcast_grad', numel: n, bNumel: sz(d), mul: other !== null }, [dy, ...(other !== null ? [other] : []), b.out(d, 'db')]);
       }
       return;
     }
@@ -250,14 +270,16 @@ function lowerBackward(b: Builder): void {
     }
     case 'attention': {
       const hasBias = s.bias === true, hasMask = s.mask === true;
-      if (hasBias && r.dIn(3) !== undefined) throw new Unsupported('gradient of the attention bias (trainable position bias)');
       const { batch, heads, nq, nk, dh } = { batch: num(s, 'batch'), heads: num(s, 'heads'), nq: num(s, 'nq'), nk: num(s, 'nk'), dh: num(s, 'dh') };
+      const dBias = hasBias ? r.dIn(3) : undefined;
       const args = [0, 1, 2].map((i) => b.buf(need(r.saved(i), ['q', 'k', 'v'][i]!)));
       if (hasBias) args.push(b.buf(need(r.saved(3), 'bias')));
       if (hasMask) args.push(b.buf(need(r.saved(hasBias ? 4 : 3), 'mask')));
       args.push(b.buf(need(r.savedOut(0), 'o')), b.buf(need(r.savedOut(1), 'lse')), b.buf(need(r.dOut(0), 'dout')));
       args.push(b.outOrTmp(r.dIn(0), 'dq', batch * nq * heads * dh), b.outOrTmp(r.dIn(1), 'dk', batch * nk * heads * dh), b.outOrTmp(r.dIn(2), 'dv', batch * nk * heads * dh));
       b.push({ kind: 'attention_backward', batch, heads, nq, nk, dh, scale: num(s, 'scale'), bias: hasBias, mask: hasMask }, args);
+      // A trainable position bias: its own kernel (one thread per bias entry, batches summed in order).
+      if (dBias !== undefined) b.push({ kind: 'attention_bias_grad', batch, heads, nq, nk, dh, scale: num(s, 'scale'), mask: hasMask }, [...args.slice(0, 3 + 1 + (hasMask ? 1 : 0) + 3), b.out(dBias, 'dbias')]);
       return;
     }
     case 'mean_pool': {

@@ -116,6 +116,14 @@ export type PermuteSpec = { kind: 'permute'; inShape: number[]; perm: number[] }
 export type SliceBackwardSpec = { kind: 'slice_backward'; outer: number; len: number; inner: number; start: number; end: number; accumulate: boolean };
 /** dx[i] = dy[i]·b[i mod bNumel]: d(a·b)/da with b broadcast along leading axes (a scalar, a row). */
 export type MulGradSpec = { kind: 'mul_grad'; numel: number; bNumel: number };
+/** dx = dy·f'(x) for a unary elementwise op: exp (f' = eˣ) or leaky_relu (f' = x ≥ 0 ? 1 : slope). */
+export type UnaryGradSpec = { kind: 'unary_grad'; numel: number; op: 'exp' | 'leaky_relu'; slope: number };
+/** Gradient of an operand b broadcast along leading axes (y = a + b or a·b, b read as b[i mod bNumel]):
+ *  db[j] = Σ_o dy[o·bNumel + j] (·a[o·bNumel + j] when mul), one thread per j, o in order. */
+export type BroadcastGradSpec = { kind: 'broadcast_grad'; numel: number; bNumel: number; mul: boolean };
+/** d bias[h,nq,nk] of attention (a trainable position bias): Σ_b p·(dp - dout·o), recomputing p from
+ *  q, k, bias, lse and dp = dout·v per (b, h, i, j); one thread per (h, i, j), batches in order. */
+export type AttentionBiasGradSpec = Omit<AttentionSpec, 'kind' | 'bias'> & { kind: 'attention_bias_grad' };
 /** Backward of y = x / max(‖x‖, eps) over rows. */
 export type L2NormBackwardSpec = { kind: 'l2norm_backward'; rows: number; n: number; eps: number };
 /** db[j] = Σ_i dy[i, j]: a bias gradient, one thread per column (fixed order, no atomics). */
@@ -130,7 +138,8 @@ export type KernelSpec =
   | AddSpec | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
   | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | MeanPoolBackwardSpec | DwConv3dBackwardSpec | EmbeddingSpec | EmbeddingBackwardSpec
   | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec
-  | AxpySpec | PermuteSpec | SliceBackwardSpec | MulGradSpec | L2NormBackwardSpec | BiasGradSpec | SumSqSpec | GradClipScaleSpec;
+  | AxpySpec | PermuteSpec | SliceBackwardSpec | MulGradSpec | L2NormBackwardSpec | BiasGradSpec | SumSqSpec | GradClipScaleSpec
+  | UnaryGradSpec | BroadcastGradSpec | AttentionBiasGradSpec;
 
 export type KernelKind = KernelSpec['kind'];
 

@@ -194,7 +194,8 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
         const tt = graph.tensors[t]!;
         if (isTrainableParam(t)) {
           const b = newBuffer(`pgrad:${t}`, `grad:${tt.name}`, tt.shape, 'f32', 'param_grad', 'state', null);
-          if (!paramGrads.includes(b)) { paramGrads.push(b); trainables.push(t); }
+          // A param read by several kernels (a shared weight) sums their contributions.
+          if (!paramGrads.includes(b)) { paramGrads.push(b); trainables.push(t); } else accumulate.push(b);
           outputs.push(b);
         } else {
           if (gradOf.has(t)) accumulate.push(gradOf.get(t)!);

@@ -67,7 +67,13 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       const sameShape = first.inputs.every((i) => numel(shape(i)) === outN);
       if (g.epilogue.join() === 'add' && sameShape) return { spec: { kind: 'add', numel: outN }, flops: epiFlops };
       if (g.epilogue.join() === 'gelu') return { spec: { kind: 'gelu', numel: outN }, flops: epiFlops };
-      return { spec: { kind: 'elementwise', numel: outN, ops: g.epilogue }, flops: epiFlops };
+      // The ops' scalar attributes travel with the chain (a kernel, forward or backward, needs them).
+      const spec: KernelSpec = { kind: 'elementwise', numel: outN, ops: g.epilogue };
+      for (const o of ops) {
+        if (o.kind === 'leaky_relu') spec.slope = o.attrs.slope;
+        if (o.kind === 'scale') spec.factor = o.attrs.factor;
+      }
+      return { spec, flops: epiFlops };
     }
     case 'mean_pool': {
       const x = shape(first.inputs[0]!);

@@ -103,3 +103,30 @@ describe('optimizer kernels match runtime/train/optimizer-ref.ts', () => {
     expect(Math.abs(got[0]! - p0[0]!)).toBeGreaterThan(1e-4);
   });
 });
+
+describe('trainable-base helper kernels match finite differences', () => {
+  it('unary_grad (exp, leaky_relu)', () => {
+    const x = normal(40, 30), dy = normal(41, 30);
+    checkFd('exp', (xx) => Array.from(xx, Math.exp), x, dy, run({ kind: 'unary_grad', numel: 30, op: 'exp', slope: 0 }, { x, dy }).dx!);
+    // Keep every point 2·eps away from the kink at 0, where the difference quotient straddles it.
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + Math.sign(x[i]!) * 2 * H;
+    checkFd('leaky_relu', (xx) => Array.from(xx, (v) => (v >= 0 ? v : 0.1 * v)), x, dy, run({ kind: 'unary_grad', numel: 30, op: 'leaky_relu', slope: 0.1 }, { x, dy }).dx!);
+  });
+  it('broadcast_grad (a scalar and a row, add and mul)', () => {
+    const a = normal(42, 24), dy = normal(43, 24);
+    for (const bn of [1, 6]) {
+      const bb = normal(44 + bn, bn);
+      checkFd(`mul b[${bn}]`, (v) => Array.from(a, (x, i) => x * v[i % bn]!), bb, dy, run({ kind: 'broadcast_grad', numel: 24, bNumel: bn, mul: true }, { dy, a }).db!);
+      checkFd(`add b[${bn}]`, (v) => Array.from(a, (x, i) => x + v[i % bn]!), bb, dy, run({ kind: 'broadcast_grad', numel: 24, bNumel: bn, mul: false }, { dy }).db!);
+    }
+  });
+  it('attention_bias_grad (with key mask)', () => {
+    const fwd: KernelSpec = { kind: 'attention', batch: 2, heads: 2, nq: 4, nk: 5, dh: 3, scale: 0.7, bias: true, mask: true };
+    const n = 2 * 4 * 2 * 3, nkv = 2 * 5 * 2 * 3;
+    const q = normal(50, n), k = normal(51, nkv), v = normal(52, nkv), bias = normal(53, 2 * 4 * 5), dout = normal(54, n);
+    const mask = Int32Array.from([1, 1, 0, 1, 1, 1, 1, 1, 1, 0]);
+    const f0 = run(fwd, { q, k, v, bias, mask });
+    const g = run({ kind: 'attention_bias_grad', batch: 2, heads: 2, nq: 4, nk: 5, dh: 3, scale: 0.7, mask: true }, { q, k, v, bias, mask, o: f0.o!, lse: f0.lse!, dout }).dbias!;
+    checkFd('attention bias', (bb) => run(fwd, { q, k, v, bias: bb, mask }).o!, bias, dout, g);
+  });
+});

@@ -27,10 +27,10 @@ export function randomInputs(spec: KernelSpec, seed: number): Buffers {
     if (b.name === 'gamma') for (let i = 0; i < a.length; i++) a[i] = 1 + 0.3 * a[i]!;
     out[b.name] = a;
   }
-  if (spec.kind === 'attention_backward') {
+  if (spec.kind === 'attention_backward' || spec.kind === 'attention_bias_grad') {
     // o and lse must be what the forward produced for these q, k, v.
     const fwd: Buffers = { ...out, o: new Float32Array(out.o!.length), lse: new Float32Array(out.lse!.length) };
-    runReference({ ...spec, kind: 'attention' }, fwd);
+    runReference({ ...spec, kind: 'attention', bias: spec.kind === 'attention_bias_grad' ? true : spec.bias }, fwd);
     out.o = fwd.o!; out.lse = fwd.lse!;
   }
   return out;

@@ -52,4 +52,10 @@ export const SAMPLE_SPECS: KernelSpec[] = [
   { kind: 'bias_grad', rows: 70, n: 37 },
   { kind: 'sumsq', numel: 1000, tensors: 5, index: 3 },
   { kind: 'grad_clip_scale', numel: 300, tensors: 5, maxNorm: 0.5 },
+  { kind: 'unary_grad', numel: 300, op: 'exp', slope: 0 },
+  { kind: 'unary_grad', numel: 300, op: 'leaky_relu', slope: 0.1 },
+  { kind: 'broadcast_grad', numel: 660, bNumel: 1, mul: true },
+  { kind: 'broadcast_grad', numel: 660, bNumel: 33, mul: false },
+  { kind: 'attention_bias_grad', batch: 2, heads: 3, nq: 9, nk: 7, dh: 8, scale: 0.35, mask: true },
+  { kind: 'attention_bias_grad', batch: 3, heads: 2, nq: 5, nk: 5, dh: 4, scale: 8, mask: false },
 ];

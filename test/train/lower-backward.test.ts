@@ -7,15 +7,22 @@ import { compileExperiment } from '../../compiler/build.js';
 import { lowerBackwardKernel } from '../../compiler/kernels/launch-backward.js';
 import { kernelBindings } from '../../compiler/kernels/bindings.js';
 
-const planOf = (file: string) => {
+const planOf = (file: string, over: { trainBase?: boolean; loss?: 'pair_mse' | 'pair_ce' | 'clip' } = {}) => {
   const exp = checkFiles(file).experiments[0]!;
+  exp.train = { ...exp.train!, ...over };
   return compileExperiment(exp).plans.train!;
 };
+const CASES: [string, Parameters<typeof planOf>[1]][] = [
+  ['examples/quickstart.medct', {}], ['examples/medct-vlm.medct', {}],
+  // Full fine-tuning reaches every kind's parameter gradients (embedding, bias, LayerNorm, position bias, temperature).
+  ['examples/quickstart.medct', { trainBase: true }], ['examples/quickstart.medct', { trainBase: true, loss: 'pair_ce' }],
+  ['examples/quickstart.medct', { trainBase: true, loss: 'clip' }],
+];
 
 describe('backward / optimizer lowering', () => {
-  for (const file of ['examples/quickstart.medct', 'examples/medct-vlm.medct']) {
-    it(file, () => {
-      const plan = planOf(file);
+  for (const [file, over] of CASES) {
+    it(`${file} ${JSON.stringify(over)}`, () => {
+      const plan = planOf(file, over);
       const kinds = new Set<string>();
       for (const k of plan.kernels) {
         if (k.phase !== 'backward' && k.phase !== 'optimizer') continue;
@@ -51,7 +58,8 @@ describe('backward / optimizer lowering', () => {
         // Every gradient the plan kernel promises is written.
         for (const o of k.outputs) expect(written.has(o), `${k.kind}#${k.id} never writes ${plan.buffers[o]!.name}`).toBe(true);
       }
-      expect([...kinds].sort()).toEqual(expect.arrayContaining(['adamw', 'attention_backward', 'lora_linear_backward', 'layer_norm_backward', 'pair_mse_loss_backward']));
+      expect([...kinds].sort()).toEqual(expect.arrayContaining(['adamw', 'attention_backward', 'lora_linear_backward', 'layer_norm_backward', `${over.loss ?? 'pair_mse'}_loss_backward`]));
+      if (over.trainBase) expect([...kinds]).toEqual(expect.arrayContaining(['embedding_backward', 'elementwise_backward', 'dwconv3d_backward', 'gemm_backward']));
     }, 60_000);
   }
 });

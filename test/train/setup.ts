@@ -8,10 +8,10 @@ import type { Plan } from '../../compiler/plan/types.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { initTensors } from './harness.js';
 
-export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number; pathologies?: number | null } = {}): { plan: Plan; graph: Graph } {
+export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number; pathologies?: number | null; trainBase?: boolean } = {}): { plan: Plan; graph: Graph } {
   const exp = checkFiles('examples/quickstart.medct').experiments[0]!;
   exp.lora = { ...exp.lora!, dropout: opts.dropout ?? 0 };
-  exp.train = { ...exp.train!, batchSize: opts.batch ?? 2, gradClip: opts.gradClip === undefined ? exp.train!.gradClip : opts.gradClip };
+  exp.train = { ...exp.train!, trainBase: opts.trainBase ?? false, batchSize: opts.batch ?? 2, gradClip: opts.gradClip === undefined ? exp.train!.gradClip : opts.gradClip };
   if (opts.pathologies !== null) exp.prompts = { ...exp.prompts, pathologies: exp.prompts.pathologies.slice(0, opts.pathologies ?? 3) };
   const c = compileExperiment(exp);
   return { plan: c.plans.train!, graph: c.graphs.train! };

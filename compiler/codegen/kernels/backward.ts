@@ -48,6 +48,34 @@ export function backwardProgram(T: Target, spec: KernelSpec): KernelProgram | nu
     case 'mul_grad':
       return { summary: [`dx = dy·b (b broadcast, ${spec.bNumel} values), ${spec.numel} elements`], helpers: [], stages: [flat(T, 'mul_grad', spec.numel, WG, [
         `dx[i] = dy[i] * b[i % ${spec.bNumel}];`])] };
+    case 'unary_grad': {
+      const d = spec.op === 'exp' ? T.call('exp', 'x[i]') : T.sel(`x[i] >= ${f(0)}`, f(1), f(spec.slope));
+      return { summary: [`dx = dy·${spec.op}'(x), ${spec.numel} elements`], helpers: [], stages: [flat(T, 'unary_grad', spec.numel, WG, [`dx[i] = dy[i] * ${d};`])] };
+    }
+    case 'broadcast_grad': {
+      const { numel, bNumel, mul } = spec;
+      return { summary: [`db[${bNumel}] = Σ over leading axes of dy${mul ? '·a' : ''} (${numel} elements)`], helpers: [], stages: [flat(T, 'broadcast_grad', bNumel, WG, [
+        T.var('f32', 's', f(0)), `${T.for('o', '0', String(numel / bNumel))} s += dy[o * ${bNumel} + i]${mul ? ` * a[o * ${bNumel} + i]` : ''}; }`, 'db[i] = s;'])] };
+    }
+    case 'attention_bias_grad': {
+      const { batch: B, heads: H, nq, nk, dh, scale } = spec;
+      const qo = (i: string) => `((bb * ${nq} + ${i}) * ${H} + hh) * ${dh}`;
+      const ko = (j: string) => `((bb * ${nk} + ${j}) * ${H} + hh) * ${dh}`;
+      return { summary: [`d bias[${H},${nq},${nk}] of attention over ${B} batches (p recomputed from lse)`], helpers: [], stages: [flat(T, 'attention_bias_grad', H * nq * nk, WG, [
+        T.let('i32', 'hh', `i / ${nq * nk}`), T.let('i32', 'qi', `(i / ${nk}) % ${nq}`), T.let('i32', 'kj', `i % ${nk}`),
+        T.var('f32', 'acc', f(0)),
+        T.for('bb', '0', String(B)),
+        ...(spec.mask ? [`  if (mask[bb * ${nk} + kj] != 0) {`] : ['  {']),
+        `    ${T.var('f32', 's', f(0))} ${T.var('f32', 'dp', f(0))} ${T.var('f32', 'di', f(0))}`,
+        `    ${T.for('d', '0', String(dh))}`,
+        `      s += q[${qo('qi')} + d] * k[${ko('kj')} + d];`,
+        `      dp += dout[${qo('qi')} + d] * v[${ko('kj')} + d];`,
+        `      di += dout[${qo('qi')} + d] * o[${qo('qi')} + d];`,
+        '    }',
+        `    ${T.let('f32', 'p', T.call('exp', `s * ${f(scale)} + bias[i] - lse[(bb * ${H} + hh) * ${nq} + qi]`))}`,
+        '    acc += p * (dp - di);',
+        '  }', '}', 'dbias[i] = acc;'])] };
+    }
     case 'l2norm_backward': {
       const { rows, n, eps } = spec;
       const sum = (name: string, expr: string): string[] => [T.var('f32', name, f(0)), `${T.for('j', '0', String(n))} ${name} += ${expr}; }`];

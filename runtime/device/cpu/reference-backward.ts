@@ -43,6 +43,43 @@ export function runBackwardReference(spec: KernelSpec, b: Buffers): boolean {
       for (let i = 0; i < spec.numel; i++) dx[i] = dy[i]! * bb[i % spec.bNumel]!;
       return true;
     }
+    case 'unary_grad': {
+      const x = f(b, 'x'), dy = f(b, 'dy'), dx = f(b, 'dx');
+      for (let i = 0; i < spec.numel; i++) dx[i] = dy[i]! * (spec.op === 'exp' ? Math.exp(x[i]!) : x[i]! >= 0 ? 1 : spec.slope);
+      return true;
+    }
+    case 'broadcast_grad': {
+      const dy = f(b, 'dy'), a = spec.mul ? f(b, 'a') : null, db = f(b, 'db');
+      for (let j = 0; j < spec.bNumel; j++) {
+        let s = 0;
+        for (let i = j; i < spec.numel; i += spec.bNumel) s += dy[i]! * (a ? a[i]! : 1);
+        db[j] = s;
+      }
+      return true;
+    }
+    case 'attention_bias_grad': {
+      const { batch: B, heads: H, nq, nk, dh, scale } = spec;
+      const q = f(b, 'q'), k = f(b, 'k'), v = f(b, 'v'), bias = f(b, 'bias'), o = f(b, 'o'), lse = f(b, 'lse'), dout = f(b, 'dout');
+      const mask = spec.mask ? (b.mask as Int32Array) : null;
+      const qo = (bb: number, i: number, hh: number) => ((bb * nq + i) * H + hh) * dh;
+      const ko = (bb: number, j: number, hh: number) => ((bb * nk + j) * H + hh) * dh;
+      for (let hh = 0; hh < H; hh++) for (let i = 0; i < nq; i++) for (let j = 0; j < nk; j++) {
+        let acc = 0;
+        for (let bb = 0; bb < B; bb++) {
+          if (mask && mask[bb * nk + j] === 0) continue;
+          let s = 0, dp = 0, di = 0;
+          for (let d = 0; d < dh; d++) {
+            s += q[qo(bb, i, hh) + d]! * k[ko(bb, j, hh) + d]!;
+            dp += dout[qo(bb, i, hh) + d]! * v[ko(bb, j, hh) + d]!;
+            di += dout[qo(bb, i, hh) + d]! * o[qo(bb, i, hh) + d]!;
+          }
+          const p = Math.exp(s * scale + bias[(hh * nq + i) * nk + j]! - lse[(bb * H + hh) * nq + i]!);
+          acc += p * (dp - di);
+        }
+        f(b, 'dbias')[(hh * nq + i) * nk + j] = acc;
+      }
+      return true;
+    }
     case 'l2norm_backward': {
       const { rows, n, eps } = spec;
       const x = f(b, 'x'), dy = f(b, 'dy'), dx = f(b, 'dx');
