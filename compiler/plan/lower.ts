@@ -222,6 +222,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       const params = trainables.map(tensorBuffer);
       const o = opts.train?.optimizer;
       // One multi-tensor step: inputs are params, grads, then (m, v) per param, in that order.
+      // `lr` is the configured base rate; kernels read each step's scheduled rate from the runtime params.
       emit('adamw', 'optimizer', [], '', [...params, ...paramGrads, ...moments], [...params, ...moments], {
         kind: '', numel: elements, lr: o?.lr ?? 0, beta1: o?.beta1 ?? 0.9, beta2: o?.beta2 ?? 0.999, eps: o?.eps ?? 1e-8, weightDecay: o?.weightDecay ?? 0,
       }, 12 * elements);
