@@ -34,6 +34,8 @@ describe('backward / optimizer lowering', () => {
         for (const st of low.steps) {
           const binds = kernelBindings(st.spec);
           expect(st.args.length, `${k.kind}: ${st.spec.kind} args`).toBe(binds.length);
+          // WebGPU rejects a dispatch binding one buffer writable and again in another slot.
+          binds.forEach((bd, i) => { if (bd.access !== 'read') expect(st.args.filter((a) => a === st.args[i]).length, `${k.kind}#${k.id} ${st.spec.kind}: ${bd.name} aliased`).toBe(1); });
           binds.forEach((bd, i) => {
             const a = st.args[i]!;
             if (a === 'params') { expect(bd.name).toBe('params'); return; }
