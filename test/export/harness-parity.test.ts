@@ -1,21 +1,31 @@
 // Two independent implementations of the ct_clip_tiny forward agree: onnxruntime on the ONNX
 // export, and test/train's plan runner (the compiled train plan's forward kernels on the CPU
-// reference device). LoRA dropout 0 so the train-mode forward is the deterministic function ONNX
+// reference device and on WebGPU). LoRA dropout 0 so the train-mode forward is the deterministic function ONNX
 // exports; lora_B non-zero so the adapters contribute.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../compiler/export/onnx/index.js';
 import type { Graph } from '../../compiler/graph/types.js';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
+import type { Device } from '../../runtime/device/types.js';
+import { openWebGpu } from '../../runtime/device/webgpu/device.js';
 import { PlanRunner } from '../train/harness.js';
 import { feeds, tinyTrain, weights } from '../train/setup.js';
 import { runOnnx } from './ort.js';
 
-describe('onnx export vs the CPU plan runner', () => {
-  it('ct_clip_tiny train graph forward: latents, logits and pair-MSE loss within 1e-4', async () => {
+let gpu: Device;
+beforeAll(async () => {
+  const d = await openWebGpu();
+  if ('reason' in d) throw new Error(`WebGPU is required for these tests (CI installs Mesa): ${d.reason}`);
+  gpu = d;
+}, 60_000);
+afterAll(() => gpu?.destroy());
+
+describe('onnx export vs the plan runner', () => {
+  it.each(['cpu', 'webgpu'])('ct_clip_tiny train graph forward on %s: latents, logits and pair-MSE loss within 1e-4', async (backend) => {
     const { plan, graph } = tinyTrain({ dropout: 0, batch: 2 });
     const w = weights(graph, 7);
     const f = feeds(plan, 3);
-    const runner = new PlanRunner(plan, graph, new CpuDevice());
+    const runner = new PlanRunner(plan, graph, backend === 'cpu' ? new CpuDevice() : gpu);
     await runner.load(w);
     await runner.run(f, {}, ['forward']);
     const tensorOf = (name: string) => graph.tensors.find((t) => t.name === name)!.id;
