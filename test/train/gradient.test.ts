@@ -43,7 +43,7 @@ const CHECKED = [
 
 /** Runs forward + backward once, then checks `picks` entries per tensor against central differences. */
 async function checkTensors(opts: Parameters<typeof tinyTrain>[0], names: string[], picksPer: number): Promise<void> {
-  const { plan, graph } = tinyTrain({ batch: 1, gradClip: null, ...opts });
+  const { plan, graph } = tinyTrain({ batch: 1, ...opts, gradClip: null });
   const run = new PlanRunner(plan, graph, new CpuDevice());
   const w = weights(graph, 7);
   await run.load(w);
@@ -85,4 +85,8 @@ describe('train step gradients (cpu) match finite differences of the forward', (
   it('LoRA A and B of text and image adapters (the quickstart plan)', () => checkTensors({}, CHECKED, 2), 600_000);
   // train.trainBase: every kernel kind's parameter gradient, one (the largest) entry per tensor.
   it('base parameters (train.trainBase)', () => checkTensors({ trainBase: true }, BASE, 1), 600_000);
+  // The other losses (their backward re-runs the loss kernel for dlogits): one text and one image adapter each.
+  for (const loss of ['pair_ce', 'clip'] as const) {
+    it(`${loss} loss`, () => checkTensors({ loss, batch: 2 }, [CHECKED[1]!, CHECKED[4]!], 1), 600_000);
+  }
 });

@@ -8,10 +8,10 @@ import type { Plan } from '../../compiler/plan/types.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { initTensors } from './harness.js';
 
-export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number; pathologies?: number | null; trainBase?: boolean } = {}): { plan: Plan; graph: Graph } {
+export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number; pathologies?: number | null; trainBase?: boolean; loss?: 'pair_mse' | 'pair_ce' | 'clip' } = {}): { plan: Plan; graph: Graph } {
   const exp = checkFiles('examples/quickstart.medct').experiments[0]!;
   exp.lora = { ...exp.lora!, dropout: opts.dropout ?? 0 };
-  exp.train = { ...exp.train!, trainBase: opts.trainBase ?? false, batchSize: opts.batch ?? 2, gradClip: opts.gradClip === undefined ? exp.train!.gradClip : opts.gradClip };
+  exp.train = { ...exp.train!, loss: opts.loss ?? exp.train!.loss, trainBase: opts.trainBase ?? false, batchSize: opts.batch ?? 2, gradClip: opts.gradClip === undefined ? exp.train!.gradClip : opts.gradClip };
   if (opts.pathologies !== null) exp.prompts = { ...exp.prompts, pathologies: exp.prompts.pathologies.slice(0, opts.pathologies ?? 3) };
   const c = compileExperiment(exp);
   return { plan: c.plans.train!, graph: c.graphs.train! };
@@ -30,7 +30,7 @@ export function feeds(plan: Plan, seed: number): Record<string, Float32Array | I
     for (let j = 0; j < len; j++) { ids[t * len + j] = j < used ? 1 + rng.int(500) : 0; mask[t * len + j] = j < used ? 1 : 0; }
   }
   out.input_ids = ids; out.attention_mask = mask;
-  out.targets = Float32Array.from({ length: n('targets') }, () => (rng.uniform() < 0.5 ? 1 : 0));
+  if (plan.inputs.targets !== undefined) out.targets = Float32Array.from({ length: n('targets') }, () => (rng.uniform() < 0.5 ? 1 : 0));
   return out;
 }
 
