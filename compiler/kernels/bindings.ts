@@ -1,6 +1,6 @@
 // The buffers a kernel takes, in binding order (WGSL @binding(i), CUDA argument i). The executor
 // passes buffers in exactly this order; the CPU reference reads them by name.
-import type { KernelSpec } from './spec.js';
+import { sumsqParts, type KernelSpec } from './spec.js';
 
 export interface Binding {
   name: string;
@@ -122,7 +122,7 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
     case 'bias_grad':
       return [r('dy', spec.rows * spec.n), w('db', spec.n)];
     case 'sumsq':
-      return [r('x', spec.numel), w('norms', spec.tensors)];
+      return [r('x', spec.numel), w('norms', spec.tensors), w('partial', sumsqParts(spec.numel))];
     case 'grad_clip_scale':
       return [r('norms', spec.tensors), w('g', spec.numel)];
   }

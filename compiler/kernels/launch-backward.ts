@@ -11,7 +11,7 @@
 // add into its output itself writes a scratch buffer, then `axpy {accumulate}` adds it in (binding
 // the destination both read-only and writable in one dispatch is invalid on WebGPU).
 import type { Plan, PlanBuffer, PlanKernel } from '../plan/types.js';
-import type { GemmSpec, KernelSpec, LoraLinearSpec } from './spec.js';
+import { sumsqParts, type GemmSpec, type KernelSpec, type LoraLinearSpec } from './spec.js';
 import { loraBackwardSteps, type KernelStep } from './lora.js';
 
 export interface LoweredSteps {
@@ -126,7 +126,10 @@ function lowerOptimizer(b: Builder): void {
     const grads = k.inputs;
     const tensors = grads.length;
     const norms = b.tmp('norms', tensors);
-    grads.forEach((g, index) => b.push({ kind: 'sumsq', numel: numel(plan.buffers[g]!), tensors, index }, [b.buf(g), norms]));
+    grads.forEach((g, index) => {
+      const n = numel(plan.buffers[g]!);
+      b.push({ kind: 'sumsq', numel: n, tensors, index }, [b.buf(g), norms, b.tmp(`partial${index}`, sumsqParts(n))]);
+    });
     grads.forEach((g) => b.push({ kind: 'grad_clip_scale', numel: numel(plan.buffers[g]!), tensors, maxNorm: num(s, 'maxNorm') }, [norms, b.buf(g)]));
     return;
   }

@@ -128,7 +128,9 @@ export type AttentionBiasGradSpec = Omit<AttentionSpec, 'kind' | 'bias'> & { kin
 export type L2NormBackwardSpec = { kind: 'l2norm_backward'; rows: number; n: number; eps: number };
 /** db[j] = Σ_i dy[i, j]: a bias gradient, one thread per column (fixed order, no atomics). */
 export type BiasGradSpec = { kind: 'bias_grad'; rows: number; n: number };
-/** norms[index] = Σ x² (f32, fixed reduction order): one tensor's share of grad_clip's global norm. */
+/** norms[index] = Σ x² (f32, fixed reduction order): one tensor's share of grad_clip's global norm.
+ *  Two stages: sumsqParts(numel) workgroups each reduce a contiguous chunk into `partial`, then one
+ *  workgroup reduces the partials (a 150M-element full fine-tuning weight is not one workgroup's loop). */
 export type SumSqSpec = { kind: 'sumsq'; numel: number; tensors: number; index: number };
 /** torch clip_grad_norm_: total = sqrt(Σ norms) summed in index order; g *= min(1, maxNorm/(total+1e-6)). */
 export type GradClipScaleSpec = { kind: 'grad_clip_scale'; numel: number; tensors: number; maxNorm: number };
@@ -153,4 +155,9 @@ export function kernelName(spec: KernelSpec): string {
     parts.push(`${key}${String(value).replace(/[^0-9A-Za-z]+/g, 'p')}`);
   }
   return parts.join('_');
+}
+
+/** Workgroups of sumsq's first stage: one per 16Ki elements, at most 256 (the second stage's width). */
+export function sumsqParts(numel: number): number {
+  return Math.max(1, Math.min(256, Math.ceil(numel / 16384)));
 }

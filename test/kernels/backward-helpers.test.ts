@@ -79,7 +79,7 @@ describe('optimizer kernels match runtime/train/optimizer-ref.ts', () => {
       const want = grads.map((g) => g.slice());
       const total = clipGradNorm(want, maxNorm);
       const norms = new Float32Array(3);
-      grads.forEach((g, i) => run({ kind: 'sumsq', numel: g.length, tensors: 3, index: i }, { x: g, norms }));
+      grads.forEach((g, i) => run({ kind: 'sumsq', numel: g.length, tensors: 3, index: i }, { x: g, norms, partial: new Float32Array(1) }));
       expect(Math.sqrt(norms.reduce((a, b) => a + b, 0))).toBeCloseTo(total, 4);
       grads.forEach((g, i) => {
         const got = run({ kind: 'grad_clip_scale', numel: g.length, tensors: 3, maxNorm }, { norms, g: g.slice() }).g!;

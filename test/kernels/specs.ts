@@ -51,6 +51,7 @@ export const SAMPLE_SPECS: KernelSpec[] = [
   { kind: 'l2norm_backward', rows: 19, n: 33, eps: 1e-12 },
   { kind: 'bias_grad', rows: 70, n: 37 },
   { kind: 'sumsq', numel: 1000, tensors: 5, index: 3 },
+  { kind: 'sumsq', numel: 70001, tensors: 2, index: 1 },
   { kind: 'grad_clip_scale', numel: 300, tensors: 5, maxNorm: 0.5 },
   { kind: 'unary_grad', numel: 300, op: 'exp', slope: 0 },
   { kind: 'unary_grad', numel: 300, op: 'leaky_relu', slope: 0.1 },

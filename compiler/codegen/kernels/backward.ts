@@ -1,9 +1,9 @@
 // Generators for the backward-pass and optimizer helper kernels (compiler/kernels/spec.ts,
 // "Backward-pass and optimizer helpers"). Like pointwise.ts: one thread per element, per row or
 // per column, so every reduction runs in a fixed order (deterministic, no atomics); the one
-// global reduction (sumsq, for gradient clipping) is a single workgroup's fixed tree.
+// global reduction (sumsq, for gradient clipping) is chunked into fixed trees.
 import type { Target } from '../target.js';
-import type { KernelSpec } from '../../kernels/spec.js';
+import { sumsqParts, type KernelSpec } from '../../kernels/spec.js';
 import { grid1d, flatIndex, type KernelProgram, type Stage } from './program.js';
 
 const WG = 256;
@@ -94,11 +94,21 @@ export function backwardProgram(T: Target, spec: KernelSpec): KernelProgram | nu
         T.var('f32', 's', f(0)), `${T.for('r', '0', String(rows))} s += dy[r * ${n} + i]; }`, 'db[i] = s;'])] };
     }
     case 'sumsq': {
-      const body: string[] = [T.var('f32', 's', f(0)), `${T.for('j', 'tx', String(spec.numel), WG)} s += x[j] * x[j]; }`, 'part[tx] = s;', T.barrier];
-      for (let stride = WG / 2; stride >= 1; stride /= 2) body.push(`if (tx < ${stride}) { part[tx] = part[tx] + part[tx + ${stride}]; }`, T.barrier);
-      body.push(`if (tx == 0) { norms[${spec.index}] = part[0]; }`);
-      return { summary: [`norms[${spec.index}] = Σ x² over ${spec.numel} elements (one workgroup, fixed tree)`], helpers: [],
-        stages: [{ entry: 'sumsq', workgroup: [WG, 1, 1], grid: [1, 1, 1], shared: [['part', WG]], body }] };
+      const parts = sumsqParts(spec.numel), chunk = Math.ceil(spec.numel / parts);
+      const tree = (): string[] => {
+        const out: string[] = ['part[tx] = s;', T.barrier];
+        for (let stride = WG / 2; stride >= 1; stride /= 2) out.push(`if (tx < ${stride}) { part[tx] = part[tx] + part[tx + ${stride}]; }`, T.barrier);
+        return out;
+      };
+      const stage1 = [
+        T.let('i32', 'lo', `bx * ${chunk}`), T.let('i32', 'hi', T.sel(`lo + ${chunk} < ${spec.numel}`, `lo + ${chunk}`, String(spec.numel))),
+        T.var('f32', 's', f(0)), `${T.for('j', 'lo + tx', 'hi', WG)} s += x[j] * x[j]; }`, ...tree(),
+        'if (tx == 0) { partial[bx] = part[0]; }'];
+      const stage2 = [T.var('f32', 's', f(0)), `if (tx < ${parts}) { s = partial[tx]; }`, ...tree(), `if (tx == 0) { norms[${spec.index}] = part[0]; }`];
+      return { summary: [`norms[${spec.index}] = Σ x² over ${spec.numel} elements (${parts} chunk(s) of ${chunk}, then their sum; fixed trees)`], helpers: [],
+        stages: [
+          { entry: 'sumsq_chunks', workgroup: [WG, 1, 1], grid: [parts, 1, 1], shared: [['part', WG]], body: stage1 },
+          { entry: 'sumsq_total', workgroup: [WG, 1, 1], grid: [1, 1, 1], shared: [['part', WG]], body: stage2 }] };
     }
     case 'grad_clip_scale': {
       const { numel, tensors, maxNorm } = spec;

@@ -1,6 +1,6 @@
 // CPU reference of the backward-pass and optimizer helper kernels (compiler/kernels/spec.ts,
 // "Backward-pass and optimizer helpers"): plain loops, f64 accumulation over f32 storage.
-import type { KernelSpec } from '../../../compiler/kernels/spec.js';
+import { sumsqParts, type KernelSpec } from '../../../compiler/kernels/spec.js';
 import type { Buffers } from './reference.js';
 
 const f = (b: Buffers, name: string): Float32Array => b[name] as Float32Array;
@@ -100,9 +100,15 @@ export function runBackwardReference(spec: KernelSpec, b: Buffers): boolean {
       return true;
     }
     case 'sumsq': {
-      const x = f(b, 'x');
-      let s = 0; for (let i = 0; i < spec.numel; i++) s += x[i]! * x[i]!;
-      f(b, 'norms')[spec.index] = s;
+      const x = f(b, 'x'), partial = f(b, 'partial');
+      const parts = sumsqParts(spec.numel), chunk = Math.ceil(spec.numel / parts);
+      let total = 0;
+      for (let p = 0; p < parts; p++) {
+        let s = 0; for (let i = p * chunk; i < Math.min(spec.numel, (p + 1) * chunk); i++) s += x[i]! * x[i]!;
+        partial[p] = s;
+        total += s;
+      }
+      f(b, 'norms')[spec.index] = total;
       return true;
     }
     case 'grad_clip_scale': {
