@@ -3,7 +3,7 @@
 // vite, which strips the types) so the executor can be chosen: `exec` = runtime/exec (what the CLI
 // uses), `plan-runner` = test/train's independent plan runner (test/run/plan-runner-executor.ts).
 // From the repository root:
-//   node bench/run/quickstart.mjs [--backend cpu|webgpu|auto] [--executor exec|plan-runner] [--spec FILE] [--epochs N]
+//   node bench/run/quickstart.mjs [--backend cpu|webgpu|auto] [--executor exec|plan-runner] [--spec FILE] [--epochs N] [--out DIR (kept)]
 // Prints one JSON line with the phase times (seconds) and the train/eval sizes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,8 @@ const spec = opt('spec', 'examples/quickstart.medct');
 const epochs = opt('epochs', null);
 
 const vite = await createServer({ server: { middlewareMode: true, hmr: false }, appType: 'custom', logLevel: 'error', optimizeDeps: { noDiscovery: true, include: [] } });
-const out = mkdtempSync(join(tmpdir(), 'medctc-bench-quickstart-'));
+const keep = opt('out', null);
+const out = keep ?? mkdtempSync(join(tmpdir(), 'medctc-bench-quickstart-'));
 try {
   const { checkFiles } = await vite.ssrLoadModule('/compiler/check/index.ts');
   const { compileExperiment } = await vite.ssrLoadModule('/compiler/build.ts');
@@ -40,5 +41,5 @@ try {
   }));
 } finally {
   await vite.close();
-  rmSync(out, { recursive: true, force: true });
+  if (!keep) rmSync(out, { recursive: true, force: true });
 }

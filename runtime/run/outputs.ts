@@ -57,13 +57,14 @@ export const metricsJson = (m: MetricsFile): string => canonicalJson(m);
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** sha256 of every file in the run folder (recursively), relative path -> hash; run.json itself excluded. */
+/** sha256 of every file in the run folder (recursively), relative path -> hash. run.json itself is
+ *  left out, and so are the generated kernels, which medctc.lock already hashes one by one. */
 export function hashFolder(dir: string, prefix = ''): Record<string, string> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, hashFolder(join(dir, e.name), rel));
+    if (e.isDirectory()) { if (rel !== 'kernels') Object.assign(out, hashFolder(join(dir, e.name), rel)); }
     else if (rel !== 'run.json' && !e.name.startsWith('.')) out[rel] = sha256(readFileSync(join(dir, e.name)));
   }
   return out;
