@@ -11,9 +11,11 @@ import { METRIC_FIELDS, renderTable, type EvalResults } from '../eval/index.js';
 export const RESULT_FILES = ['train_log.jsonl', 'metrics.json', 'metrics.md', 'scores.csv', 'scores.baseline.csv', 'run.json'] as const;
 export const ADAPTER_DIR = 'adapter';
 
-export function clearResults(dir: string): void {
+/** Removes an earlier run's result files; its adapter too when this run writes one (an
+ *  evaluate-only run may be reading that very adapter). */
+export function clearResults(dir: string, opts: { adapter: boolean }): void {
   for (const f of RESULT_FILES) rmSync(join(dir, f), { force: true });
-  rmSync(join(dir, ADAPTER_DIR), { recursive: true, force: true });
+  if (opts.adapter) rmSync(join(dir, ADAPTER_DIR), { recursive: true, force: true });
 }
 
 export interface MetricsFile {

@@ -84,7 +84,7 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
   const doBaseline = doEval && doTrain && (o.baseline ?? exp.evaluate.baseline);
 
   mkdirSync(o.outDir, { recursive: true });
-  clearResults(o.outDir);
+  clearResults(o.outDir, { adapter: doTrain });
   await timed('build', () => writeBuild(c, o.outDir, { baseDir: o.baseDir }));
   const device = o.device ?? await timed('device', () => openDevice(exp.backend));
   rep.note(`${exp.name}: ${device.description}`, { device: device.description, backend: device.backend });

@@ -89,6 +89,11 @@ describe('runCompiled with a stand-in executor', () => {
     const scores = readFileSync(join(out, 'scores.csv'), 'utf8').trim().split('\n');
     expect(scores).toHaveLength(3);
     expect(readFileSync(join(out, 'metrics.md'), 'utf8')).toContain('Before and after training');
+    // An evaluate-only run into the same folder replaces the results but keeps the adapter it may be reading.
+    await runCompiled(c, { outDir: out, baseDir: dir, source: file, progress: 'quiet', device: new CpuDevice(), createExecutor: standIn().create as never, train: false });
+    expect(existsSync(join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'train_log.jsonl'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))).toMatchObject({ finalModel: 'base', baseline: null });
   });
 
   it('a non-finite loss stops the run with E5562 and leaves no adapter, metrics or run.json (even from an earlier run)', async () => {
