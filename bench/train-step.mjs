@@ -5,7 +5,7 @@
 // lowered by compiler/kernels/launch-backward.ts. The runner is test/train/harness.ts (loaded
 // through vite, which strips the types), one device buffer per plan buffer.
 // From the repository root:
-//   node bench/train-step.mjs [--backend all|cpu|webgpu] [--steps N] [--batch N]
+//   node bench/train-step.mjs [--backend all|cpu|webgpu] [--steps N] [--batch N] [--profile]
 // Prints one JSON line per measurement and a table.
 import { createServer } from 'vite';
 
@@ -42,6 +42,15 @@ try {
       const t3 = performance.now();
       if (s === 0) continue; // warm-up: kernel compilation and pipeline creation
       phase.forward.push(t1 - t0); phase.backward.push(t2 - t1); phase.optimizer.push(t3 - t2); phase.step.push(t3 - t0);
+    }
+    if (args.includes('--profile')) {
+      // One more step timing every kernel (exact on cpu; on webgpu it only times the enqueue).
+      const byKind = new Map();
+      run.onKernel = (k, ms) => byKind.set(k.kind, (byKind.get(k.kind) ?? 0) + ms);
+      await run.run(f, { dropoutSeed: 0, adamStep: steps + 2, lr: 1e-3 }, ['forward', 'backward', 'optimizer']);
+      run.onKernel = null;
+      const top = [...byKind].sort((a, b) => b[1] - a[1]);
+      console.log(JSON.stringify({ backend: name, profileMs: Object.fromEntries(top.map(([k, v]) => [k, +v.toFixed(1)])) }));
     }
     const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const row = { backend: name, device: device.description, images: plan.batch.images, texts: plan.batch.texts, kernels: plan.kernels.length, steps,

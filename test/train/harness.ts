@@ -93,6 +93,9 @@ export class PlanRunner {
     }
   }
 
+  /** Called after each kernel with its wall time (exact on the CPU device, whose dispatch is synchronous). */
+  onKernel: ((k: PlanKernel, ms: number) => void) | null = null;
+
   async run(feeds: Record<string, Float32Array | Int32Array>, scalars: { dropoutSeed?: number; adamStep?: number; lr?: number }, phases: KernelPhase[]): Promise<void> {
     for (const [name, data] of Object.entries(feeds)) await this.write(this.plan.inputs[name]!, data);
     const p = new Uint32Array(4);
@@ -102,8 +105,10 @@ export class PlanRunner {
     for (const k of this.plan.kernels) {
       if (!phases.includes(k.phase)) continue;
       const l = this.lowered.get(k.id)!;
+      const t0 = performance.now();
       if ('host' in l || (k.kind === 'vq_nearest' && this.straightThrough)) await this.host(k);
       else await this.dispatch(l);
+      this.onKernel?.(k, performance.now() - t0);
     }
     await this.device.synchronize();
   }
