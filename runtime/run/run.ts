@@ -194,6 +194,6 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
 
 export function summaryLine(e: EvalRun): string {
   const m = e.results.mean;
-  const p = (x: number | null) => (x === null ? '—' : (100 * x).toFixed(1));
-  return `mean AUROC ${p(m.auroc)}%, accuracy ${p(m.accuracy)}%, macro-F1 ${p(m.macroF1)}% over ${e.volumes.length} volumes`;
+  const p = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+  return `mean AUROC ${p(m.auroc)}, accuracy ${p(m.accuracy)}, macro-F1 ${p(m.macroF1)} over ${e.volumes.length} volumes`;
 }
