@@ -1,0 +1,45 @@
+// The plan executor's contract (shared by runtime/run, the train/eval loops and the tests).
+//
+// Runtime scalars travel in one 4 x u32 `params` buffer the executor uploads before each run:
+//   params = [dropoutSeed, adamStep (1-based), lr as f32 bits, 0]
+// Kernels that need them (lora_linear/lora_shrink dropout, masked gemm, adamw) bind it under the
+// reserved step-arg name `params` (compiler/kernels/launch.ts); AdamW reads lr from params[2].
+//
+// Gradient rule (with compiler/kernels/launch-backward.ts): at the start of every run() the
+// executor zeroes every `param_grad` buffer. Backward kernels then write a gradient buffer the
+// first time and add into it when it is listed in PlanKernel.backward.accumulate.
+import type { Graph } from '../../compiler/graph/types.js';
+import type { Plan } from '../../compiler/plan/types.js';
+import type { Device } from '../device/types.js';
+
+export interface RunScalars { dropoutSeed: number; adamStep: number; lr: number } // lr: this step's learning rate
+
+export type Feeds = Record<string, Float32Array | Int32Array>;
+
+export interface Executor {
+  readonly plan: Plan;
+  readonly device: Device;
+  /** Uploads every weight buffer: by graph tensor name from `tensors` when given, else seeded init from the graph's Init. */
+  loadWeights(opts: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }): Promise<void>;
+  /** Runs the 'prepare' kernels (eval: LoRA merge); call after weights change. */
+  prepare(): Promise<void>;
+  /** One forward (train plans: + backward + optimizer) over the feeds (by plan.inputs name). */
+  run(feeds: Feeds, scalars?: Partial<RunScalars>): Promise<void>;
+  /** A plan output by name (plan.outputs), e.g. 'logits', 'image_latent', 'loss'. */
+  output(name: string): Promise<Float32Array>;
+  /** Read/write a weight by its graph tensor (state-dict) name, e.g. a trained lora_A. */
+  readTensor(name: string): Promise<Float32Array>;
+  writeTensor(name: string, data: Float32Array): Promise<void>;
+  destroy(): void;
+}
+
+export type CreateExecutor = (plan: Plan, graph: Graph, device: Device) => Promise<Executor>;
+
+/** Packs RunScalars into the params buffer layout above. */
+export function packScalars(s: RunScalars): Uint32Array {
+  const p = new Uint32Array(4);
+  p[0] = s.dropoutSeed >>> 0;
+  p[1] = s.adamStep >>> 0;
+  p[2] = new Uint32Array(Float32Array.of(s.lr).buffer)[0]!;
+  return p;
+}
