@@ -13,6 +13,7 @@ import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraE
 import { attentionProgram, attentionBackwardProgram } from './kernels/attention.js';
 import { pointwiseProgram } from './kernels/pointwise.js';
 import { backwardProgram } from './kernels/backward.js';
+import { glueProgram } from './kernels/glue.js';
 
 export const TARGETS: Record<TargetName, Target> = { wgsl: WGSL, cuda: CUDA };
 
@@ -43,7 +44,7 @@ export function kernelProgram(T: Target, spec: KernelSpec): KernelProgram {
     case 'attention': return attentionProgram(T, spec);
     case 'attention_backward': return attentionBackwardProgram(T, spec);
     default: {
-      const p = pointwiseProgram(T, spec) ?? backwardProgram(T, spec);
+      const p = pointwiseProgram(T, spec) ?? backwardProgram(T, spec) ?? glueProgram(T, spec);
       if (!p) throw new Error(`codegen: no generator for kernel kind ${spec.kind}`);
       return p;
     }

@@ -123,6 +123,14 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       return [r('dy', spec.rows * spec.n), w('db', spec.n)];
     case 'sumsq':
       return [r('x', spec.numel), w('norms', spec.tensors), w('partial', sumsqParts(spec.numel))];
+    case 'slice':
+      return [r('x', spec.outer * spec.len * spec.inner), w('y', spec.outer * (spec.end - spec.start) * spec.inner)];
+    case 'l2norm':
+      return [r('x', spec.rows * spec.n), w('y', spec.rows * spec.n)];
+    case 'rel_pos_grid':
+      return [w('y', (spec.h * spec.w) ** 2 * 2)];
+    case 'elementwise':
+      return [r('a', spec.aNumel), ...(spec.bNumel > 0 ? [r('b', spec.bNumel)] : []), w('y', spec.numel)];
     case 'grad_clip_scale':
       return [r('norms', spec.tensors), w('g', spec.numel)];
   }

@@ -58,8 +58,8 @@ export function fromPlanSpec(s: PlanSpec): FromPlan {
     case 'vq_nearest':
       return { specs: [{ kind: 'vq_nearest', rows: num(s, 'rows'), dim: num(s, 'dim'), codebook: num(s, 'codebook') }] };
     case 'pair_mse_loss': case 'pair_ce_loss':
-      // logits [B, 2P] interleave (present, absent) per pathology: B·P adjacent pairs.
-      return { specs: [{ kind: s.kind, batch: (num(s, 'batch') * num(s, 'texts')) / 2 }] };
+      // The plan's batch already counts pairs (B·P rows of (present, absent); compiler/plan/specs.ts).
+      return { specs: [{ kind: s.kind, batch: num(s, 'batch') }] };
     case 'clip_loss':
       return { specs: [{ kind: 'clip_loss', batch: num(s, 'batch') }] };
     default:

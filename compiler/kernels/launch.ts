@@ -10,7 +10,6 @@ import type { Plan, PlanKernel } from '../plan/types.js';
 import type { KernelSpec } from './spec.js';
 import type { KernelStep } from './lora.js';
 import { kernelBindings } from './bindings.js';
-import { fromPlanSpec } from './from-plan.js';
 import { lowerBackwardKernel } from './launch-backward.js';
 
 export type { KernelStep } from './lora.js';
@@ -35,11 +34,84 @@ export function lowerKernel(plan: Plan, k: PlanKernel): Lowering {
   }
 }
 
+type Spec = PlanKernel['spec'];
+const num = (s: Spec, key: string): number => {
+  const v = s[key];
+  if (typeof v !== 'number') throw new Error(`parameter ${key} is ${JSON.stringify(v)}`);
+  return v;
+};
+const shapeOf = (plan: Plan, id: number): number[] => plan.buffers[id]!.shape;
+
+/** Forward and prepare kinds. Plan specs of the kinds the backends run directly already carry the
+ *  KernelSpec's parameters (compiler/plan/specs.ts); the glue kinds map to their own KernelSpecs. */
 function lowerForward(plan: Plan, k: PlanKernel): Lowering {
-  const f = fromPlanSpec(k.spec);
-  if ('unsupported' in f) return f;
-  if (f.specs.length !== 1) return { unsupported: `${k.kind}: ${f.specs.length} specs` };
-  return bindInOrder(plan, k, f.specs[0]!);
+  const s = k.spec;
+  switch (k.kind) {
+    case 'linear': case 'lora_linear': case 'attention': case 'layer_norm': case 'l2norm_scale': case 'geglu':
+    case 'mean_pool': case 'embedding': case 'dwconv3d': case 'vq_nearest': case 'add': case 'gelu':
+    case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss':
+      return bindInOrder(plan, k, { ...s, kind: k.kind } as unknown as KernelSpec);
+    case 'gemm':
+      return bindInOrder(plan, k, { ...s, kind: 'gemm', maskB: 0 } as unknown as KernelSpec);
+    case 'l2norm':
+      return bindInOrder(plan, k, { kind: 'l2norm', rows: num(s, 'rows'), n: num(s, 'n'), eps: num(s, 'eps') });
+    case 'rel_pos_grid':
+      return bindInOrder(plan, k, { kind: 'rel_pos_grid', h: num(s, 'h'), w: num(s, 'w') });
+    case 'lora_merge': {
+      // W' = W + scaling·B·A: one GEMM of B [n,r] by A [r,k] with W as the residual.
+      const [w, a, b] = k.inputs as [number, number, number];
+      const kk = num(s, 'k'), n = num(s, 'n'), r = num(s, 'r');
+      const spec: KernelSpec = { kind: 'gemm', m: n, k: r, n: kk, transA: false, transB: false, alpha: num(s, 'scaling'), bias: false, activation: 'none', residual: true, maskB: 0 };
+      return bindInOrder(plan, { ...k, inputs: [b, a, w] }, spec);
+    }
+    case 'copy': {
+      const inShape = s.inShape as number[];
+      if (s.op === 'permute') return bindInOrder(plan, k, { kind: 'permute', inShape, perm: s.perm as number[] });
+      if (s.op === 'slice') {
+        const axis = num(s, 'axis');
+        return bindInOrder(plan, k, {
+          kind: 'slice', outer: numel(inShape.slice(0, axis)), len: inShape[axis]!, inner: numel(inShape.slice(axis + 1)),
+          start: num(s, 'start'), end: num(s, 'end'),
+        });
+      }
+      if (s.op === 'reshape') return bindInOrder(plan, k, { kind: 'axpy', numel: numel(inShape), alpha: 1, accumulate: false });
+      return { unsupported: `copy op ${String(s.op)}` };
+    }
+    case 'elementwise': return lowerElementwise(plan, k);
+    default:
+      return { unsupported: `no kernel for plan kind ${k.kind} yet` };
+  }
+}
+
+const BINARY = new Set(['add', 'mul']);
+const UNARY = new Set(['scale', 'exp', 'leaky_relu', 'gelu']);
+
+/** A one-op elementwise kernel; binary operands may broadcast along leading axes only. */
+function lowerElementwise(plan: Plan, k: PlanKernel): Lowering {
+  const s = k.spec;
+  const ops = s.ops as string[];
+  if (ops.length !== 1) return { unsupported: `elementwise chain [${ops.join(', ')}] (only single ops have a kernel)` };
+  const op = ops[0]!;
+  const out = shapeOf(plan, k.outputs[0]!);
+  const n = numel(out);
+  const base = { kind: 'elementwise' as const, numel: n, slope: typeof s.slope === 'number' ? s.slope : 0, factor: typeof s.factor === 'number' ? s.factor : 1 };
+  if (UNARY.has(op)) {
+    if (k.inputs.length !== 1 || numel(shapeOf(plan, k.inputs[0]!)) !== n) return { unsupported: `elementwise ${op} over ${k.inputs.length} inputs` };
+    return bindInOrder(plan, k, { ...base, op: op as 'exp', aNumel: n, bNumel: 0 });
+  }
+  if (!BINARY.has(op)) return { unsupported: `elementwise op ${op}` };
+  const ins = k.inputs.length === 1 ? [k.inputs[0]!, k.inputs[0]!] : k.inputs;
+  if (ins.length !== 2) return { unsupported: `elementwise ${op} over ${k.inputs.length} inputs` };
+  for (const id of ins) {
+    // Leading-axis broadcast: the operand (leading 1s dropped) is a suffix of the output shape.
+    const sh = [...shapeOf(plan, id)];
+    while (sh.length && sh[0] === 1) sh.shift();
+    const tail = out.slice(out.length - sh.length);
+    if (sh.length > out.length || sh.join() !== tail.join()) {
+      if (numel(sh) !== n) return { unsupported: `elementwise ${op}: operand [${shapeOf(plan, id).join(', ')}] does not broadcast along leading axes of [${out.join(', ')}]` };
+    }
+  }
+  return bindInOrder(plan, { ...k, inputs: ins }, { ...base, op: op as 'add', aNumel: numel(shapeOf(plan, ins[0]!)), bNumel: numel(shapeOf(plan, ins[1]!)) });
 }
 
 /** One step whose reads take k.inputs and writes take k.outputs in order (extra writes -> scratch). */

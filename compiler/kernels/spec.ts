@@ -135,13 +135,30 @@ export type SumSqSpec = { kind: 'sumsq'; numel: number; tensors: number; index: 
 /** torch clip_grad_norm_: total = sqrt(Σ norms) summed in index order; g *= min(1, maxNorm/(total+1e-6)). */
 export type GradClipScaleSpec = { kind: 'grad_clip_scale'; numel: number; tensors: number; maxNorm: number };
 
+// Forward glue kernels (compiler/kernels/launch.ts lowers the plan's copy / elementwise / l2norm /
+// rel_pos_grid kinds to them).
+/** y = x[:, start:end, :] over x viewed [outer, len, inner]. */
+export type SliceSpec = { kind: 'slice'; outer: number; len: number; inner: number; start: number; end: number };
+/** y = x / max(‖x‖₂, eps) over the last axis of [rows, n] (F.normalize). */
+export type L2NormSpec = { kind: 'l2norm'; rows: number; n: number; eps: number };
+/** y[hw, hw, 2]: grid[i] = (i div w, i mod w), d = grid[i] - grid[j], y = sign(d)·ln(|d| + 1). No inputs. */
+export type RelPosGridSpec = { kind: 'rel_pos_grid'; h: number; w: number };
+/** One element-wise op over `numel` outputs. Binary ops (add, mul) read a[i mod aNumel] and b[i mod bNumel]:
+ *  operands broadcast along leading axes (a scalar, a row, a trailing block). Unary ops read a[i] (aNumel = numel,
+ *  bNumel = 0, no `b` binding): scale (·factor), exp, leaky_relu (slope), gelu (exact erf). */
+export type ElementwiseSpec = {
+  kind: 'elementwise'; numel: number; op: 'add' | 'mul' | 'scale' | 'exp' | 'leaky_relu' | 'gelu';
+  aNumel: number; bNumel: number; slope: number; factor: number;
+};
+
 export type KernelSpec =
   | GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec
   | AddSpec | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
   | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | MeanPoolBackwardSpec | DwConv3dBackwardSpec | EmbeddingSpec | EmbeddingBackwardSpec
   | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec
   | AxpySpec | PermuteSpec | SliceBackwardSpec | MulGradSpec | L2NormBackwardSpec | BiasGradSpec | SumSqSpec | GradClipScaleSpec
-  | UnaryGradSpec | BroadcastGradSpec | AttentionBiasGradSpec;
+  | UnaryGradSpec | BroadcastGradSpec | AttentionBiasGradSpec
+  | SliceSpec | L2NormSpec | RelPosGridSpec | ElementwiseSpec;
 
 export type KernelKind = KernelSpec['kind'];
 

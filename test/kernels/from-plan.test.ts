@@ -8,8 +8,8 @@ describe('fromPlanSpec', () => {
       specs: [{ kind: 'lora_linear', m: 512, k: 768, n: 768, r: 8, scaling: 2, dropout: 0.1, bias: true, activation: 'none', residual: true }],
     });
   });
-  it('maps pair losses to B·P adjacent pairs', () => {
-    expect(fromPlanSpec({ kind: 'pair_mse_loss', batch: 4, texts: 36 })).toEqual({ specs: [{ kind: 'pair_mse_loss', batch: 72 }] });
+  it('keeps the pair count of pair losses (the plan spec already counts B·P pairs; compiler/plan/specs.ts)', () => {
+    expect(fromPlanSpec({ kind: 'pair_mse_loss', batch: 72 })).toEqual({ specs: [{ kind: 'pair_mse_loss', batch: 72 }] });
   });
   it('refuses what it cannot run, with the reason', () => {
     expect(fromPlanSpec({ kind: 'linear', m: 2, k: 2, n: 2, bias: false, epilogue: ['scale'] })).toEqual({ unsupported: 'linear: epilogue [scale] (only gelu then add are fused)' });

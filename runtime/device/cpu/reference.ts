@@ -4,6 +4,7 @@ import type { KernelSpec, Activation } from '../../../compiler/kernels/spec.js';
 import { dropoutKeep } from './rng.js';
 import { gelu, geluGrad } from './math.js';
 import { runBackwardReference } from './reference-backward.js';
+import { runGlueReference } from './reference-glue.js';
 
 export type HostArray = Float32Array | Int32Array | Uint32Array;
 export type Buffers = Record<string, HostArray>;
@@ -50,7 +51,7 @@ function rows(n: number, count: number, fn: (o: number, row: number) => void): v
 }
 
 export function runReference(spec: KernelSpec, b: Buffers): void {
-  if (runBackwardReference(spec, b)) return;
+  if (runBackwardReference(spec, b) || runGlueReference(spec, b)) return;
   switch (spec.kind) {
     case 'gemm': {
       const { m, k, n, transA, transB } = spec;
