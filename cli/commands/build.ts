@@ -4,15 +4,16 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { buildAll } from '../../compiler/build.js';
+import { buildAll, type Compiled } from '../../compiler/build.js';
 import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
 import { diag } from '../../compiler/diagnostics/catalog.js';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
 import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../compiler/diagnostics/types.js';
+import type { Graph } from '../../compiler/graph/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderReport } from '../../compiler/report/render.js';
 
-interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName }
+interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName; onnx: boolean }
 
 export interface Checked { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: Map<string, string> }
 
@@ -44,7 +45,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json)' })
     .option('out', { type: 'string', default: 'build', describe: 'build folder (a sweep writes one sub-folder per variant)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout' })
-    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' }) as never,
+    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' })
+    .option('onnx', { type: 'boolean', default: false, describe: 'also write model.onnx: the eval forward with the spec\'s weights, seeded init where it has none, LoRA unmerged' }) as never,
   handler: async (a) => {
     const fail = (diags: Diagnostic[], sources: Map<string, string> = new Map()): void => {
       if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diags }, null, 2) + '\n');
@@ -66,7 +68,8 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     const exps = checked.experiments.map((e) => (a.backend ? { ...e, backend: a.backend } : e));
     let built;
     try {
-      built = await buildAll(exps, a.out, { baseDir: dirname(resolve(a.file)), sources: checked.sources });
+      const baseDir = dirname(resolve(a.file));
+      built = await buildAll(exps, a.out, { baseDir, sources: checked.sources, ...(a.onnx ? { extraFiles: await onnxFiles(baseDir) } : {}) });
     } catch (e) {
       if (e instanceof DiagnosticError) { fail(e.diagnostics, checked.sources); return; }
       throw e;
@@ -82,3 +85,21 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     }
   },
 };
+
+/** `--onnx`: the eval graph (1 volume, every prompt) exported with seeded weights (runtime/exec/init),
+ *  replaced by the spec's weights file wherever it holds the tensor. Loaded only when asked for. */
+async function onnxFiles(baseDir: string): Promise<(c: Compiled) => ReadonlyMap<string, Uint8Array>> {
+  const [{ exportOnnx }, { withSafetensors }] = await Promise.all([import('../../compiler/export/onnx/index.js'), import('../../runtime/io/safetensors.js')]);
+  const initSpec = '../../runtime/exec/init.js';
+  const { initWeights } = (await import(initSpec)) as { initWeights: (g: Graph, seed: number) => Map<string, Float32Array> };
+  return (c) => {
+    const g = c.graphs.eval, exp = c.experiment;
+    const w = initWeights(g, exp.seed);
+    if (exp.model.weights) {
+      withSafetensors(resolve(baseDir, exp.model.weights), (f) => {
+        for (const t of g.tensors) if (w.has(t.name) && f.has(t.name)) w.set(t.name, f.readF32(t.name));
+      });
+    }
+    return new Map([['model.onnx', exportOnnx(g, w)]]);
+  };
+}

@@ -10,7 +10,7 @@ import { onnx } from '../../compiler/export/onnx/proto.js';
 import type { Graph } from '../../compiler/graph/types.js';
 import { buildModel } from '../../compiler/models/index.js';
 import { attachLoss } from '../../compiler/passes/loss.js';
-import { seededWeights } from './weights.js';
+import { initWeights } from '../../runtime/exec/init.js';
 import { runOnnxWithDims, type OnnxRun } from './ort.js';
 
 function compileQuickstart(): Compiled {
@@ -54,7 +54,7 @@ describe('onnx export: ct_clip_tiny (quickstart) forward', () => {
 
   beforeAll(async () => {
     c = compileQuickstart();
-    weights = withTrainedB(c.graphs.eval, seededWeights(c.graphs.eval, c.experiment.seed));
+    weights = withTrainedB(c.graphs.eval, initWeights(c.graphs.eval, c.experiment.seed));
     bytes = exportOnnx(c.graphs.eval, weights);
     run = await runOnnxWithDims(bytes, feedsFor(c.graphs.eval));
   });
@@ -121,7 +121,7 @@ describe('onnx export: ct_clip_tiny (quickstart) forward', () => {
   it('exports byte-identical models from the same graph and weights, and from a fresh compile', () => {
     expect(Buffer.from(exportOnnx(c.graphs.eval, weights)).equals(Buffer.from(bytes))).toBe(true);
     const again = compileQuickstart();
-    const w2 = withTrainedB(again.graphs.eval, seededWeights(again.graphs.eval, again.experiment.seed));
+    const w2 = withTrainedB(again.graphs.eval, initWeights(again.graphs.eval, again.experiment.seed));
     expect(Buffer.from(exportOnnx(again.graphs.eval, w2)).equals(Buffer.from(bytes))).toBe(true);
   });
 
