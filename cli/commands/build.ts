@@ -9,7 +9,6 @@ import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
 import { diag } from '../../compiler/diagnostics/catalog.js';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
 import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../compiler/diagnostics/types.js';
-import type { Graph } from '../../compiler/graph/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderReport } from '../../compiler/report/render.js';
 
@@ -89,9 +88,9 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
 /** `--onnx`: the eval graph (1 volume, every prompt) exported with seeded weights (runtime/exec/init),
  *  replaced by the spec's weights file wherever it holds the tensor. Loaded only when asked for. */
 async function onnxFiles(baseDir: string): Promise<(c: Compiled) => ReadonlyMap<string, Uint8Array>> {
-  const [{ exportOnnx }, { withSafetensors }] = await Promise.all([import('../../compiler/export/onnx/index.js'), import('../../runtime/io/safetensors.js')]);
-  const initSpec = '../../runtime/exec/init.js';
-  const { initWeights } = (await import(initSpec)) as { initWeights: (g: Graph, seed: number) => Map<string, Float32Array> };
+  const [{ exportOnnx }, { withSafetensors }, { initWeights }] = await Promise.all([
+    import('../../compiler/export/onnx/index.js'), import('../../runtime/io/safetensors.js'), import('../../runtime/exec/init.js'),
+  ]);
   return (c) => {
     const g = c.graphs.eval, exp = c.experiment;
     const w = initWeights(g, exp.seed);
