@@ -1,0 +1,47 @@
+// Key acceptance check: the executor's ct_clip_tiny eval forward (LoRA merged into W by the
+// prepare kernels) on cpu and webgpu equals onnxruntime-node on the ONNX export of the same eval
+// graph (LoRA unmerged: x·Wᵀ + s·(x·Aᵀ)·Bᵀ) with the same weights and feeds, max abs err <= 1e-4.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportOnnx } from '../../compiler/export/onnx/index.js';
+import { CpuDevice } from '../../runtime/device/cpu/device.js';
+import { openWebGpu } from '../../runtime/device/webgpu/device.js';
+import type { Device } from '../../runtime/device/types.js';
+import { createExecutor } from '../../runtime/exec/index.js';
+import { runOnnx } from '../export/ort.js';
+import { compileExample } from './plans.js';
+import { feedsFor, maxAbsDiff, weightsWithLora } from './fixtures.js';
+
+const c = compileExample('examples/quickstart.medct');
+const plan = c.plans.eval, graph = c.graphs.eval;
+const weights = weightsWithLora(graph, 13);
+const feeds = feedsFor(plan, graph, 9);
+const OUTS = ['image_latent', 'text_latent', 'logits'];
+
+let gpu: Device;
+beforeAll(async () => {
+  const d = await openWebGpu();
+  if ('reason' in d) throw new Error(`WebGPU is required for these tests: ${d.reason}`);
+  gpu = d;
+}, 60_000);
+afterAll(() => gpu?.destroy());
+
+describe('executor vs onnxruntime on the ONNX export', () => {
+  let want: Record<string, Float32Array>;
+  beforeAll(async () => {
+    expect(graph.outputs.map((o) => o.name).sort()).toEqual([...OUTS].sort());
+    want = await runOnnx(exportOnnx(graph, weights), feeds);
+  }, 120_000);
+
+  it.each(['cpu', 'webgpu'])('ct_clip_tiny eval forward on %s within 1e-4', async (backend) => {
+    const ex = await createExecutor(plan, graph, backend === 'cpu' ? new CpuDevice() : gpu);
+    await ex.loadWeights({ seed: 13, tensors: weights });
+    await ex.prepare();
+    await ex.run(feeds);
+    for (const n of OUTS) {
+      const got = await ex.output(n);
+      expect(got.length, n).toBe(want[n]!.length);
+      expect(maxAbsDiff(got, want[n]!), n).toBeLessThanOrEqual(1e-4);
+    }
+    ex.destroy();
+  }, 120_000);
+});
