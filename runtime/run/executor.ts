@@ -1,24 +1,14 @@
-// The slice of the plan executor (runtime/exec, see its types.ts) that training and evaluation
-// drive. Kept as a structural interface so the loops here depend only on what they call, and
-// tests can drive them with a small stand-in.
+// The slice of the plan executor (runtime/exec/types.ts) that training and evaluation drive, so the
+// loops depend only on what they call and tests can drive them with a small stand-in.
 import type { Graph } from '../../compiler/graph/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import type { Device } from '../device/types.js';
+import type { Executor, Feeds, RunScalars } from '../exec/types.js';
 
-export interface RunScalars { dropoutSeed: number; adamStep: number; lr: number }
+export type { Feeds, RunScalars };
 
-export type Feeds = Record<string, Float32Array | Int32Array>;
-
-export interface RunExecutor {
-  readonly plan: Plan;
-  loadWeights(opts: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }): Promise<void>;
-  prepare(): Promise<void>;
-  run(feeds: Feeds, scalars?: Partial<RunScalars>): Promise<void>;
-  output(name: string): Promise<Float32Array>;
-  readTensor(name: string): Promise<Float32Array>;
-  writeTensor(name: string, data: Float32Array): Promise<void>;
-  destroy(): void;
-}
+/** What the loops use of an Executor (runtime/exec/types.ts): everything but the device. */
+export type RunExecutor = Omit<Executor, 'device'>;
 
 export type CreateExecutor = (plan: Plan, graph: Graph, device: Device) => Promise<RunExecutor>;
 

@@ -28,7 +28,7 @@ export class PlanRunnerExecutor implements RunExecutor {
     for (const k of this.plan.kernels) {
       if (k.phase !== 'prepare') continue;
       if (k.kind !== 'lora_merge') throw new Error(`prepare kernel ${k.kind}`);
-      const { k: inF, n, r, scaling } = k.spec as { k: number; n: number; r: number; scaling: number };
+      const { k: inF, n, r, scaling } = k.spec as unknown as { k: number; n: number; r: number; scaling: number };
       const [w, a, b] = await Promise.all(k.inputs.map((id) => this.runner.read(id)));
       const out = new Float32Array(n * inF);
       for (let i = 0; i < n; i++) for (let j = 0; j < inF; j++) {
