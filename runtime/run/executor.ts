@@ -11,17 +11,3 @@ export type { Feeds, RunScalars };
 export type RunExecutor = Omit<Executor, 'device'>;
 
 export type CreateExecutor = (plan: Plan, graph: Graph, device: Device) => Promise<RunExecutor>;
-
-/** runtime/exec's createExecutor, imported when first needed (the executor pulls in every backend's kernels). */
-export async function loadCreateExecutor(): Promise<CreateExecutor> {
-  const spec = '../exec/index.js';
-  let mod: { createExecutor?: CreateExecutor };
-  try {
-    mod = (await import(spec)) as typeof mod;
-  } catch (e) {
-    if (String((e as Error).message).includes('exec/index')) throw new Error('internal: the plan executor (runtime/exec) is not part of this build');
-    throw e;
-  }
-  if (!mod.createExecutor) throw new Error('internal: runtime/exec does not export createExecutor');
-  return mod.createExecutor;
-}

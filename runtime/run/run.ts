@@ -17,7 +17,8 @@ import { writeScoresCsv } from '../eval/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { withSafetensors } from '../io/safetensors.js';
 import { adapterTensors } from './adapter.js';
-import { loadCreateExecutor, type CreateExecutor } from './executor.js';
+import { createExecutor } from '../exec/index.js';
+import type { CreateExecutor } from './executor.js';
 import { checkDataFitsPlan, textFeeds, type TextFeeds } from './feeds.js';
 import { evaluateItems, type EvalRun } from './evaluate.js';
 import { ADAPTER_DIR, clearResults, hashFolder, metricsJson, metricsMarkdown, type MetricsFile } from './outputs.js';
@@ -107,7 +108,7 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
   }
 
   const weights = baseWeights(exp, c.graphs.eval, o.baseDir);
-  const create = o.createExecutor ?? await loadCreateExecutor();
+  const create = o.createExecutor ?? createExecutor;
 
   const evaluateWith = async (what: string, lora: Map<string, Float32Array> | null): Promise<EvalRun> => {
     const exec = await create(c.plans.eval, c.graphs.eval, device);

@@ -13,14 +13,10 @@ function medctc(...args: string[]) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first with \`npx tsc -p tsconfig.json\``);
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 }
-// The CLI runs on runtime/exec; until it is in the tree these tests cannot run (test/run/real-math
-// covers the same pipeline on test/train's plan runner meanwhile).
-const haveExecutor = existsSync(resolve('runtime/exec/index.ts'));
-if (!haveExecutor) console.warn('SKIPPED test/run/e2e.test.ts: runtime/exec/index.ts is not in the tree');
 const read = (...p: string[]) => readFileSync(join(...p));
 const log = (dir: string) => readFileSync(join(dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; lr: number });
 
-describe.skipIf(!haveExecutor)('medctc run (cpu)', () => {
+describe('medctc run (cpu)', () => {
   const dir = tempDir('e2e');
   // 6 volumes: 5 train (batch 2: 2 steps per epoch, one dropped), 1 eval.
   const file = smallSpec(dir, { volumes: 6, pathologies: 3, batch: 2, epochs: 1, baseline: true });
@@ -73,7 +69,7 @@ describe.skipIf(!haveExecutor)('medctc run (cpu)', () => {
   });
 });
 
-describe.skipIf(!haveExecutor)('medctc train (cpu)', () => {
+describe('medctc train (cpu)', () => {
   it('lowers the training loss on a tiny set it can overfit', () => {
     const dir = tempDir('e2e-overfit');
     // 3 volumes: 2 train (one batch), 1 eval; constant lr, no dropout, same batch every step.
