@@ -13,7 +13,7 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const backends = opt('backend', 'all') === 'all' ? ['cuda', 'webgpu', 'cpu'] : [opt('backend')];
 const mImage = Number(opt('m-image', 13824));
 const mText = Number(opt('m-text', 512));
-const reps = Number(opt('reps', 3));
+const reps = Number(opt('reps', 5));
 // Dispatches per timed batch: Dawn in Node resolves onSubmittedWorkDone only when it polls its
 // event loop, which quantises a single dispatch's wall time (~170 ms steps seen on llvmpipe); a
 // batch of `iters` dispatches per synchronize amortises that.
@@ -31,19 +31,31 @@ function sizes(spec) {
     dy: m * n, ds: m * r, dx: m * k, dlora_a: r * k, dlora_b: n * r, dx0: m * k, dx1: m * k, dw: n * k };
 }
 
-async function timeSteps(device, steps, bufs) {
-  const programs = await compileSteps(device, steps);
-  dispatchSteps(device, steps, programs, bufs); // warm-up (and pipeline creation)
-  await device.synchronize();
-  let best = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    for (let j = 0; j < iters; j++) dispatchSteps(device, steps, programs, bufs);
+// Variants are timed interleaved (base, fused, unfused, base, ...) so that load changes on a
+// shared machine hit all of them alike; each ratio is the median of the per-round ratios, and the
+// times reported are per-variant medians.
+async function timeInterleaved(device, variants, bufs) {
+  const compiled = [];
+  for (const steps of Object.values(variants)) {
+    const programs = await compileSteps(device, steps);
+    dispatchSteps(device, steps, programs, bufs); // warm-up (and pipeline creation)
     await device.synchronize();
-    best = Math.min(best, (performance.now() - t0) / iters);
+    compiled.push({ steps, programs });
   }
-  return best;
+  const names = Object.keys(variants);
+  const times = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < reps; i++) {
+    for (const [vi, { steps, programs }] of compiled.entries()) {
+      const t0 = performance.now();
+      for (let j = 0; j < iters; j++) dispatchSteps(device, steps, programs, bufs);
+      await device.synchronize();
+      times[names[vi]].push((performance.now() - t0) / iters);
+    }
+  }
+  return times;
 }
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
+const ratio = (num, den) => median(num.map((x, i) => x / den[i]));
 
 const rows = [];
 for (const backend of backends) {
@@ -60,18 +72,15 @@ for (const backend of backends) {
         await d.upload(bufs[name], host);
       }
       const fused = [{ spec, args: kernelBindings(spec).map((b) => b.name) }];
-      const t = {
-        base_fwd: await timeSteps(d, baseForwardSteps(spec), bufs),
-        fused_fwd: await timeSteps(d, fused, bufs),
-        unfused_fwd: await timeSteps(d, loraUnfusedForwardSteps(spec), bufs),
-        base_bwd: await timeSteps(d, baseBackwardSteps(spec), bufs),
-        fused_bwd: await timeSteps(d, loraBackwardSteps(spec), bufs),
-        unfused_bwd: await timeSteps(d, loraUnfusedBackwardSteps(spec), bufs),
-      };
+      const fwd = await timeInterleaved(d, { base: baseForwardSteps(spec), fused, unfused: loraUnfusedForwardSteps(spec) }, bufs);
+      const bwd = await timeInterleaved(d, { base: baseBackwardSteps(spec), fused: loraBackwardSteps(spec), unfused: loraUnfusedBackwardSteps(spec) }, bufs);
       for (const b of Object.values(bufs)) d.free(b);
-      const row = { device: d.description, shape: shape.name, m: shape.m, r, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [`${k}_ms`, +v.toFixed(2)])),
-        fwd_fused_over_base: +(t.fused_fwd / t.base_fwd).toFixed(3), fwd_unfused_over_fused: +(t.unfused_fwd / t.fused_fwd).toFixed(3),
-        bwd_fused_over_base: +(t.fused_bwd / t.base_bwd).toFixed(3), bwd_unfused_over_fused: +(t.unfused_bwd / t.fused_bwd).toFixed(3) };
+      const ms = (xs) => +median(xs).toFixed(2);
+      const row = { device: d.description, shape: shape.name, m: shape.m, r, reps,
+        base_fwd_ms: ms(fwd.base), fused_fwd_ms: ms(fwd.fused), unfused_fwd_ms: ms(fwd.unfused),
+        base_bwd_ms: ms(bwd.base), fused_bwd_ms: ms(bwd.fused), unfused_bwd_ms: ms(bwd.unfused),
+        fwd_fused_over_base: +ratio(fwd.fused, fwd.base).toFixed(3), fwd_unfused_over_fused: +ratio(fwd.unfused, fwd.fused).toFixed(3),
+        bwd_fused_over_base: +ratio(bwd.fused, bwd.base).toFixed(3), bwd_unfused_over_fused: +ratio(bwd.unfused, bwd.fused).toFixed(3) };
       rows.push(row);
       console.log(JSON.stringify(row));
     }

@@ -18,7 +18,9 @@ function standIn(opts: { lossAt?: (step: number) => number } = {}) {
   const made: { plan: Plan; exec: RecordingExecutor }[] = [];
   const create = async (plan: Plan, graph: Graph) => {
     const tensors = new Map<string, Float32Array>([['temperature', Float32Array.of(0)]]);
-    for (const t of graph.tensors) if (t.lora) tensors.set(t.name, new Rng(1, t.name).fillUniform(new Float32Array(t.shape.reduce((a, b) => a * b, 1)), -1, 1) as Float32Array);
+    const saved = graph.lora?.modulesToSave ?? [];
+    const isSaved = (name: string) => saved.some((m) => name.startsWith(`${m}.`));
+    for (const t of graph.tensors) if (t.lora || (t.role === 'param' && isSaved(t.name))) tensors.set(t.name, new Rng(1, t.name).fillUniform(new Float32Array(t.shape.reduce((a, b) => a * b, 1)), -1, 1) as Float32Array);
     const dim = graph.tensors[graph.outputs.find((x) => x.name === 'text_latent')?.tensor ?? 0]?.shape[1] ?? 4;
     const texts = plan.batch.texts;
     const exec = new RecordingExecutor(plan, (name, run, i) => {
@@ -61,8 +63,10 @@ describe('runCompiled with a stand-in executor', () => {
     expect(baseline!.runs).toHaveLength(2);
     expect(final!.runs).toHaveLength(2);
     expect(baseline!.written.size).toBe(0);
-    // The final evaluation got every trained LoRA matrix, exactly as the train executor held them.
-    const lora = c.graphs.train!.tensors.filter((t) => t.lora).map((t) => t.name).sort();
+    // The final evaluation got every trained LoRA matrix and modules_to_save parameter, exactly as
+    // the train executor held them.
+    const g = c.graphs.train!;
+    const lora = g.tensors.filter((t) => t.lora || (t.role === 'param' && (g.lora?.modulesToSave ?? []).some((m) => t.name.startsWith(`${m}.`)))).map((t) => t.name).sort();
     expect([...final!.written.keys()].sort()).toEqual(lora);
     for (const n of lora) expect(final!.written.get(n)).toEqual(await train!.readTensor(n));
     expect(final!.prepared).toBe(1);
