@@ -8,7 +8,7 @@ import { canonicalJson } from '../../compiler/build.js';
 import type { Metric } from '../../compiler/ir/experiment.js';
 import { METRIC_FIELDS, renderTable, type EvalResults } from '../eval/index.js';
 
-export const RESULT_FILES = ['train_log.jsonl', 'metrics.json', 'metrics.md', 'scores.csv', 'scores.baseline.csv', 'run.json'] as const;
+export const RESULT_FILES = ['train_log.jsonl', 'metrics.json', 'metrics.md', 'scores.csv', 'scores.baseline.csv', 'run.json', 'model.safetensors'] as const;
 export const ADAPTER_DIR = 'adapter';
 
 /** Removes an earlier run's result files; its adapter too when this run writes one (an

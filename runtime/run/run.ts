@@ -7,15 +7,12 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
-import type { Graph } from '../../compiler/graph/types.js';
-import type { ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
 import { openDataSet, tokenizerFor, type DataSet } from '../data/index.js';
 import type { ProgressMode } from '../data/progress.js';
 import { openDevice, type Device } from '../device/index.js';
 import { writeScoresCsv } from '../eval/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { withSafetensors } from '../io/safetensors.js';
 import { adapterTensors } from './adapter.js';
 import { createExecutor } from '../exec/index.js';
 import type { CreateExecutor } from './executor.js';
@@ -24,6 +21,7 @@ import { evaluateItems, type EvalRun } from './evaluate.js';
 import { ADAPTER_DIR, clearResults, hashFolder, metricsJson, metricsMarkdown, type MetricsFile } from './outputs.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
 import { planTraining, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
+import { loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
 
 export interface RunOptions {
   outDir: string;
@@ -58,17 +56,6 @@ export interface RunResult {
 
 const dataProgress = (m: RunProgressMode): ProgressMode => (m === 'json' ? 'json' : m === 'quiet' ? 'quiet' : 'auto');
 const shown = (p: string): string => (isAbsolute(p) ? relative(process.cwd(), p) || '.' : p);
-
-/** Base weights by graph name from the spec's safetensors file (tensors the graph lacks are ignored,
- *  tensors the file lacks keep their seeded init), or undefined for a fully seeded model. */
-function baseWeights(exp: ResolvedExperiment, graph: Graph, baseDir: string): Map<string, Float32Array> | undefined {
-  if (!exp.model.weights) return undefined;
-  return withSafetensors(resolve(baseDir, exp.model.weights), (f) => {
-    const out = new Map<string, Float32Array>();
-    for (const t of graph.tensors) if ((t.role === 'param' || t.role === 'buffer') && f.has(t.name)) out.set(t.name, f.readF32(t.name));
-    return out;
-  });
-}
 
 export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult> {
   const exp = c.experiment;
@@ -107,13 +94,15 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
     planTraining(ds.train.items.length, exp.train!, o.source);
   }
 
-  const weights = baseWeights(exp, c.graphs.eval, o.baseDir);
+  const weights = exp.model.weights ? loadBaseWeights(c.graphs.eval, resolve(o.baseDir, exp.model.weights), o.source) : undefined;
+  // After a run that trains the base, evaluation uses the trained base.
+  let evalBase = weights;
   const create = o.createExecutor ?? createExecutor;
 
   const evaluateWith = async (what: string, lora: Map<string, Float32Array> | null): Promise<EvalRun> => {
     const exec = await create(c.plans.eval, c.graphs.eval, device);
     try {
-      await exec.loadWeights({ seed: exp.seed, tensors: weights });
+      await exec.loadWeights({ seed: exp.seed, tensors: evalBase });
       for (const [name, data] of lora ?? []) await exec.writeTensor(name, data);
       await exec.prepare();
       return await evaluateItems({
@@ -129,6 +118,7 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
   if (baseline) rep.note(`before training: ${summaryLine(baseline)}`, { phase: 'baseline', mean: baseline.results.mean });
 
   let trained: Adapter | null = null;
+  let trainedBase: Map<string, Float32Array> | null = null;
   let trainSummary: TrainSummary | null = null;
   if (doTrain) {
     const log = join(o.outDir, 'train_log.jsonl');
@@ -142,6 +132,11 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
           appendFileSync(log, JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n');
         },
       }));
+      if (exp.train!.trainBase) {
+        const inPlan = new Set(c.plans.train!.buffers.filter((b) => b.kind === 'weight').map((b) => b.name));
+        trainedBase = await trainedBaseWeights(c.graphs.train!, inPlan, (n) => exec.readTensor(n), weights, exp.seed);
+        evalBase = trainedBase;
+      }
       if (exp.lora) trained = await trainedAdapter(exec, c.graphs.train!, settingsFromLoraSpec(exp.lora, exp.model.weights ?? exp.model.architecture));
     } finally {
       exec.destroy();
@@ -155,6 +150,10 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
 
   // Everything ran: write the results.
   if (trained && exp.outputs.adapter) writeAdapter(join(o.outDir, ADAPTER_DIR), trained);
+  if (trainedBase) {
+    writeModelWeights(o.outDir, c.graphs.train!, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name });
+    rep.note(`wrote the trained base weights: ${shown(join(o.outDir, MODEL_WEIGHTS_FILE))}`, { phase: 'weights', file: MODEL_WEIGHTS_FILE });
+  }
   let metrics: MetricsFile | null = null;
   if (final) {
     metrics = {
@@ -162,7 +161,7 @@ export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult
       finalModel: lora ? 'adapted' : 'base', baseline: baseline?.results ?? null, final: final.results,
     };
     writeFileAtomic(join(o.outDir, 'metrics.json'), metricsJson(metrics));
-    const notes = [`- model: ${exp.model.architecture}${exp.model.weights ? ` (${exp.model.weights})` : ' (seeded init)'}; ${lora ? (trained ? 'trained adapter' : `adapter ${o.adapter!.from}`) : 'no adapter'}`,
+    const notes = [`- model: ${exp.model.architecture}${exp.model.weights ? ` (${exp.model.weights})` : ' (seeded init)'}${trainedBase ? ', base trained in this run' : ''}; ${lora ? (trained ? 'trained adapter' : `adapter ${o.adapter!.from}`) : 'no adapter'}`,
       `- device: ${device.description}; seed ${exp.seed}`, ''];
     writeFileAtomic(join(o.outDir, 'metrics.md'), metricsMarkdown(metrics, notes));
     if (exp.outputs.scores) {

@@ -31,6 +31,8 @@ export const RUNTIME_CODES = {
   E5563: 'data does not fit the model input',
   E5564: 'too few training volumes for one batch',
   E5565: 'adapter does not fit the experiment',
+  E5566: 'base weights do not fit the model',
+  E5567: 'base weights hold a non-finite value',
   // E557x: evaluation (runtime/eval)
   E5570: 'model produced a non-finite score',
 } as const satisfies Record<string, string>;

@@ -1,0 +1,91 @@
+// Base weights of a run: read from the spec's safetensors file by state-dict name (strictly: a real
+// checkpoint that silently falls back to seeded values for a misnamed tensor would produce a
+// plausible-looking but meaningless evaluation), and, when the base itself trains, written back as
+// a full state dict that a later experiment can name in `model ... { weights "..." }`.
+import { join } from 'node:path';
+import type { Graph, Tensor as GraphTensor } from '../../compiler/graph/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { didYouMean } from '../../compiler/check/suggest.js';
+import { fromFloat32, withSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { initWeights } from '../exec/init.js';
+
+export const MODEL_WEIGHTS_FILE = 'model.safetensors';
+
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+const baseTensors = (graph: Graph): GraphTensor[] => graph.tensors.filter((t) => (t.role === 'param' || t.role === 'buffer') && !t.lora);
+
+/** A key prefix that, stripped from the file's names, makes them the model's (DDP's `module.`, a
+ *  Lightning `model.`...), to say so in the error instead of leaving the user to guess. */
+function strippablePrefix(fileNames: readonly string[], wanted: ReadonlySet<string>): string | null {
+  for (const f of fileNames) {
+    const dot = f.indexOf('.');
+    if (dot <= 0) continue;
+    const prefix = f.slice(0, dot + 1);
+    const hits = fileNames.filter((n) => n.startsWith(prefix) && wanted.has(n.slice(prefix.length))).length;
+    if (hits >= Math.min(wanted.size, 3)) return prefix;
+  }
+  return null;
+}
+
+/**
+ * Every base parameter and buffer of `graph` from the safetensors `file` (any float dtype, read as
+ * f32). A tensor the model needs but the file lacks, a shape that differs, or a non-finite value is
+ * an error naming the tensor; tensors the model does not use (e.g. BERT's `position_ids`) are ignored.
+ */
+export function loadBaseWeights(graph: Graph, file: string, source: string): Map<string, Float32Array> {
+  const need = baseTensors(graph);
+  return withSafetensors(file, (f) => {
+    const names = f.names();
+    const missing = need.filter((t) => !f.has(t.name)).map((t) => t.name);
+    if (missing.length > 0) {
+      const prefix = strippablePrefix(names, new Set(missing));
+      const near = didYouMean(missing[0]!, names);
+      throw new DiagnosticError(fileDiagnostic('E5566',
+        `${file} lacks ${missing.length} of the ${need.length} base tensors the model needs, e.g. ${missing.slice(0, 3).map((n) => `"${n}"`).join(', ')}`, source,
+        { help: prefix ? `the file's names carry the prefix "${prefix}": save the state dict without it (e.g. {k.removeprefix("${prefix}"): v for k, v in sd.items()})`
+          : near ? `did you mean "${near}"? (the file's nearest name to "${missing[0]}"); is this a checkpoint of this architecture?`
+          : 'the file has no similar names: is this a checkpoint of this architecture?' }));
+    }
+    const out = new Map<string, Float32Array>();
+    for (const t of need) {
+      const info = f.info(t.name);
+      if (info.shape.length !== t.shape.length || info.shape.some((d, i) => d !== t.shape[i])) {
+        throw new DiagnosticError(fileDiagnostic('E5566',
+          `tensor "${t.name}" in ${file} has shape [${info.shape.join(', ')}], the model expects [${t.shape.join(', ')}]`, source,
+          { help: 'the model sizes in the spec (or the preset) differ from the checkpoint\'s: set them to the checkpoint\'s values' }));
+      }
+      const v = f.readF32(t.name);
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        throw new DiagnosticError(fileDiagnostic('E5567',
+          `tensor "${t.name}" in ${file} holds ${v[bad]} at element ${bad}`, source,
+          { help: 'the checkpoint is corrupt or was saved after training diverged' }));
+      }
+      out.set(t.name, v);
+    }
+    return out;
+  });
+}
+
+/** The full base state dict after the base trained: what the train executor holds, and for tensors
+ *  the train plan never allocated (unused heads, VQ statistics) the values it started from. */
+export async function trainedBaseWeights(graph: Graph, inPlan: ReadonlySet<string>, read: (name: string) => Promise<Float32Array>,
+  start: ReadonlyMap<string, Float32Array> | undefined, seed: number): Promise<Map<string, Float32Array>> {
+  const init = start ? null : initWeights(graph, seed);
+  const out = new Map<string, Float32Array>();
+  for (const t of baseTensors(graph)) {
+    const v = inPlan.has(t.name) ? await read(t.name) : (start?.get(t.name) ?? init?.get(t.name));
+    if (!v || v.length !== numel(t.shape)) throw new Error(`internal: no value of size ${numel(t.shape)} for base tensor ${t.name}`);
+    out.set(t.name, v);
+  }
+  return out;
+}
+
+/** Writes the state dict as `model.safetensors` (f32, sorted names, atomic). */
+export function writeModelWeights(dir: string, graph: Graph, weights: ReadonlyMap<string, Float32Array>, metadata: Record<string, string>): string {
+  const shapes = new Map(graph.tensors.map((t) => [t.name, [...t.shape]]));
+  const entries = [...weights.keys()].sort().map((n) => [n, fromFloat32(weights.get(n)!, shapes.get(n)!)] as [string, ReturnType<typeof fromFloat32>]);
+  const path = join(dir, MODEL_WEIGHTS_FILE);
+  writeSafetensors(path, entries, metadata);
+  return path;
+}
