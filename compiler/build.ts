@@ -1,13 +1,17 @@
 // `medctc build`: a resolved experiment -> graph -> LoRA -> eval and train plans -> report, and
 // the build folder: experiment.json, plan.eval.json, plan.train.json (train experiments only),
-// report.md, report.json, kernels from the codegen hook, and medctc.lock hashing all of them.
+// report.md, report.json, kernels/ (WGSL and CUDA source of every kernel the executor dispatches)
+// and medctc.lock hashing all of them.
 // compileExperiment is pure (no I/O, no weights allocated); writeBuild does the writing.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { diag } from './diagnostics/catalog.js';
 import { DiagnosticError, type Diagnostic } from './diagnostics/types.js';
 import { verify } from './graph/verify.js';
+import { emitKernels } from './codegen/emit.js';
+import { lowerKernel } from './kernels/launch.js';
+import { kernelName, type KernelSpec } from './kernels/spec.js';
 import type { Graph } from './graph/types.js';
 import type { ResolvedExperiment } from './ir/experiment.js';
 import { buildModel } from './models/index.js';
@@ -77,8 +81,17 @@ export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): C
   }
   return {
     experiment: exp, graph: evalRes.graph, graphs: { eval: evalRes.graph, train: trainGraph }, plans: { eval: evalPlan, train: trainPlan },
-    report: buildReport(evalRes.graph, evalPlan, trainPlan, exp), diagnostics: evalRes.diagnostics,
+    report: buildReport(evalRes.graph, evalPlan, trainPlan, exp), diagnostics: [...evalRes.diagnostics, ...precisionWarning(exp, sources)],
   };
+}
+
+/** Plans, kernels and the report are fp32 whatever `precision` says: say so rather than let a
+ *  bf16/fp16 setting look honoured. */
+function precisionWarning(exp: ResolvedExperiment, sources?: Sources): Diagnostic[] {
+  const p = exp.train?.precision;
+  if (!p || p === 'fp32') return [];
+  return [diag('W3023', `\`precision ${p}\` is not implemented yet: the plans and kernels run in fp32 (memory and FLOPs in the report are fp32)`,
+    spanFor(exp, sources, '/train/precision'), { help: 'remove the setting or write `precision fp32`; mixed precision is not supported yet' })];
 }
 
 function internalCheck(g: Graph, what: string): void {
@@ -120,39 +133,28 @@ export function artifactFiles(c: Compiled): Map<string, string> {
   return files;
 }
 
-/** Plan kernel kinds whose spec is a KernelSpec of compiler/kernels/spec.ts (codegen emits those);
- *  the others (copy, elementwise, l2norm, rel_pos_grid, lora_merge, grad_clip, most backward
- *  kinds) are run by the runtime's reference path until kernels exist for them. */
-export const CODEGEN_KINDS: ReadonlySet<string> = new Set([
-  'linear', 'lora_linear', 'gemm', 'layer_norm', 'layer_norm_backward', 'geglu', 'geglu_backward',
-  'l2norm_scale', 'l2norm_scale_backward', 'mean_pool', 'embedding', 'dwconv3d', 'attention', 'attention_backward',
-  'vq_nearest', 'pair_mse_loss', 'pair_ce_loss', 'clip_loss', 'adamw', 'add', 'gelu', 'gelu_backward',
-]);
-
-/** The codegen hook: compiler/codegen (owned by the kernels work) exports
- *  `emitKernels(specs, outDir)`; until it exists the build folder holds no kernel sources. */
-type EmitKernels = (specs: Plan['kernels'][number]['spec'][], outDir: string) => unknown;
-async function loadCodegen(): Promise<EmitKernels | null> {
-  const spec = './codegen/index.js';
-  try {
-    const mod = (await import(spec)) as { emitKernels?: EmitKernels };
-    return mod.emitKernels ?? null;
-  } catch (e) {
-    // Absent module (Node: ERR_MODULE_NOT_FOUND; vite in tests: "Failed to load url") -> no kernels.
-    if (String((e as Error).message).includes('codegen/index')) return null;
-    throw e;
+/** The device kernels the executor dispatches for these plans (runtime/exec lowers every plan
+ *  kernel with lowerKernel, backward and optimizer kinds through launch-backward), deduplicated
+ *  by kernel name and sorted by it, so the build folder holds exactly the sources that run.
+ *  A plan kernel without a lowering contributes nothing (the executor refuses such a plan). */
+export function kernelSpecs(plans: (Plan | null)[]): KernelSpec[] {
+  const byName = new Map<string, KernelSpec>();
+  for (const p of plans) for (const k of p?.kernels ?? []) {
+    const l = lowerKernel(p!, k);
+    if ('unsupported' in l) continue;
+    for (const st of l.steps) {
+      const name = kernelName(st.spec);
+      if (!byName.has(name)) byName.set(name, st.spec);
+    }
   }
+  return [...byName.keys()].sort().map((n) => byName.get(n)!);
 }
 
-/** Distinct codegen-able specs of the plans, in first-use order. */
-export function kernelSpecs(plans: (Plan | null)[]): Plan['kernels'][number]['spec'][] {
-  const seen = new Map<string, Plan['kernels'][number]['spec']>();
-  for (const p of plans) for (const k of p?.kernels ?? []) {
-    if (!CODEGEN_KINDS.has(k.kind)) continue;
-    const key = canonicalJson(k.spec);
-    if (!seen.has(key)) seen.set(key, k.spec);
-  }
-  return [...seen.values()];
+/** Writes kernels/<name>.wgsl|.cu for the dispatched specs and removes kernel sources a previous
+ *  build left there, so the folder (and the lock) lists exactly this build's kernels. */
+function writeKernels(specs: KernelSpec[], dir: string): void {
+  const written = new Set(emitKernels(specs, dir));
+  for (const f of readdirSync(dir)) if (/\.(wgsl|cu)$/.test(f) && !written.has(f)) rmSync(join(dir, f));
 }
 
 /** sha256 of the first bytes that identify a weights file: its safetensors header. */
@@ -193,8 +195,7 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
   for (const [name, content] of files) writeAtomic(join(outDir, name), content);
   const extra = opts.extraFiles?.(c) ?? new Map<string, Uint8Array>();
   for (const [name, bytes] of extra) writeAtomic(join(outDir, name), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  const emit = await loadCodegen();
-  if (emit) await emit(kernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
+  writeKernels(kernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
   const hashFile = (f: string) => (existsSync(f) ? sha256(readFileSync(f)) : null);
   const outputs: Record<string, string> = {};
   // Hash what this build wrote (other files a user keeps in the folder are not the build's).

@@ -42,6 +42,8 @@ export interface BuildReport {
     trainPerSample: number | null;
   };
   kernels: { eval: number; train: number | null };
+  /** Volumes and texts per plan step: what the per-volume FLOPs are divided by and amortised over. */
+  batch: { eval: { images: number; texts: number }; train: { images: number; texts: number } | null };
 }
 
 /** Which report row a tensor belongs to. */
@@ -99,5 +101,6 @@ export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null
       trainPerSample: trainPlan ? trainPlan.kernels.reduce((a, k) => a + k.flops, 0) / Math.max(1, trainPlan.batch.images) : null,
     },
     kernels: { eval: evalPlan.kernels.length, train: trainPlan?.kernels.length ?? null },
+    batch: { eval: { ...evalPlan.batch }, train: trainPlan ? { ...trainPlan.batch } : null },
   };
 }

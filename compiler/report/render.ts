@@ -13,6 +13,8 @@ export function bytes(n: number): string {
 
 const flops = (n: number): string => (n >= 1e12 ? `${(n / 1e12).toFixed(2)} TFLOP` : `${(n / 1e9).toFixed(2)} GFLOP`);
 
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 function table(head: string[], rows: string[][]): string[] {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`;
@@ -46,8 +48,11 @@ export function renderReport(r: BuildReport): string {
       ] : []),
     ]), '',
     '## Compute', '',
-    `- eval forward: ${flops(r.flops.evalPerSample)} per volume (${r.kernels.eval} kernels)`,
-    ...(r.flops.trainPerSample !== null ? [`- train step: ${flops(r.flops.trainPerSample)} per volume (${r.kernels.train} kernels)`] : []),
+    `- eval forward, per volume: ${flops(r.flops.evalPerSample)} (${plural(r.batch.eval.images, 'volume')} and ${plural(r.batch.eval.texts, 'prompt text')} per step; ${r.kernels.eval} kernels)`,
+    ...(r.flops.trainPerSample !== null && r.batch.train ? [
+      `- train step (forward + backward + optimizer), per volume: ${flops(r.flops.trainPerSample)} (batch of ${plural(r.batch.train.images, 'volume')} and ${plural(r.batch.train.texts, 'text')}; `
+      + `the text tower runs once per step, so its cost is amortised over the batch; ${r.kernels.train} kernels)`,
+    ] : []),
   ];
   return out.join('\n') + '\n';
 }

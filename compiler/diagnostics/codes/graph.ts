@@ -16,4 +16,5 @@ export const GRAPH_CODES = {
   E3020: 'cannot write build output',
   E3021: 'nothing to build',
   E3022: 'cannot read resolved experiment file',
+  W3023: 'training precision other than fp32 is not implemented',
 } as const satisfies Record<string, string>;

@@ -1,0 +1,117 @@
+// The build folder's kernels/ holds exactly what the executor dispatches; precision warnings; the
+// report's per-volume FLOP labels. Expectations are recomputed here from the lowering functions
+// and the plans, not from the build's own kernel list.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileExperiment, writeBuild, type Compiled } from '../../compiler/build.js';
+import { lowerKernel } from '../../compiler/kernels/launch.js';
+import { kernelName } from '../../compiler/kernels/spec.js';
+import { renderReport } from '../../compiler/report/render.js';
+import type { Plan } from '../../compiler/plan/types.js';
+import { load } from '../../cli/commands/build.js';
+import { experiment, trainSpec } from './fixtures.js';
+
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+function compileExample(file: string): { c: Compiled; sources: Map<string, string> } {
+  const checked = load(file);
+  expect(checked.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return { c: compileExperiment(checked.experiments[0]!, checked.sources), sources: checked.sources };
+}
+
+/** Kernel names of every step of every plan kernel, as runtime/exec lowers them. */
+function dispatchedNames(plans: (Plan | null)[]): Set<string> {
+  const names = new Set<string>();
+  for (const p of plans) {
+    if (!p) continue;
+    for (const k of p.kernels) {
+      const l = lowerKernel(p, k);
+      if ('unsupported' in l) throw new Error(`no lowering for ${k.kind}#${k.id}: ${l.unsupported}`);
+      for (const st of l.steps) names.add(kernelName(st.spec));
+    }
+  }
+  return names;
+}
+
+describe('build folder kernels/', () => {
+  for (const file of ['examples/quickstart.medct', 'examples/medct-vlm.medct']) {
+    it(`${file}: one .wgsl and one .cu per dispatched kernel, each headed by its name`, async () => {
+      const { c } = compileExample(file);
+      const dir = tempDir('medctc-kernels-');
+      const lock = JSON.parse(await writeBuild(c, dir, { baseDir: '.' }));
+      const names = dispatchedNames([c.plans.eval, c.plans.train]);
+      const expected = [...names].flatMap((n) => [`${n}.cu`, `${n}.wgsl`]).sort();
+      const files = readdirSync(join(dir, 'kernels')).sort();
+      expect(files).toEqual(expected);
+      // Backward and optimizer kernels run too, so they must be there (the old kind filter dropped most).
+      const train = dispatchedNames([c.plans.train]);
+      expect([...train].some((n) => n.startsWith('adamw'))).toBe(true);
+      expect([...train].some((n) => n.includes('backward'))).toBe(true);
+      for (const f of files) {
+        const name = f.replace(/\.(cu|wgsl)$/, '');
+        const first = readFileSync(join(dir, 'kernels', f), 'utf8').split('\n')[0];
+        expect(first).toBe(`// medctc kernel ${name} (${f.endsWith('.cu') ? 'CUDA' : 'WGSL'}), generated: do not edit.`);
+        expect(lock.outputs[`kernels/${f}`]).toMatch(/^[0-9a-f]{64}$/);
+      }
+    });
+  }
+
+  it('a rebuild into the same folder removes kernel sources the new plans no longer dispatch', async () => {
+    const dir = tempDir('medctc-stale-');
+    const c = compileExperiment(experiment('ct_clip_tiny'));
+    await writeBuild(c, dir, { baseDir: dir });
+    writeFileSync(join(dir, 'kernels', 'gemm_stale.cu'), '// old\n');
+    writeFileSync(join(dir, 'kernels', 'notes.txt'), 'mine\n');
+    const lock = JSON.parse(await writeBuild(c, dir, { baseDir: dir }));
+    const files = readdirSync(join(dir, 'kernels'));
+    expect(files).not.toContain('gemm_stale.cu');
+    expect(files).toContain('notes.txt'); // not a kernel source: left alone
+    expect(Object.keys(lock.outputs).filter((k) => k.startsWith('kernels/') && !k.endsWith('notes.txt')).length)
+      .toBe(2 * dispatchedNames([c.plans.eval, c.plans.train]).size);
+  });
+});
+
+describe('precision', () => {
+  it('bf16 in examples/medct-vlm.medct: W3023 at the value, plans stay fp32', () => {
+    const { c, sources } = compileExample('examples/medct-vlm.medct');
+    const w = c.diagnostics.filter((d) => d.code === 'W3023');
+    expect(w).toHaveLength(1);
+    expect(w[0]!.severity).toBe('warning');
+    expect(w[0]!.message).toContain('fp32');
+    const span = w[0]!.primary!;
+    expect(sources.get(span.file)!.slice(span.start, span.end)).toBe('bf16');
+    expect(c.plans.train!.buffers.every((b) => b.dtype !== ('bf16' as string))).toBe(true);
+  });
+
+  it('fp32 and evaluation-only experiments get no precision warning', () => {
+    for (const e of [experiment('ct_clip_tiny', { train: trainSpec({ precision: 'fp32' }) }), experiment('ct_clip_tiny', { train: null })]) {
+      expect(compileExperiment(e).diagnostics.map((d) => d.code)).not.toContain('W3023');
+    }
+    const fp16 = compileExperiment(experiment('ct_clip_tiny', { train: trainSpec({ precision: 'fp16' }) }));
+    expect(fp16.diagnostics.map((d) => d.code)).toContain('W3023');
+  });
+});
+
+describe('report FLOP labels', () => {
+  it('medct-vlm: per volume = plan FLOPs / batch volumes, labelled with the batch it is amortised over', () => {
+    const { c } = compileExample('examples/medct-vlm.medct');
+    const train = c.plans.train!;
+    const sum = (p: Plan, f: (k: Plan['kernels'][number]) => boolean) => p.kernels.filter(f).reduce((a, k) => a + k.flops, 0);
+    expect(c.report.flops.trainPerSample).toBeCloseTo(sum(train, () => true) / 4, 0);
+    expect(c.report.flops.evalPerSample).toBeCloseTo(sum(c.plans.eval, (k) => k.phase === 'forward'), 0);
+    expect(c.report.batch.train).toEqual({ images: 4, texts: train.batch.texts });
+    const text = renderReport(c.report);
+    const tf = (n: number) => `${(n / 1e12).toFixed(2)} TFLOP`;
+    expect(text).toContain(`train step (forward + backward + optimizer), per volume: ${tf(sum(train, () => true) / 4)} (batch of 4 volumes and ${train.batch.texts} texts;`);
+    expect(text).toContain('amortised over the batch');
+    expect(text).toContain(`eval forward, per volume: ${tf(sum(c.plans.eval, (k) => k.phase === 'forward'))} (1 volume and ${c.plans.eval.batch.texts} prompt texts per step;`);
+  });
+});
