@@ -56,6 +56,8 @@ export function kernelBindings(spec: KernelSpec): Binding[] {
       return [r('x', spec.rows * 2 * spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * 2 * spec.n)];
     case 'softmax':
       return [r('x', spec.rows * spec.n), w('y', spec.rows * spec.n)];
+    case 'softmax_backward':
+      return [r('y', spec.rows * spec.n), r('dy', spec.rows * spec.n), w('dx', spec.rows * spec.n)];
     case 'l2norm_scale':
       return [r('x', spec.rows * spec.n), r('gamma', spec.n), w('y', spec.rows * spec.n)];
     case 'l2norm_scale_backward':

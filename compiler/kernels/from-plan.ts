@@ -33,7 +33,7 @@ export function fromPlanSpec(s: PlanSpec): FromPlan {
       if (s.kind === 'matmul') return { specs: [{ kind: 'gemm', m, k, n, transA: false, transB: s.transB === true, alpha: 1, bias: false, maskB: 0, ...e }] };
       const bias = s.bias === true;
       if (s.kind === 'linear') return { specs: [{ kind: 'linear', m, k, n, bias, ...e }] };
-      return { specs: [{ kind: 'lora_linear', m, k, n, r: num(s, 'r'), scaling: num(s, 'scaling'), dropout: num(s, 'dropout'), bias, ...e }] };
+      return { specs: [{ kind: 'lora_linear', m, k, n, r: num(s, 'r'), scaling: num(s, 'scaling'), dropout: num(s, 'dropout'), stream: num(s, 'dropout') > 0 ? num(s, 'stream') : 0, bias, ...e }] };
     }
     case 'attention':
       if (s.qkNorm === true) return { unsupported: 'attention with fused q/k l2norm: run l2norm_scale on q and k first' };

@@ -34,6 +34,9 @@ const num = (s: PlanKernel['spec'], key: string): number => {
   return v;
 };
 
+/** The forward's dropout stream (the backward spec copies the forward's): the backward must redraw the same mask. */
+const dropoutStream = (s: PlanKernel['spec']): number => (num(s, 'dropout') > 0 ? num(s, 'stream') : 0);
+
 /** Builds one kernel's steps: named plan buffers, scratch, and the add-into tail for accumulated gradients. */
 class Builder {
   readonly steps: KernelStep[] = [];
@@ -226,7 +229,7 @@ function lowerBackward(b: Builder): void {
       const dy = b.buf(need(r.dOut(0), 'dy'));
       const dx = r.dIn(0), dW = r.dIn(1);
       if (lora) {
-        const spec: LoraLinearSpec = { kind: 'lora_linear', m, k: kk, n, r: num(s, 'r'), scaling: num(s, 'scaling'), dropout: num(s, 'dropout'), bias: hasBias, activation: 'none', residual: hasRes };
+        const spec: LoraLinearSpec = { kind: 'lora_linear', m, k: kk, n, r: num(s, 'r'), scaling: num(s, 'scaling'), dropout: num(s, 'dropout'), stream: dropoutStream(s), bias: hasBias, activation: 'none', residual: hasRes };
         const dA = r.dIn(2), dB = r.dIn(3);
         const names: Record<string, string | undefined> = {
           dy, x: b.buf(need(r.saved(0), 'x')), w: b.buf(need(r.saved(1), 'W')), lora_a: b.buf(need(r.saved(2), 'lora_A')), lora_b: b.buf(need(r.saved(3), 'lora_B')),

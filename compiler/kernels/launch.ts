@@ -47,7 +47,11 @@ const shapeOf = (plan: Plan, id: number): number[] => plan.buffers[id]!.shape;
 function lowerForward(plan: Plan, k: PlanKernel): Lowering {
   const s = k.spec;
   switch (k.kind) {
-    case 'linear': case 'lora_linear': case 'attention': case 'layer_norm': case 'l2norm_scale': case 'geglu':
+    case 'lora_linear':
+      // The adapter's dropout stream keys its mask; a plan without it would silently share one mask.
+      if (num(s, 'dropout') > 0) num(s, 'stream');
+      return bindInOrder(plan, k, { stream: 0, ...s, kind: k.kind } as unknown as KernelSpec);
+    case 'linear': case 'attention': case 'layer_norm': case 'l2norm_scale': case 'geglu':
     case 'mean_pool': case 'embedding': case 'dwconv3d': case 'vq_nearest': case 'add': case 'gelu':
     case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss':
       return bindInOrder(plan, k, { ...s, kind: k.kind } as unknown as KernelSpec);

@@ -11,15 +11,15 @@ const gemm = (p: Omit<GemmSpec, 'kind' | 'bias' | 'activation' | 'residual' | 'm
   ({ kind: 'gemm', bias: false, activation: 'none', residual: false, maskB: 0, ...p });
 
 /** Fused backward of lora_linear (base frozen unless trainBase): 4 launches (5 with dW).
- *  ds = scaling·dy·B, dB = dyᵀ·s, dA = dsᵀ·dropout(x) (mask recomputed from the seed),
+ *  ds = scaling·dy·B, dB = dyᵀ·s, dA = dsᵀ·dropout(x) (mask recomputed from the seed and the forward's stream),
  *  dx = dy·W + mask⊙(ds·A) in one kernel. Needs the forward's saved s. */
 export function loraBackwardSteps(s: LoraLinearSpec, trainBase = false): KernelStep[] {
-  const { m, k, n, r, scaling, dropout } = s;
+  const { m, k, n, r, scaling, dropout, stream } = s;
   const steps: KernelStep[] = [
     { spec: gemm({ m, k: n, n: r, transA: false, transB: false, alpha: scaling }), args: ['dy', 'lora_b', 'ds'] },
     { spec: gemm({ m: n, k: m, n: r, transA: true, transB: false, alpha: 1 }), args: ['dy', 's', 'dlora_b'] },
-    { spec: gemm({ m: r, k: m, n: k, transA: true, transB: false, alpha: 1, maskB: dropout }), args: dropout > 0 ? ['ds', 'x', 'params', 'dlora_a'] : ['ds', 'x', 'dlora_a'] },
-    { spec: { kind: 'lora_backward_input', m, k, n, r, dropout }, args: ['dy', 'w', 'ds', 'lora_a', 'params', 'dx'] },
+    { spec: gemm({ m: r, k: m, n: k, transA: true, transB: false, alpha: 1, maskB: dropout, ...(dropout > 0 ? { stream } : {}) }), args: dropout > 0 ? ['ds', 'x', 'params', 'dlora_a'] : ['ds', 'x', 'dlora_a'] },
+    { spec: { kind: 'lora_backward_input', m, k, n, r, dropout, stream }, args: ['dy', 'w', 'ds', 'lora_a', 'params', 'dx'] },
   ];
   if (trainBase) steps.push({ spec: gemm({ m: n, k: m, n: k, transA: true, transB: false, alpha: 1 }), args: ['dy', 'x', 'dw'] });
   return steps;
@@ -30,7 +30,7 @@ export function loraUnfusedForwardSteps(s: LoraLinearSpec): KernelStep[] {
   const { m, k, n, r } = s;
   return [
     { spec: { kind: 'linear', m, k, n, bias: s.bias, activation: 'none', residual: false }, args: s.bias ? ['x', 'w', 'bias', 'y0'] : ['x', 'w', 'y0'] },
-    { spec: { kind: 'lora_shrink', m, k, r, scaling: 1, dropout: s.dropout }, args: ['x', 'lora_a', 'params', 't'] },
+    { spec: { kind: 'lora_shrink', m, k, r, scaling: 1, dropout: s.dropout, stream: s.stream }, args: ['x', 'lora_a', 'params', 't'] },
     { spec: gemm({ m, k: r, n, transA: false, transB: true, alpha: s.scaling }), args: ['t', 'lora_b', 'u'] },
     { spec: { kind: 'add', numel: m * n }, args: ['y0', 'u', 'y'] },
   ];

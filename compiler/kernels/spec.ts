@@ -17,12 +17,13 @@ export type Activation = 'none' | 'gelu';
 
 /** C[m,n] = alpha·op(A)·op(B) (+ bias[n]) then activation, then (+ R[m,n]).
  *  op(A) is A[m,k] or, with transA, A stored [k,m]; op(B) is B[k,n] or, with transB, B stored [n,k].
- *  maskB > 0 applies the seeded dropout mask (drop probability maskB, keyed by B's flat storage index)
- *  to B as it is loaded: LoRA's dA = dSᵀ·dropout(x) without materialising dropout(x). */
+ *  maskB > 0 applies the seeded dropout mask (drop probability maskB, keyed by B's flat storage index
+ *  and the mask's `stream`, default 0) to B as it is loaded: LoRA's dA = dSᵀ·dropout(x) without
+ *  materialising dropout(x). */
 export type GemmSpec = {
   kind: 'gemm'; m: number; k: number; n: number;
   transA: boolean; transB: boolean; alpha: number;
-  bias: boolean; activation: Activation; residual: boolean; maskB: number;
+  bias: boolean; activation: Activation; residual: boolean; maskB: number; stream?: number;
 };
 
 /** y = x·Wᵀ + bias, then activation, then + residual. x [m,k], W [n,k]. */
@@ -34,15 +35,18 @@ export type LinearSpec = {
 /** Fused LoRA linear: y = x·Wᵀ + scaling·(dropout(x)·Aᵀ)·Bᵀ + bias, activation, + residual.
  *  Emitted as two launches (see compiler/codegen/kernels/gemm.ts for why): `lora_shrink`
  *  (s = scaling·dropout(x)·Aᵀ, [m,r]) then one GEMM over the concatenated K axis [x | s]·[W | B]ᵀ.
- *  dropout is the drop probability p; kept values are scaled by 1/(1-p) (PyTorch semantics). */
+ *  dropout is the drop probability p; kept values are scaled by 1/(1-p) (PyTorch semantics).
+ *  stream is the adapter's dropout stream (the graph's dropout op attrs.stream): the mask of element
+ *  i is a function of (run seed, stream, i), so adapters draw independent masks in one step and an
+ *  adapter's backward (same stream) recomputes its forward's mask. */
 export type LoraLinearSpec = {
   kind: 'lora_linear'; m: number; k: number; n: number; r: number;
-  scaling: number; dropout: number;
+  scaling: number; dropout: number; stream: number;
   bias: boolean; activation: Activation; residual: boolean;
 };
 
 /** s[m,r] = scaling·dropout(x)·Aᵀ, the first half of lora_linear (and its saved activation). */
-export type LoraShrinkSpec = { kind: 'lora_shrink'; m: number; k: number; r: number; scaling: number; dropout: number };
+export type LoraShrinkSpec = { kind: 'lora_shrink'; m: number; k: number; r: number; scaling: number; dropout: number; stream: number };
 
 /** The single GEMM of lora_linear: y = x·Wᵀ + s·Bᵀ + bias, act, + residual (s already scaled). */
 export type LoraExpandSpec = {
@@ -52,7 +56,7 @@ export type LoraExpandSpec = {
 
 /** dX[m,k] = dY·W + mask⊙(dS·A)/(1-p), where dS = scaling·dY·B (given). The LoRA half of the
  *  backward input gradient shares dY·W's output tile; the dropout mask is recomputed from the seed. */
-export type LoraBackwardInputSpec = { kind: 'lora_backward_input'; m: number; k: number; n: number; r: number; dropout: number };
+export type LoraBackwardInputSpec = { kind: 'lora_backward_input'; m: number; k: number; n: number; r: number; dropout: number; stream: number };
 
 /** Plain row-wise ops. */
 export type LayerNormSpec = { kind: 'layer_norm'; rows: number; n: number; eps: number; bias: boolean };
@@ -67,6 +71,8 @@ export type GeluBackwardSpec = { kind: 'gelu_backward'; numel: number };
 export type GegluSpec = { kind: 'geglu'; rows: number; n: number };
 export type GegluBackwardSpec = { kind: 'geglu_backward'; rows: number; n: number };
 export type SoftmaxSpec = { kind: 'softmax'; rows: number; n: number };
+/** dx = y ⊙ (dy − Σ_j dy⊙y) per row of [rows, n], from the forward's output y (no recompute). */
+export type SoftmaxBackwardSpec = { kind: 'softmax_backward'; rows: number; n: number };
 /** y = x / max(‖x‖, eps) · gamma[n] (CT-CLIP's q/k norm with learned scale). */
 export type L2NormScaleSpec = { kind: 'l2norm_scale'; rows: number; n: number; eps: number };
 export type L2NormScaleBackwardSpec = { kind: 'l2norm_scale_backward'; rows: number; n: number; eps: number };
@@ -154,7 +160,7 @@ export type ElementwiseSpec = {
 export type KernelSpec =
   | GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec
   | AddSpec | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
-  | SoftmaxSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | MeanPoolBackwardSpec | DwConv3dBackwardSpec | EmbeddingSpec | EmbeddingBackwardSpec
+  | SoftmaxSpec | SoftmaxBackwardSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | MeanPoolBackwardSpec | DwConv3dBackwardSpec | EmbeddingSpec | EmbeddingBackwardSpec
   | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec
   | AxpySpec | PermuteSpec | SliceBackwardSpec | MulGradSpec | L2NormBackwardSpec | BiasGradSpec | SumSqSpec | GradClipScaleSpec
   | UnaryGradSpec | BroadcastGradSpec | AttentionBiasGradSpec
@@ -166,7 +172,7 @@ export type KernelKind = KernelSpec['kind'];
 export function kernelName(spec: KernelSpec): string {
   const parts: string[] = [spec.kind];
   for (const [key, value] of Object.entries(spec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (key === 'kind') continue;
+    if (key === 'kind' || value === undefined) continue;
     if (typeof value === 'boolean') { if (value) parts.push(key); continue; }
     if (value === 'none') continue;
     parts.push(`${key}${String(value).replace(/[^0-9A-Za-z]+/g, 'p')}`);

@@ -29,7 +29,8 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       const drop = ops.find((o) => o.kind === 'dropout');
       const r = ad.rank;
       return {
-        spec: { kind: 'lora_linear', m, k, n, r, scaling: ad.scaling, dropout: drop?.kind === 'dropout' ? drop.attrs.p : 0, bias, activation, residual },
+        // The dropout op's stream keys this adapter's mask (one per adapter, like PEFT's per-module dropout).
+        spec: { kind: 'lora_linear', m, k, n, r, scaling: ad.scaling, dropout: drop?.kind === 'dropout' ? drop.attrs.p : 0, stream: drop?.kind === 'dropout' ? drop.attrs.stream : 0, bias, activation, residual },
         flops: flops + 2 * m * k * r + 2 * m * r * n + 2 * m * n,
       };
     }

@@ -11,5 +11,5 @@ export const BENCH_RANKS = [8, 16, 24, 64] as const;
 
 export const BENCH_SPECS: KernelSpec[] = BENCH_SHAPES.flatMap(({ m, k, n }) => [
   { kind: 'linear', m, k, n, bias: true, activation: 'none', residual: false } as const,
-  ...BENCH_RANKS.map((r) => ({ kind: 'lora_linear', m, k, n, r, scaling: 2, dropout: 0.1, bias: true, activation: 'none', residual: false } as const)),
+  ...BENCH_RANKS.map((r) => ({ kind: 'lora_linear', m, k, n, r, scaling: 2, dropout: 0.1, stream: 0, bias: true, activation: 'none', residual: false } as const)),
 ]);

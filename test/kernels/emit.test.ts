@@ -8,16 +8,16 @@ import { emitKernel, emitKernels, tileFactor } from '../../compiler/codegen/inde
 import type { LoraLinearSpec } from '../../compiler/kernels/spec.js';
 import { SAMPLE_SPECS } from './specs.js';
 
-const lora: LoraLinearSpec = { kind: 'lora_linear', m: 13824, k: 512, n: 256, r: 16, scaling: 2, dropout: 0.1, bias: true, activation: 'gelu', residual: false };
+const lora: LoraLinearSpec = { kind: 'lora_linear', m: 13824, k: 512, n: 256, r: 16, scaling: 2, dropout: 0.1, stream: 0, bias: true, activation: 'gelu', residual: false };
 
 describe('emitKernel', () => {
   it('is deterministic and names the spec', () => {
     for (const t of ['wgsl', 'cuda'] as const) {
       const a = emitKernel(lora, t), b = emitKernel({ ...lora }, t);
       expect(a.source).toBe(b.source);
-      expect(a.name).toBe('lora_linear_activationgelu_bias_dropout0p1_k512_m13824_n256_r16_scaling2');
+      expect(a.name).toBe('lora_linear_activationgelu_bias_dropout0p1_k512_m13824_n256_r16_scaling2_stream0');
       expect(a.source.split('\n')[0]).toContain(a.name);
-      expect(a.source).toContain('lora_shrink: s[13824,16] = 2·dropout(x[13824,512], p=0.1)·Aᵀ');
+      expect(a.source).toContain('lora_shrink: s[13824,16] = 2·dropout(x[13824,512], p=0.1, stream 0)·Aᵀ');
     }
   });
   it('runs LoRA as shrink then one concatenated-K GEMM whose grid covers the output', () => {

@@ -54,6 +54,17 @@ describe('backward kernels match finite differences of the forward kernels', () 
     const g = backward({ kind: 'layer_norm_backward', rows: 5, n: 11, eps: 1e-5, bias: true }, { ...inp, dy });
     for (const [w, gn] of [['x', 'dx'], ['gamma', 'dgamma'], ['beta', 'dbeta']] as const) checkGrad('layer_norm', fwd, inp, { y: dy }, w, g[gn]!);
   });
+  it('softmax (softmax_backward from the forward output y)', () => {
+    const fwd: KernelSpec = { kind: 'softmax', rows: 7, n: 13 };
+    const inp = randomInputs(fwd, 21);
+    const fo = cloneBuffers(inp); fo.y = new Float32Array(91); runReference(fwd, fo);
+    const dy = new Rng(22).fillNormal(new Float32Array(91)) as Float32Array;
+    const g = backward({ kind: 'softmax_backward', rows: 7, n: 13 }, { y: fo.y, dy });
+    checkGrad('softmax', fwd, inp, { y: dy }, 'x', g.dx!, 91);
+    // Softmax is shift-invariant per row, so each row of dx sums to 0.
+    const dx = g.dx as Float32Array;
+    for (let r = 0; r < 7; r++) expect(Math.abs(dx.subarray(r * 13, r * 13 + 13).reduce((a, v) => a + v, 0))).toBeLessThan(1e-6);
+  });
   it('gelu, geglu', () => {
     const fwd: KernelSpec = { kind: 'gelu', numel: 40 };
     const inp = randomInputs(fwd, 3);
@@ -119,7 +130,7 @@ describe('backward kernels match finite differences of the forward kernels', () 
     expect(pairLoss('pair_mse_loss', [0, 0, 3, 3], [1, 0]).loss).toBeCloseTo(0.25, 12);
   });
   it('LoRA linear: the fused backward sequence (ds, dB, dA with the dropout mask, dx) and dW', () => {
-    const fwd: LoraLinearSpec = { kind: 'lora_linear', m: 6, k: 5, n: 7, r: 3, scaling: 1.5, dropout: 0.3, bias: true, activation: 'none', residual: false };
+    const fwd: LoraLinearSpec = { kind: 'lora_linear', m: 6, k: 5, n: 7, r: 3, scaling: 1.5, dropout: 0.3, stream: 4, bias: true, activation: 'none', residual: false };
     const inp = randomInputs(fwd, 15);
     const fo = cloneBuffers(inp); runReference(fwd, fo);
     const dy = new Rng(16).fillNormal(new Float32Array(42)) as Float32Array;

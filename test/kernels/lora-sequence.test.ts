@@ -12,7 +12,7 @@ import type { LoraLinearSpec } from '../../compiler/kernels/spec.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { expectClose } from './harness.js';
 
-const spec: LoraLinearSpec = { kind: 'lora_linear', m: 203, k: 72, n: 81, r: 12, scaling: 1.25, dropout: 0.2, bias: true, activation: 'none', residual: false };
+const spec: LoraLinearSpec = { kind: 'lora_linear', m: 203, k: 72, n: 81, r: 12, scaling: 1.25, dropout: 0.2, stream: 2, bias: true, activation: 'none', residual: false };
 const { m, k, n, r } = spec;
 const SIZES: Record<string, number> = { x: m * k, w: n * k, bias: n, lora_a: r * k, lora_b: n * r, params: 4, s: m * r, y: m * n,
   y0: m * n, t: m * r, u: m * n, yu: m * n, dy: m * n, ds: m * r, dx: m * k, dlora_a: r * k, dlora_b: n * r };

@@ -16,7 +16,7 @@
 // CUDA takes 8 (128 wide) where both dimensions are ≥ 256.
 import type { Target } from '../target.js';
 import type { GemmSpec, LinearSpec, LoraLinearSpec, LoraShrinkSpec, LoraExpandSpec, LoraBackwardInputSpec, Activation } from '../../kernels/spec.js';
-import { dropoutThreshold, geluExpr, type KernelProgram, type Stage, type Helper } from './program.js';
+import { dropoutThreshold, dropoutStreamKey, geluExpr, type KernelProgram, type Stage, type Helper } from './program.js';
 
 const BK = 16;
 
@@ -24,10 +24,12 @@ interface Operand {
   buf: string;
   /** A: stored [K,M] instead of [M,K]. B: stored [N,K] instead of [K,N]. */
   trans: boolean;
-  /** Dropout probability applied to the loaded value (kept values scaled by 1/(1-p)). */
-  dropout?: number;
+  /** Dropout applied to the loaded value (kept values scaled by 1/(1-p)). */
+  dropout?: Dropout;
 }
-interface Segment { a: Operand; b: Operand; k: number; /** Accumulate separately and apply dropout keyed by the output index. */ outDropout?: number }
+/** Drop probability p and the mask's stream (dropoutStreamKey). */
+interface Dropout { p: number; stream: number }
+interface Segment { a: Operand; b: Operand; k: number; /** Accumulate separately and apply dropout keyed by the output index. */ outDropout?: Dropout }
 interface GemmStage {
   entry: string; m: number; n: number; segments: Segment[]; alpha: number;
   bias?: string; activation: Activation; residual?: string; out: string;
@@ -47,9 +49,11 @@ export function tileFactor(target: Target['name'], m: number, n: number): [numbe
   return [factor(target, m, n), factor(target, n, m)];
 }
 
-function keepFactor(T: Target, p: number, idx: string): string {
-  return T.sel(`dropout_bits(params[0], ${T.cast('u32', idx)}) >= ${dropoutThreshold(p)}u`, T.f(1 / (1 - p)), T.f(0));
+function keepFactor(T: Target, d: Dropout, idx: string): string {
+  const key = `(params[0] ^ 0x${dropoutStreamKey(d.stream).toString(16)}u)`;
+  return T.sel(`dropout_bits(${key}, ${T.cast('u32', idx)}) >= ${dropoutThreshold(d.p)}u`, T.f(1 / (1 - d.p)), T.f(0));
 }
+const drop = (p: number, stream: number): Dropout | undefined => (p > 0 ? { p, stream } : undefined);
 
 function gemmStage(T: Target, g: GemmStage): Stage {
   const [RM, RN] = tileFactor(T.name, g.m, g.n);
@@ -143,10 +147,10 @@ const epi = (s: { bias: boolean; activation: Activation; residual: boolean }): s
   `${s.bias ? ' + bias' : ''}${s.activation !== 'none' ? `, ${s.activation}` : ''}${s.residual ? ', + residual' : ''}`;
 
 export function gemmProgram(T: Target, s: GemmSpec): KernelProgram {
-  return program(T, [`c[${s.m},${s.n}] = ${s.alpha}·a${s.transA ? 'ᵀ' : ''}·${s.maskB ? `dropout(b, ${s.maskB})` : 'b'}${s.transB ? 'ᵀ' : ''}${epi(s)}`], [{
+  return program(T, [`c[${s.m},${s.n}] = ${s.alpha}·a${s.transA ? 'ᵀ' : ''}·${s.maskB ? `dropout(b, p=${s.maskB}, stream ${s.stream ?? 0})` : 'b'}${s.transB ? 'ᵀ' : ''}${epi(s)}`], [{
     entry: 'gemm', m: s.m, n: s.n, alpha: s.alpha, activation: s.activation, out: 'c',
     bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
-    segments: [{ a: { buf: 'a', trans: s.transA }, b: { buf: 'b', trans: s.transB, dropout: s.maskB || undefined }, k: s.k }],
+    segments: [{ a: { buf: 'a', trans: s.transA }, b: { buf: 'b', trans: s.transB, dropout: drop(s.maskB, s.stream ?? 0) }, k: s.k }],
   }]);
 }
 
@@ -158,9 +162,9 @@ export function linearProgram(T: Target, s: LinearSpec): KernelProgram {
   }]);
 }
 
-const shrinkStage = (s: { m: number; k: number; r: number; scaling: number; dropout: number }): GemmStage => ({
+const shrinkStage = (s: { m: number; k: number; r: number; scaling: number; dropout: number; stream: number }): GemmStage => ({
   entry: 'lora_shrink', m: s.m, n: s.r, alpha: s.scaling, activation: 'none', out: 's',
-  segments: [{ a: { buf: 'x', trans: false, dropout: s.dropout || undefined }, b: { buf: 'lora_a', trans: true }, k: s.k }],
+  segments: [{ a: { buf: 'x', trans: false, dropout: drop(s.dropout, s.stream) }, b: { buf: 'lora_a', trans: true }, k: s.k }],
 });
 const expandStage = (s: LoraExpandSpec | LoraLinearSpec): GemmStage => ({
   entry: 'lora_expand', m: s.m, n: s.n, alpha: 1, activation: s.activation, out: 'y',
@@ -172,23 +176,23 @@ const expandStage = (s: LoraExpandSpec | LoraLinearSpec): GemmStage => ({
 });
 
 export function loraShrinkProgram(T: Target, s: LoraShrinkSpec): KernelProgram {
-  return program(T, [`s[${s.m},${s.r}] = ${s.scaling}·dropout(x, p=${s.dropout})·Aᵀ`], [shrinkStage(s)]);
+  return program(T, [`s[${s.m},${s.r}] = ${s.scaling}·dropout(x, p=${s.dropout}, stream ${s.stream})·Aᵀ`], [shrinkStage(s)]);
 }
 export function loraExpandProgram(T: Target, s: LoraExpandSpec): KernelProgram {
   return program(T, [`y[${s.m},${s.n}] = [x | s]·[W | B]ᵀ${epi(s)}`], [expandStage(s)]);
 }
 export function loraLinearProgram(T: Target, s: LoraLinearSpec): KernelProgram {
   return program(T, [
-    `stage 1 lora_shrink: s[${s.m},${s.r}] = ${s.scaling}·dropout(x[${s.m},${s.k}], p=${s.dropout})·Aᵀ`,
+    `stage 1 lora_shrink: s[${s.m},${s.r}] = ${s.scaling}·dropout(x[${s.m},${s.k}], p=${s.dropout}, stream ${s.stream})·Aᵀ`,
     `stage 2 lora_expand: y[${s.m},${s.n}] = x·Wᵀ + s·Bᵀ${epi(s)} (one GEMM over K = ${s.k} + ${s.r})`,
   ], [shrinkStage(s), expandStage(s)]);
 }
 export function loraBackwardInputProgram(T: Target, s: LoraBackwardInputSpec): KernelProgram {
-  return program(T, [`dx[${s.m},${s.k}] = dy·W + dropout_mask(p=${s.dropout})⊙(ds·A)`], [{
+  return program(T, [`dx[${s.m},${s.k}] = dy·W + dropout_mask(p=${s.dropout}, stream ${s.stream})⊙(ds·A)`], [{
     entry: 'lora_backward_input', m: s.m, n: s.k, alpha: 1, activation: 'none', out: 'dx',
     segments: [
       { a: { buf: 'dy', trans: false }, b: { buf: 'w', trans: false }, k: s.n },
-      { a: { buf: 'ds', trans: false }, b: { buf: 'lora_a', trans: false }, k: s.r, ...(s.dropout > 0 ? { outDropout: s.dropout } : {}) },
+      { a: { buf: 'ds', trans: false }, b: { buf: 'lora_a', trans: false }, k: s.r, ...(s.dropout > 0 ? { outDropout: { p: s.dropout, stream: s.stream } } : {}) },
     ],
   }]);
 }

@@ -81,6 +81,13 @@ export function pointwiseProgram(T: Target, spec: KernelSpec): KernelProgram | n
         ...sum(T, 's', String(n), T.call('exp', 'x[o + j] - mx')),
         `${T.for('j', '0', String(n))} y[o + j] = ${T.call('exp', 'x[o + j] - mx')} / s; }`])] };
     }
+    case 'softmax_backward': {
+      const { rows, n } = spec;
+      return { summary: [`softmax backward over the last axis of [${rows},${n}]: dx = y·(dy - Σ dy·y)`], helpers: [], stages: [flat(T, 'softmax_backward', rows, ROW_WG, [
+        T.let('i32', 'o', `i * ${n}`),
+        ...sum(T, 'g', String(n), 'dy[o + j] * y[o + j]'),
+        `${T.for('j', '0', String(n))} dx[o + j] = y[o + j] * (dy[o + j] - g); }`])] };
+    }
     case 'l2norm_scale': {
       const { rows, n, eps } = spec;
       return { summary: [`y = x / max(‖x‖, ${eps}) · gamma over [${rows},${n}]`], helpers: [], stages: [flat(T, 'l2norm_scale', rows, ROW_WG, [

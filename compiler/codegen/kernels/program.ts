@@ -35,6 +35,19 @@ export function dropoutThreshold(p: number): number {
   return Math.min(2 ** 24, Math.round(p * 2 ** 24));
 }
 
+/** The key a dropout stream xors into the run's seed, so each LoRA adapter (each `dropout` op's
+ *  stream, compiler/passes/lora.ts) draws its own mask, as PEFT's per-module nn.Dropout does, while
+ *  the forward and the backward of one adapter (same stream) recompute the same one. A constant of
+ *  the spec, folded into the source: lowbias32 of (stream + 1)·φ, so nearby streams get unrelated keys. */
+export function dropoutStreamKey(stream: number): number {
+  let h = Math.imul((stream + 1) >>> 0, 0x9e3779b9) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
+  h = Math.imul(h, 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export function helperSource(T: Target, h: Helper): string[] {
   switch (h) {
     case 'dropout':

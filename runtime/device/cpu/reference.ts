@@ -1,7 +1,7 @@
 // The CPU reference: the living definition of every kernel, written as plain loops (f64 math,
 // f32 storage) so it can be trusted by reading. Every backend is tested against it.
 import type { KernelSpec, Activation } from '../../../compiler/kernels/spec.js';
-import { dropoutKeep } from './rng.js';
+import { dropoutKeep, streamSeed } from './rng.js';
 import { gelu, geluGrad } from './math.js';
 import { runBackwardReference } from './reference-backward.js';
 import { runGlueReference } from './reference-glue.js';
@@ -31,8 +31,8 @@ function gemm(o: {
   }
 }
 
-function shrink(b: Buffers, m: number, k: number, r: number, scaling: number, p: number): void {
-  const x = f(b, 'x'), A = f(b, 'lora_a'), seed = seedOf(b);
+function shrink(b: Buffers, m: number, k: number, r: number, scaling: number, p: number, stream: number): void {
+  const x = f(b, 'x'), A = f(b, 'lora_a'), seed = streamSeed(seedOf(b), stream);
   gemm({ m, k, n: r, a: (i, kk) => x[i * k + kk]! * dropoutKeep(p, seed, i * k + kk), b: (kk, j) => A[j * k + kk]!, alpha: scaling, activation: 'none', out: f(b, 's') });
 }
 
@@ -55,7 +55,7 @@ export function runReference(spec: KernelSpec, b: Buffers): void {
   switch (spec.kind) {
     case 'gemm': {
       const { m, k, n, transA, transB } = spec;
-      const A = f(b, 'a'), B = f(b, 'b'), seed = seedOf(b);
+      const A = f(b, 'a'), B = f(b, 'b'), seed = streamSeed(seedOf(b), spec.stream ?? 0);
       gemm({
         m, k, n, alpha: spec.alpha, activation: spec.activation, out: f(b, 'c'),
         a: (i, kk) => (transA ? A[kk * m + i]! : A[i * k + kk]!),
@@ -72,18 +72,18 @@ export function runReference(spec: KernelSpec, b: Buffers): void {
       return;
     }
     case 'lora_linear':
-      shrink(b, spec.m, spec.k, spec.r, spec.scaling, spec.dropout);
+      shrink(b, spec.m, spec.k, spec.r, spec.scaling, spec.dropout, spec.stream);
       expand(b, spec);
       return;
     case 'lora_shrink':
-      shrink(b, spec.m, spec.k, spec.r, spec.scaling, spec.dropout);
+      shrink(b, spec.m, spec.k, spec.r, spec.scaling, spec.dropout, spec.stream);
       return;
     case 'lora_expand':
       expand(b, spec);
       return;
     case 'lora_backward_input': {
       const { m, k, n, r, dropout } = spec;
-      const dy = f(b, 'dy'), W = f(b, 'w'), dS = f(b, 'ds'), A = f(b, 'lora_a'), dx = f(b, 'dx'), seed = seedOf(b);
+      const dy = f(b, 'dy'), W = f(b, 'w'), dS = f(b, 'ds'), A = f(b, 'lora_a'), dx = f(b, 'dx'), seed = streamSeed(seedOf(b), spec.stream);
       for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) {
         let base = 0, low = 0;
         for (let q = 0; q < n; q++) base += dy[i * n + q]! * W[q * k + j]!;
@@ -140,6 +140,14 @@ export function runReference(spec: KernelSpec, b: Buffers): void {
         let mx = -Infinity; for (let j = 0; j < n; j++) mx = Math.max(mx, x[o + j]!);
         let s = 0; for (let j = 0; j < n; j++) s += Math.exp(x[o + j]! - mx);
         for (let j = 0; j < n; j++) y[o + j] = Math.exp(x[o + j]! - mx) / s;
+      });
+      return;
+    }
+    case 'softmax_backward': {
+      const { n } = spec; const y = f(b, 'y'), dy = f(b, 'dy'), dx = f(b, 'dx');
+      rows(n, spec.rows, (o) => {
+        let g = 0; for (let j = 0; j < n; j++) g += dy[o + j]! * y[o + j]!;
+        for (let j = 0; j < n; j++) dx[o + j] = y[o + j]! * (dy[o + j]! - g);
       });
       return;
     }

@@ -1,7 +1,14 @@
 // The dropout mask every target shares: keep element idx iff dropoutBits(seed, idx) >= p·2^24.
-// Counter-based (no state), so the backward pass recomputes the forward mask from the same seed.
+// Counter-based (no state), so the backward pass recomputes the forward mask from the same seed
+// (per stream: streamSeed).
 // Mirrors helperSource('dropout') in compiler/codegen/kernels/program.ts operation for operation.
-import { dropoutThreshold } from '../../../compiler/codegen/kernels/program.js';
+import { dropoutThreshold, dropoutStreamKey } from '../../../compiler/codegen/kernels/program.js';
+
+/** The hash key of one dropout stream in a run: the run seed xor the stream's key (the generated
+ *  kernels compute `params[0] ^ key` the same way). */
+export function streamSeed(seed: number, stream: number): number {
+  return (seed ^ dropoutStreamKey(stream)) >>> 0;
+}
 
 export function dropoutBits(seed: number, idx: number): number {
   let h = (Math.imul(idx >>> 0, 0x9e3779b9) ^ seed) >>> 0;
