@@ -41,6 +41,25 @@ describe('emitKernel', () => {
   });
 });
 
+describe('the shared parity specs (CPU vs WebGPU here, CPU vs CUDA on a GPU)', () => {
+  it("reach CUDA's 128-wide GEMM tile for gemm, linear, lora_linear and lora_backward_input", () => {
+    const out = (s: (typeof SAMPLE_SPECS)[number]): [number, number] | null => {
+      switch (s.kind) {
+        case 'gemm': case 'linear': case 'lora_linear': return [s.m, s.n];
+        case 'lora_backward_input': return [s.m, s.k];
+        default: return null;
+      }
+    };
+    for (const kind of ['gemm', 'linear', 'lora_linear', 'lora_backward_input']) {
+      const wide = SAMPLE_SPECS.filter((s) => s.kind === kind && out(s) && tileFactor('cuda', ...out(s)!).join() === '8,8');
+      expect(wide.length, kind).toBeGreaterThan(0);
+      // Partial edge tiles: a size that is not a multiple of 128.
+      expect(wide.some((s) => out(s)!.some((d) => d % 128 !== 0)), kind).toBe(true);
+    }
+    expect(SAMPLE_SPECS.some((s) => s.kind === 'lora_linear' && s.dropout > 0 && tileFactor('cuda', s.m, s.n).join() === '8,8')).toBe(true);
+  });
+});
+
 describe('emitKernels', () => {
   it('writes one .wgsl and one .cu per distinct spec, byte-identical across runs', () => {
     const a = mkdtempSync(join(tmpdir(), 'medctc-k-')), b = mkdtempSync(join(tmpdir(), 'medctc-k-'));
