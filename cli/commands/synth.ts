@@ -65,7 +65,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'random seed; same seed and arguments give byte-identical files' })
     .option('site', { type: 'string', default: 'source', describe: `acquisition site: ${Object.keys(SITES).join(', ')}` })
     .option('shape', { type: 'string', default: '40,48,48', describe: 'stored volume shape D,H,W (slices, rows, columns)' })
-    .option('preview', { type: 'string', describe: 'also write a PNG of mid-slices of a few volumes with their labels' })
+    .option('preview', { type: 'string', describe: 'also write a PNG of mid-slices of a few volumes with their labels (bare flag: OUT/preview.png)' })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable summary on stdout, progress as JSON lines on stderr' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as never,
   handler: async (a) => {
@@ -78,14 +78,16 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
     } finally {
       bar.stop();
     }
-    if (a.preview) writePreview(m, a.out, a.preview);
+    // A bare `--preview` parses as '' (yargs string option): it still asks for a picture.
+    const preview = a.preview === undefined ? null : a.preview === '' ? join(a.out, 'preview.png') : a.preview;
+    if (preview !== null) writePreview(m, a.out, preview);
     const seconds = (performance.now() - t0) / 1000;
     const train = m.list.filter((v) => v.split === 'train').length;
     if (a.json) {
-      process.stdout.write(JSON.stringify({ ok: true, out: a.out, volumes: m.volumes, train, valid: m.volumes - train, site: m.site, seed: m.seed, shape: m.shape, seconds, preview: a.preview ?? null }) + '\n');
+      process.stdout.write(JSON.stringify({ ok: true, out: a.out, volumes: m.volumes, train, valid: m.volumes - train, site: m.site, seed: m.seed, shape: m.shape, seconds, preview }) + '\n');
     } else {
       process.stdout.write(`wrote ${m.volumes} volumes (${train} train, ${m.volumes - train} valid, site ${m.site}) to ${a.out} in ${seconds.toFixed(1)} s\n`);
-      if (a.preview) process.stdout.write(`preview: ${a.preview}\n`);
+      if (preview !== null) process.stdout.write(`preview: ${preview}\n`);
     }
   },
 };
