@@ -36,7 +36,7 @@ export const ALL_TOKENS: TokenType[] = [
 ];
 
 /** Units a number or list may carry; lexically plain identifiers, recognised by the parser right after a value. */
-export const UNITS = ['HU', 'mm', 'voxels', 'steps'] as const;
+export const UNITS = ['HU', 'mm', 'voxels', 'steps', 'epochs'] as const;
 export type Unit = (typeof UNITS)[number];
 
 const lexer = new Lexer(ALL_TOKENS, { positionTracking: 'full', ensureOptimizations: false });

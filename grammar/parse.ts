@@ -187,8 +187,8 @@ class Converter {
   private entry(n: CstNode, path: string | null): Entry[] {
     const key = tok(this.children(n, 'key')[0]);
     if (!key) return [];
-    const args = this.foldUnits(this.children(n, 'value').filter(isNode).map((v) => this.value(v)).sort((a, b) => a.start - b.start));
     const fields = path === null ? undefined : FIELDS[path];
+    const args = this.foldUnits(this.children(n, 'value').filter(isNode).map((v) => this.value(v)).sort((a, b) => a.start - b.start), fields);
     const heads: { name: string; pos: { start: number; end: number }; args: Value[] }[] = [{ name: key.image, pos: { start: key.startOffset, end: key.endOffset! + 1 }, args: [] }];
     for (const a of args) {
       if (a.kind === 'ident' && fields?.includes(a.name) && !this.constants.has(a.name)) heads.push({ name: a.name, pos: { start: a.start, end: a.end }, args: [] });
@@ -208,12 +208,13 @@ class Converter {
     return out;
   }
 
-  /** `[1, 2] mm`: a unit name right after a number, list or sweep belongs to that value. */
-  private foldUnits(values: Value[]): Value[] {
+  /** `[1, 2] mm`: a unit name right after a number, list or sweep belongs to that value, unless
+   *  it is also a field of the block (`batch 4 epochs 10` in `train` is two entries). */
+  private foldUnits(values: Value[], fields?: readonly string[]): Value[] {
     const out: Value[] = [];
     for (const v of values) {
       const prev = out[out.length - 1];
-      if (v.kind === 'ident' && (UNITS as readonly string[]).includes(v.name) && prev &&
+      if (v.kind === 'ident' && (UNITS as readonly string[]).includes(v.name) && !fields?.includes(v.name) && prev &&
           (prev.kind === 'number' || prev.kind === 'list' || prev.kind === 'sweep') && prev.unit === null) {
         const unit: UnitTag = { name: v.name, start: v.start, end: v.end };
         out[out.length - 1] = { ...prev, unit, end: v.end };

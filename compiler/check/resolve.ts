@@ -365,13 +365,19 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
     if (eps) optimizer.eps = r.number(eps, '/train/optimizer/eps', { gt: 0 }) ?? optimizer.eps;
     if (wd) optimizer.weightDecay = r.number(wd, '/train/optimizer/weightDecay', { min: 0 }) ?? optimizer.weightDecay;
   }
-  const schedule: TrainSpec['schedule'] = { kind: 'constant', warmupSteps: 0 };
+  const schedule: TrainSpec['schedule'] = { kind: 'constant', warmupSteps: 0, warmupEpochs: 0 };
   const se = get('schedule');
   if (se) {
     schedule.kind = r.enumOf(se, r.single(se, '`constant`, `cosine` or `linear`', true), '/train/schedule/kind', ['constant', 'cosine', 'linear'] as const) ?? 'constant';
     const g = r.fields(se.block?.entries ?? [], rules('train.schedule'), '`schedule`');
     const w = g.get('warmup')?.[0];
-    if (w) schedule.warmupSteps = r.int(w, '/train/schedule/warmupSteps', { min: 0, unit: 'steps' }) ?? 0;
+    if (w) {
+      const v = r.single(w, 'a duration: `N steps` or `X epochs`');
+      const d = v && r.deref(v);
+      const units = '`steps` or `epochs`';
+      if (d?.kind === 'number' && d.unit?.name === 'epochs') schedule.warmupEpochs = r.num(w, v, '/train/schedule/warmupEpochs', { min: 0, unit: 'epochs', units }) ?? 0;
+      else schedule.warmupSteps = r.num(w, v, '/train/schedule/warmupSteps', { int: true, min: 0, unit: 'steps', units }) ?? 0;
+    }
   }
   const ep = get('epochs');
   const epochs = (ep && r.int(ep, '/train/epochs', { min: 1 })) ?? 1;

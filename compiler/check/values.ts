@@ -131,7 +131,7 @@ export class Reader {
     const v = this.deref(v0);
     if (v.kind === 'ident') { this.unknownName(v, c.int ? 'an integer' : 'a number', e); return undefined; }
     if (v.kind !== 'number') { this.wrongType(v, c.int ? 'an integer' : 'a number', e); return undefined; }
-    if (!this.unit(e, v, c.unit ?? null)) return undefined;
+    if (!this.unit(e, v, c.unit ?? null, c.units)) return undefined;
     const bad = rangeProblem(v.value, c);
     if (bad) {
       this.diags.push(diag('E2006', `\`${e.key}\` must be ${bad}, found ${v.raw}`, this.at(v, `must be ${bad}`, e), { help: c.help ?? `choose a value that is ${bad}` }));
@@ -142,7 +142,7 @@ export class Reader {
   }
 
   /** Checks a value's unit against the one the field needs; reports with a machine-applicable fix. */
-  unit(e: Entry, v: Extract<Value, { unit: unknown }>, want: string | null): boolean {
+  unit(e: Entry, v: Extract<Value, { unit: unknown }>, want: string | null, accepted?: string): boolean {
     const got = v.unit?.name ?? null;
     if (got === want) return true;
     const owner = e;
@@ -152,12 +152,13 @@ export class Reader {
       return false;
     }
     if (got === null) {
-      this.diags.push(diag('E2007', `\`${e.key}\` needs a unit: ${want}`, this.at(v, `add \`${want}\` after this value`, owner),
+      this.diags.push(diag('E2007', `\`${e.key}\` needs a unit: ${accepted ?? want}`, this.at(v, `add \`${want}\` after this value`, owner),
         { help: `units make the intent explicit: write \`${e.key} ${this.textOf(v, owner)} ${want}\``, fix: { description: `add \`${want}\``, edits: [{ span: { file: this.file(owner), start: v.end, end: v.end }, replacement: ` ${want}` }] } }));
       return false;
     }
-    this.diags.push(diag('E2008', `\`${e.key}\` is measured in ${want}, not ${got}`, this.at(v.unit!, `expected \`${want}\``, owner),
-      { help: `medctc does not convert units; write the value in ${want}`, fix: this.replaceFix(v.unit!, owner, want) }));
+    const which = accepted ?? want;
+    this.diags.push(diag('E2008', `\`${e.key}\` is measured in ${which}, not ${got}`, this.at(v.unit!, `expected ${accepted ?? `\`${want}\``}`, owner),
+      { help: `medctc does not convert units; write the value in ${which}`, fix: this.replaceFix(v.unit!, owner, want) }));
     return false;
   }
 
@@ -273,6 +274,8 @@ export interface NumRule {
   /** Exclusive upper bound. */
   lt?: number;
   unit?: string | null;
+  /** How messages name the accepted units when there are several (`\`steps\` or \`epochs\``); `unit` is the one a fix inserts. */
+  units?: string;
   help?: string;
 }
 

@@ -62,7 +62,9 @@ export function planTraining(volumes: number, train: TrainSpec, source: string):
       { help: `lower train.batch to at most ${Math.max(1, volumes)}, or add training volumes (data.limit, data.volumes)` }));
   }
   const totalSteps = train.epochs * batchesPerEpoch;
-  return { batchesPerEpoch, totalSteps, lrAt: makeSchedule(train.schedule, train.optimizer.lr, totalSteps, source) };
+  // `warmup X epochs` needs the split size, known only here: it becomes round(X * batches per epoch) steps.
+  const warmupSteps = train.schedule.warmupSteps + Math.round((train.schedule.warmupEpochs ?? 0) * batchesPerEpoch);
+  return { batchesPerEpoch, totalSteps, lrAt: makeSchedule({ ...train.schedule, warmupSteps }, train.optimizer.lr, totalSteps, source) };
 }
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {

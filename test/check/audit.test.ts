@@ -1,0 +1,70 @@
+// Fixes from the language audit: warmup in epochs, one message per mistake, message wording,
+// position order, rendering of several spans on one line.
+import { describe, expect, it } from 'vitest';
+import { checkFiles } from '../../compiler/check/index.js';
+import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { diag } from '../../compiler/diagnostics/catalog.js';
+import { planTraining } from '../../runtime/run/train.js';
+import { formatMedct as format } from '../../grammar/format.js';
+import { parseMedct } from '../../grammar/parse.js';
+
+const check = (files: Record<string, string>, entry = 'main.medct') => {
+  const r = checkFiles(entry, { readFile: (p) => { const t = files[p]; if (t === undefined) throw new Error(`ENOENT ${p}`); return t; } });
+  return { ...r, errors: r.diagnostics.filter((d) => d.severity === 'error') };
+};
+
+const spec = (train: string) => `experiment "w" {
+  model ct_clip_tiny
+  data synthetic { root "x" }
+  lora { target text "encoder.layer.*.attention.self.query" }
+  train { ${train} }
+}
+`;
+
+describe('warmup in epochs', () => {
+  it('`warmup 1 epochs` checks and keeps the unit in the IR', () => {
+    const r = check({ 'main.medct': spec('schedule cosine { warmup 1 epochs }  epochs 4  batch 2') });
+    expect(r.errors).toEqual([]);
+    expect(r.experiments[0]!.train!.schedule).toEqual({ kind: 'cosine', warmupSteps: 0, warmupEpochs: 1 });
+    expect(r.experiments[0]!.provenance['/train/schedule/warmupEpochs']).toMatchObject({ kind: 'source', line: 5 });
+  });
+
+  it('fractional epochs, and `batch 4 epochs 10` on one line is still two fields', () => {
+    const r = check({ 'main.medct': spec('schedule linear { warmup 0.5 epochs }  batch 4 epochs 10') });
+    expect(r.errors).toEqual([]);
+    const t = r.experiments[0]!.train!;
+    expect([t.schedule.warmupEpochs, t.batchSize, t.epochs]).toEqual([0.5, 4, 10]);
+  });
+
+  it('steps stay integers in warmupSteps', () => {
+    const r = check({ 'main.medct': spec('schedule cosine { warmup 7 steps }') });
+    expect(r.experiments[0]!.train!.schedule).toEqual({ kind: 'cosine', warmupSteps: 7, warmupEpochs: 0 });
+  });
+
+  it('a missing or wrong unit names both accepted units', () => {
+    const a = check({ 'main.medct': spec('schedule cosine { warmup 3 }') });
+    expect(a.errors.map((d) => d.code)).toEqual(['E2007']);
+    expect(a.errors[0]!.message).toBe('`warmup` needs a unit: `steps` or `epochs`');
+    const b = check({ 'main.medct': spec('schedule cosine { warmup 3 mm }') });
+    expect(b.errors.map((d) => d.code)).toEqual(['E2008']);
+    expect(b.errors[0]!.message).toContain('`steps` or `epochs`');
+    const c = check({ 'main.medct': spec('schedule cosine { warmup -1 epochs }') });
+    expect(c.errors.map((d) => d.code)).toEqual(['E2006']);
+  });
+
+  it('run time turns epochs into round(X * batches per epoch) steps', () => {
+    const r = check({ 'main.medct': spec('schedule constant { warmup 0.5 epochs }  epochs 3  batch 2  optimizer adamw { lr 1 }') });
+    const train = r.experiments[0]!.train!;
+    // 10 volumes / batch 2 = 5 batches per epoch; 0.5 epochs = round(2.5) = 3 warmup steps (lr = step / 3).
+    const p = planTraining(10, train, 'main.medct');
+    expect(p.totalSteps).toBe(15);
+    expect([0, 1, 2, 3, 14].map(p.lrAt)).toEqual([0, 1 / 3, 2 / 3, 1, 1]);
+  });
+
+  it('formats `warmup 1 epochs` idempotently', () => {
+    const src = spec('schedule cosine { warmup 1 epochs }  batch 2 epochs 3');
+    const once = format(parseMedct(src, 'a.medct').ast, src);
+    expect(format(parseMedct(once, 'a.medct').ast, once)).toBe(once);
+    expect(once).toContain('warmup 1 epochs');
+  });
+});
