@@ -1,5 +1,5 @@
 // Every file in cases/ must produce the diagnostic its name declares (`E2003-...medct` -> E2003),
-// rendered exactly as in its `.golden` file (UPDATE_GOLDEN=1 rewrites the goldens).
+// rendered exactly as in its `.golden` file (UPDATE_GOLDEN=1 writes the goldens; a missing one fails).
 // Every E1xxx/E2xxx/W2xxx code in the catalog must have a case.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +22,9 @@ describe('diagnostic cases', () => {
       if (code.startsWith('E')) expect(r.experiments).toEqual([]);
       const rendered = renderDiagnostics(r.diagnostics, r.sources, { color: false }) + '\n';
       const golden = path.replace(/\.medct$/, '.golden');
-      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(golden)) writeFileSync(golden, rendered);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, rendered);
+      // A missing golden is a failure, not a fresh snapshot: a golden written from the output it checks proves nothing.
+      if (!existsSync(golden)) expect.fail(`${golden} is missing: review the output and run with UPDATE_GOLDEN=1 to write it`);
       expect(rendered).toBe(readFileSync(golden, 'utf8'));
     });
   }
