@@ -28,7 +28,9 @@ export interface CheckResult {
   sources: Map<string, string>;
 }
 
-const key = (d: Diagnostic): string => `${d.code}|${d.primary?.file}|${d.primary?.start}|${d.primary?.end}|${d.message}`;
+// One mistake, one message: a span reported under a code once, even when a parent's entry is
+// checked again for each experiment that `extends` it (the message then names the parent).
+const key = (d: Diagnostic): string => (d.primary ? `${d.code}|${d.primary.file}|${d.primary.start}|${d.primary.end}` : `${d.code}||${d.message}`);
 
 export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult {
   const prog = loadProgram(entry, opts.readFile);
@@ -68,6 +70,10 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
     const variants = expand(flat.entries, axes, { fileOf: prog.fileOf, definedIn: flat.definedIn, swept }, (n) => sources.get(fileOf(n)) ?? '');
     for (const v of variants) {
       const reader = new Reader(prog, decl.name, flat.definedIn as WeakMap<Entry, string>, swept, local);
+      // A required field the child lacks, its parent lacks too; when the parent is checked in this
+      // run it says so itself, and the child stays silent about it.
+      const parent = decl.parent && prog.experiments.get(decl.parent.name);
+      reader.parentChecked = Boolean(parent && decls.includes(parent.decl));
       const name = variantName(decl.name, v.bindings);
       const ir = resolveExperiment(reader, {
         decl, entries: v.entries, name,

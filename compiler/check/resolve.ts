@@ -62,11 +62,11 @@ export function resolveExperiment(r: Reader, input: VariantInput): ResolvedExper
   const backend: BackendName = (backendE && r.enumOf(backendE, r.single(backendE, 'a backend'), '/backend', ['auto', 'cpu', 'webgpu', 'cuda'] as const)) ?? 'auto';
 
   const modelE = get('model');
-  if (!modelE) r.missing(decl.namePos, decl.block, 'model', `experiment \`${decl.name}\``, 'model ct_clip { ... }');
+  if (!modelE && !r.parentChecked) r.missing(decl.namePos, decl.block, 'model', `experiment \`${decl.name}\``, 'model ct_clip { ... }');
   const model = resolveModel(r, modelE);
 
   const dataE = get('data');
-  if (!dataE) r.missing(decl.namePos, decl.block, 'data', `experiment \`${decl.name}\``, 'data ct_rate { root "data/ct-rate" }');
+  if (!dataE && !r.parentChecked) r.missing(decl.namePos, decl.block, 'data', `experiment \`${decl.name}\``, 'data ct_rate { root "data/ct-rate" }');
   const data = resolveData(r, dataE, model, input.name);
 
   const loraE = get('lora');

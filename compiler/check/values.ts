@@ -15,6 +15,10 @@ export interface FieldRule { repeat?: boolean }
 export class Reader {
   readonly prov: Record<string, Provenance> = {};
   readonly used = new Set<LetDecl>();
+  /** The experiment's parent is checked in the same run (so it reports its own missing fields). */
+  parentChecked = false;
+  /** `where|field` for each unknown field whose suggestion is `field`: its "missing" would be the same mistake. */
+  private readonly misspelled = new Set<string>();
 
   constructor(
     private readonly prog: Program,
@@ -50,6 +54,7 @@ export class Reader {
       const rule = rules[e.key];
       if (!rule) {
         const guess = didYouMean(e.key, Object.keys(rules));
+        if (guess) this.misspelled.add(`${where}|${guess}`);
         const known = Object.keys(rules).map((k) => `\`${k}\``).join(', ');
         this.diags.push(diag('E2001', `unknown field \`${e.key}\` in ${where}`, this.at(e.keyPos, guess ? `did you mean \`${guess}\`?` : 'unknown field', e),
           guess ? { help: `${where} accepts ${known}`, fix: this.replaceFix(e.keyPos, e, guess) } : { help: `${where} accepts ${known}` }));
@@ -261,6 +266,7 @@ export class Reader {
   }
 
   missing(owner: { start: number; end: number }, ownerNode: object, field: string, where: string, example: string): void {
+    if (this.misspelled.has(`${where}|${field}`)) return; // E2001 already says "did you mean `field`?", with a fix
     this.diags.push(diag('E2002', `${where} is missing \`${field}\``, this.at(owner, `\`${field}\` required`, ownerNode), { help: `add \`${example}\`` }));
   }
 }

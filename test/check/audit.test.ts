@@ -68,3 +68,39 @@ describe('warmup in epochs', () => {
     expect(once).toContain('warmup 1 epochs');
   });
 });
+
+describe('one mistake, one message', () => {
+  const family = (parentBody: string) => `experiment "base" {
+${parentBody}
+  data synthetic { root "x" }
+}
+experiment "child" extends "base" { seed 3 }
+experiment "child2" extends "child" { seed 4 }
+`;
+
+  it('a typo in a parent is reported once, and its "missing" consequence not at all', () => {
+    const r = check({ 'main.medct': family('  modle ct_clip_tiny') });
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([['E2001', 'unknown field `modle` in experiment `base`']]);
+    expect(r.diagnostics[0]!.fix!.edits[0]!.replacement).toBe('model');
+  });
+
+  it('a field missing from a parent is reported at the parent only', () => {
+    const r = check({ 'main.medct': family('  seed 1') });
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([['E2002', 'experiment `base` is missing `model`']]);
+  });
+
+  it('a parent in an imported file is not checked, so the child reports what it lacks', () => {
+    const r = check({
+      'main.medct': 'import "base.medct"\nexperiment "child" extends "base" { seed 3 }\n',
+      'base.medct': 'experiment "base" {\n  data synthetic { root "x" }\n}\n',
+    });
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([['E2002', 'experiment `child` is missing `model`']]);
+  });
+
+  it('no two diagnostics share a code and a primary span', () => {
+    const r = check({ 'main.medct': family('  model ct_clip_tiny { latent 0 }\n  sede 1\n  lora { rank 0 target text "x" }') });
+    const keys = r.diagnostics.map((d) => `${d.code}@${d.primary?.start}-${d.primary?.end}`);
+    expect(keys.length).toBeGreaterThan(1);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});
