@@ -14,15 +14,25 @@ const HEADER = 20;
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let tmpCounter = 0;
-const fileHashes = new Map<string, { size: number; mtimeMs: number; hash: string }>();
+const fileHashes = new Map<string, { stamp: string; hash: string }>();
 
-/** sha256 of a file's bytes, remembered per (path, size, mtime) for the life of the process. */
+/** A file changed this long after it was hashed may still carry the same timestamps: file times
+ *  come from a coarse clock, and mtime can be set back by tools (cp -p, rsync -t, tar). ctime cannot
+ *  be set from user space, so a memo is trusted only for files whose ctime was this far in the past
+ *  when they were hashed (git's "racily clean" rule). */
+const RACY_NS = 2_000_000_000n;
+
+/** sha256 of a file's bytes, remembered for the life of the process while the file is unchanged
+ *  (same device, inode, size, mtime and ctime, to the nanosecond the file system keeps). */
 export function hashFile(path: string): string {
-  const st = statSync(path);
+  const st = statSync(path, { bigint: true });
+  const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   const known = fileHashes.get(path);
-  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.hash;
+  if (known && known.stamp === stamp) return known.hash;
+  const hashedAtNs = BigInt(Date.now()) * 1_000_000n;
   const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
-  fileHashes.set(path, { size: st.size, mtimeMs: st.mtimeMs, hash });
+  if (st.ctimeNs < hashedAtNs - RACY_NS) fileHashes.set(path, { stamp, hash });
+  else fileHashes.delete(path);
   return hash;
 }
 

@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, renameSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { CT_RATE_PATHOLOGIES, type DataSpec, type PromptSpec } from '../../compiler/ir/experiment.js';
 import { PRESETS } from '../../compiler/models/presets.js';
 import { openDataSet } from '../../runtime/data/dataset.js';
 import { generateSynthetic } from '../../runtime/data/synth/generate.js';
-import { readNiftiFile } from '../../runtime/data/nifti.js';
+import { encodeNifti1Int16, readNiftiFile } from '../../runtime/data/nifti.js';
 import { preprocessVolume } from '../../runtime/data/preprocess.js';
 import { volumeRelativePath } from '../../runtime/data/layout.js';
 import { expectDiagnostic, tempDir } from './helpers.js';
@@ -18,6 +19,13 @@ beforeAll(() => {
   pristine = join(tempDir('ds'), 'ct');
   generateSynthetic({ out: pristine, volumes: 6, seed: 11, site: 'source', shape: [20, 24, 24] });
 });
+
+/** Index of the first differing element (or length mismatch), -1 when equal: cheap to report. */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
 
 /** A fresh copy of the small dataset to damage. */
 function copy(): string {
@@ -75,6 +83,46 @@ describe('DataSet over a CT-RATE layout', () => {
     for (const e of entries) writeFileSync(e, readFileSync(e).subarray(0, 100));
     expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0 });
     expect(Array.from(await ds.train.items[0]!.load())).toEqual(Array.from(good));
+  });
+
+  it('cache: keyed by content; a volume rewritten in place is recomputed, not served stale', async () => {
+    const root = copy();
+    const cacheDir = join(tempDir('cache'), 'c');
+    const spec = specFor(root, cacheDir, { limit: 1 });
+    const item0 = (await openDataSet(spec, prompts, { progress: 'quiet' })).train.items[0]!;
+    const vol = readNiftiFile(item0.path);
+    const meta = JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8')) as { list: { volumeName: string; spacing: { xy: number; z: number } }[] };
+    const sp = meta.list.find((v) => v.volumeName === item0.volumeName)!.spacing;
+    const scaling = { slope: 1, intercept: -1024, spacingZXY: [sp.z, sp.xy, sp.xy] as [number, number, number] };
+    // Stored gzip (level 0): the file size depends only on the voxel count, so both versions have
+    // the same size, and the rewrite keeps the old mtime (as cp -p, rsync -t or tar do).
+    // One fixed timestamp for every version.
+    const stamp = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    const write = (data: Int16Array) => {
+      writeFileSync(item0.path, gzipSync(encodeNifti1Int16({ dims: vol.dims, pixdim: vol.pixdim, data, description: 'x' }), { level: 0 }));
+      utimesSync(item0.path, stamp, stamp);
+    };
+    const original = Int16Array.from(vol.data as Int16Array);
+    write(original);
+    const ds = await openDataSet(spec, prompts, { progress: 'quiet' });
+    expect(await ds.train.prepare()).toEqual({ computed: 1, cached: 0 });
+    const before = await ds.train.items[0]!.load();
+    const size = statSync(item0.path).size;
+    // Same name, same size, same mtime, different content: a brighter, flipped scan.
+    const changed = Int16Array.from(original, (v, i) => original[original.length - 1 - i]! + 300 + (v & 1));
+    write(changed);
+    expect(statSync(item0.path).size).toBe(size);
+    expect(statSync(item0.path).mtimeMs).toBe(stamp.getTime());
+    expect(await ds.train.prepare()).toEqual({ computed: 1, cached: 0 });
+    const after = await ds.train.items[0]!.load();
+    const fresh = preprocessVolume(readNiftiFile(item0.path), scaling, pp);
+    expect(firstDifference(after, fresh)).toBe(-1);
+    expect(firstDifference(after, before)).not.toBe(-1);
+    // A second dataset opened later on the same cache agrees, and writing the old bytes back hits the old entry.
+    expect(firstDifference(await (await openDataSet(spec, prompts, { progress: 'quiet' })).train.items[0]!.load(), fresh)).toBe(-1);
+    write(original);
+    expect(await ds.train.prepare()).toEqual({ computed: 0, cached: 1 });
+    expect(firstDifference(await ds.train.items[0]!.load(), before)).toBe(-1);
   });
 
   it('follows symlinked folders and files (Hugging Face snapshot layout)', async () => {
