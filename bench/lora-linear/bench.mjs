@@ -4,7 +4,16 @@
 //   npx tsc -p tsconfig.json && node bench/lora-linear/bench.mjs [--backend all|webgpu|cpu|cuda] [--m-image N] [--m-text N] [--reps N] [--iters N] [--ranks 8,16,24,64]
 // --m-image / --m-text reduce M (tokens) for slow backends: the defaults are the full CT-CLIP
 // sizes (13,824 image tokens, 512 text tokens). Prints one JSON line per measurement and a table.
-import { openDevice, tryOpenDevice, isUnavailable, compileSteps, dispatchSteps } from '../../dist/runtime/device/index.js';
+// Times are kept to 4 significant digits in ms (an H200 runs one of these kernels in tens of µs).
+//
+// Timing (bench/lora-linear/torch_lora.py times PyTorch the same way): per round and variant, the
+// host wall clock (performance.now) around `iters` back-to-back dispatches of the variant's kernels
+// and one device synchronize, divided by `iters`; one warm-up batch first; the time reported is
+// the median over `reps` rounds. Host launch overhead counts, as it does for PyTorch.
+//
+// The backends are imported one by one (WebGPU lazily): dist/runtime/device/index.js loads the
+// `webgpu` package, which the borrowed GPU machine of bench/device.sh does not have.
+import { compileSteps, dispatchSteps } from '../../dist/runtime/device/steps.js';
 import { kernelBindings, loraBackwardSteps, loraUnfusedForwardSteps, loraUnfusedBackwardSteps, baseForwardSteps, baseBackwardSteps } from '../../dist/compiler/kernels/index.js';
 import { Rng } from '../../dist/runtime/util/rng.js';
 
@@ -57,13 +66,22 @@ async function timeInterleaved(device, variants, bufs) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
 const ratio = (num, den) => median(num.map((x, i) => x / den[i]));
 
+async function tryOpenDevice(backend) {
+  if (backend === 'cuda') return (await import('../../dist/runtime/device/cuda/device.js')).openCuda();
+  if (backend === 'webgpu') return (await import('../../dist/runtime/device/webgpu/device.js')).openWebGpu();
+  if (backend === 'cpu') return new (await import('../../dist/runtime/device/cpu/device.js')).CpuDevice();
+  return { backend, reason: `unknown backend ${backend} (cuda, webgpu, cpu, all)` };
+}
+/** 4 significant digits: rounding to 0.01 ms would turn µs-scale GPU times into 0 and their ratios into Infinity. */
+const sig4 = (x) => +x.toPrecision(4);
+
 const rows = [];
 for (const backend of backends) {
   const d = await tryOpenDevice(backend);
-  if (isUnavailable(d)) { console.warn(`skipping ${backend}: ${d.reason}`); continue; }
+  if ('reason' in d) { console.warn(`skipping ${backend}: ${d.reason}`); continue; }
   for (const shape of SHAPES) {
     for (const r of ranks) {
-      const spec = { kind: 'lora_linear', m: shape.m, k: shape.k, n: shape.n, r, scaling: 2, dropout: 0.1, bias: true, activation: 'none', residual: false };
+      const spec = { kind: 'lora_linear', m: shape.m, k: shape.k, n: shape.n, r, scaling: 2, dropout: 0.1, stream: 1, bias: true, activation: 'none', residual: false };
       const rng = new Rng(1, shape.name, r);
       const bufs = {};
       for (const [name, size] of Object.entries(sizes(spec))) {
@@ -75,21 +93,21 @@ for (const backend of backends) {
       const fwd = await timeInterleaved(d, { base: baseForwardSteps(spec), fused, unfused: loraUnfusedForwardSteps(spec) }, bufs);
       const bwd = await timeInterleaved(d, { base: baseBackwardSteps(spec), fused: loraBackwardSteps(spec), unfused: loraUnfusedBackwardSteps(spec) }, bufs);
       for (const b of Object.values(bufs)) d.free(b);
-      const ms = (xs) => +median(xs).toFixed(2);
-      const row = { device: d.description, shape: shape.name, m: shape.m, r, reps,
+      const ms = (xs) => sig4(median(xs));
+      const row = { device: d.description, shape: shape.name, m: shape.m, r, reps, iters,
         base_fwd_ms: ms(fwd.base), fused_fwd_ms: ms(fwd.fused), unfused_fwd_ms: ms(fwd.unfused),
         base_bwd_ms: ms(bwd.base), fused_bwd_ms: ms(bwd.fused), unfused_bwd_ms: ms(bwd.unfused),
-        fwd_fused_over_base: +ratio(fwd.fused, fwd.base).toFixed(3), fwd_unfused_over_fused: +ratio(fwd.unfused, fwd.fused).toFixed(3),
-        bwd_fused_over_base: +ratio(bwd.fused, bwd.base).toFixed(3), bwd_unfused_over_fused: +ratio(bwd.unfused, bwd.fused).toFixed(3) };
+        fwd_fused_over_base: sig4(ratio(fwd.fused, fwd.base)), fwd_unfused_over_fused: sig4(ratio(fwd.unfused, fwd.fused)),
+        bwd_fused_over_base: sig4(ratio(bwd.fused, bwd.base)), bwd_unfused_over_fused: sig4(ratio(bwd.unfused, bwd.fused)) };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
   }
   d.destroy();
 }
+if (!rows.length) { console.error('lora-linear bench: no backend could be measured'); process.exit(2); }
 console.log('\n| backend | shape (M) | r | fwd base ms | fwd fused ms | fwd unfused ms | fused/base | unfused/fused | bwd base ms | bwd fused ms | bwd unfused ms | fused/base | unfused/fused |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(`| ${r.device.split(':')[0]} | ${r.shape} (${r.m}) | ${r.r} | ${r.base_fwd_ms} | ${r.fused_fwd_ms} | ${r.unfused_fwd_ms} | ${r.fwd_fused_over_base} | ${r.fwd_unfused_over_fused} | ${r.base_bwd_ms} | ${r.fused_bwd_ms} | ${r.unfused_bwd_ms} | ${r.bwd_fused_over_base} | ${r.bwd_unfused_over_fused} |`);
 }
-void openDevice;
