@@ -9,7 +9,7 @@ import * as nifti from 'nifti-reader-js';
 import { DiagnosticError } from '../../compiler/diagnostics/types.js';
 import { diag } from '../../compiler/diagnostics/catalog.js';
 
-export type NiftiDatatype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
+export type NiftiDatatype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 export type VoxelArray = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 
 export interface NiftiVolume {
@@ -22,11 +22,12 @@ export interface NiftiVolume {
   /** Header scaling as nibabel applies it: slope 0 or non-finite means "unscaled" (1, 0). */
   sclSlope: number;
   sclInter: number;
-  /** Stored values, x fastest, native type, host byte order. */
+  /** Stored values, x fastest, native type, host byte order; int64 / uint64 as exact doubles
+   *  (Float64Array: every value must be a safe integer, |v| <= 2^53 - 1, else E5006). */
   data: VoxelArray;
 }
 
-interface TypeInfo { name: NiftiDatatype; bytes: number; make: (n: number) => VoxelArray; get: (v: DataView, off: number, le: boolean) => number }
+interface TypeInfo { name: NiftiDatatype; bytes: number; make: (n: number) => VoxelArray; get: (v: DataView, off: number, le: boolean) => number; wide?: true }
 const TYPES: Record<number, TypeInfo> = {
   2: { name: 'uint8', bytes: 1, make: (n) => new Uint8Array(n), get: (v, o) => v.getUint8(o) },
   256: { name: 'int8', bytes: 1, make: (n) => new Int8Array(n), get: (v, o) => v.getInt8(o) },
@@ -34,12 +35,15 @@ const TYPES: Record<number, TypeInfo> = {
   512: { name: 'uint16', bytes: 2, make: (n) => new Uint16Array(n), get: (v, o, le) => v.getUint16(o, le) },
   8: { name: 'int32', bytes: 4, make: (n) => new Int32Array(n), get: (v, o, le) => v.getInt32(o, le) },
   768: { name: 'uint32', bytes: 4, make: (n) => new Uint32Array(n), get: (v, o, le) => v.getUint32(o, le) },
+  // 64-bit integers have no JS typed array that arithmetic works on: decoded to doubles below.
+  1024: { name: 'int64', bytes: 8, make: (n) => new Float64Array(n), get: (v, o, le) => Number(v.getBigInt64(o, le)), wide: true },
+  1280: { name: 'uint64', bytes: 8, make: (n) => new Float64Array(n), get: (v, o, le) => Number(v.getBigUint64(o, le)), wide: true },
   16: { name: 'float32', bytes: 4, make: (n) => new Float32Array(n), get: (v, o, le) => v.getFloat32(o, le) },
   64: { name: 'float64', bytes: 8, make: (n) => new Float64Array(n), get: (v, o, le) => v.getFloat64(o, le) },
 };
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function fail(code: 'E5001' | 'E5002' | 'E5003' | 'E5004' | 'E5005', message: string, file: string, help?: string): never {
+function fail(code: 'E5001' | 'E5002' | 'E5003' | 'E5004' | 'E5005' | 'E5006', message: string, file: string, help?: string): never {
   throw new DiagnosticError(diag(code, message, { file, start: 0, end: 0 }, help ? { help } : {}));
 }
 
@@ -85,7 +89,7 @@ export function decodeNifti(bytes: Uint8Array, file: string): NiftiVolume {
   }
   const type = TYPES[header.datatypeCode];
   if (!type) fail('E5005', `${file}: NIfTI datatype code ${header.datatypeCode} is not supported`, file,
-    'supported: uint8, int8, int16, uint16, int32, uint32, float32, float64');
+    'supported: uint8, int8, int16, uint16, int32, uint32, int64, uint64, float32, float64');
   if (header.numBitsPerVoxel !== type.bytes * 8) {
     fail('E5004', `${file}: bitpix ${header.numBitsPerVoxel} does not match datatype ${type.name} (${type.bytes * 8} bits)`, file);
   }
@@ -99,7 +103,19 @@ export function decodeNifti(bytes: Uint8Array, file: string): NiftiVolume {
       'the file is truncated or its header is wrong');
   }
   const data = type.make(n);
-  if (header.littleEndian === HOST_LE) {
+  if (type.wide) {
+    const view = new DataView(buf, offset, n * type.bytes);
+    const big = type.name === 'int64' ? (o: number) => view.getBigInt64(o, header.littleEndian) : (o: number) => view.getBigUint64(o, header.littleEndian);
+    for (let i = 0; i < n; i++) {
+      const b = big(i * 8);
+      const x = Number(b);
+      if (!Number.isSafeInteger(x)) {
+        fail('E5006', `${file}: ${type.name} voxel ${i} holds ${b}, beyond 2^53 - 1 in magnitude, so it has no exact double`, file,
+          'convert the volume to int32 or float32 (CT values fit in int16)');
+      }
+      data[i] = x;
+    }
+  } else if (header.littleEndian === HOST_LE) {
     new Uint8Array(data.buffer).set(raw.subarray(offset, need));
   } else {
     const view = new DataView(buf, offset, n * type.bytes);

@@ -14,6 +14,8 @@ const DT: Record<string, Dt> = {
   uint32: { code: 768, bits: 32, set: (v, o, x, le) => v.setUint32(o, x, le) },
   float32: { code: 16, bits: 32, set: (v, o, x, le) => v.setFloat32(o, x, le) },
   float64: { code: 64, bits: 64, set: (v, o, x, le) => v.setFloat64(o, x, le) },
+  int64: { code: 1024, bits: 64, set: (v, o, x, le) => v.setBigInt64(o, BigInt(x), le) },
+  uint64: { code: 1280, bits: 64, set: (v, o, x, le) => v.setBigUint64(o, BigInt(x), le) },
 };
 
 function nifti1(dims: number[], pix: number[], dt: Dt, values: number[], o: { le?: boolean; slope?: number; inter?: number; magic?: string; truncate?: number } = {}): Uint8Array {
@@ -35,21 +37,23 @@ function nifti1(dims: number[], pix: number[], dt: Dt, values: number[], o: { le
   return o.truncate ? buf.subarray(0, buf.length - o.truncate) : buf;
 }
 
-function nifti2(dims: number[], pix: number[], dt: Dt, values: number[]): Uint8Array {
+function nifti2(dims: number[], pix: number[], dt: Dt, values: number[], o: { le?: boolean; slope?: number; inter?: number } = {}): Uint8Array {
+  const le = o.le ?? true;
   const bytes = dt.bits / 8;
   const off = 544;
   const buf = new Uint8Array(off + values.length * bytes);
   const v = new DataView(buf.buffer);
-  v.setInt32(0, 540, true);
+  v.setInt32(0, 540, le);
   const magic = 'n+2\0\r\n\x1a\n';
   for (let i = 0; i < 8; i++) buf[4 + i] = magic.charCodeAt(i);
-  v.setInt16(12, dt.code, true);
-  v.setInt16(14, dt.bits, true);
-  [3, ...dims, 1, 1, 1, 1].forEach((d, i) => v.setBigInt64(16 + 8 * i, BigInt(d), true));
-  [1, ...pix, 1, 1, 1, 1].forEach((p, i) => v.setFloat64(104 + 8 * i, p, true));
-  v.setBigInt64(168, BigInt(off), true);
-  v.setFloat64(176, 0, true); // scl_slope unset
-  values.forEach((x, i) => dt.set(v, off + i * bytes, x, true));
+  v.setInt16(12, dt.code, le);
+  v.setInt16(14, dt.bits, le);
+  [3, ...dims, 1, 1, 1, 1].forEach((d, i) => v.setBigInt64(16 + 8 * i, BigInt(d), le));
+  [1, ...pix, 1, 1, 1, 1].forEach((p, i) => v.setFloat64(104 + 8 * i, p, le));
+  v.setBigInt64(168, BigInt(off), le);
+  v.setFloat64(176, o.slope ?? 0, le); // scl_slope (0: unset)
+  v.setFloat64(184, o.inter ?? 0, le);
+  values.forEach((x, i) => dt.set(v, off + i * bytes, x, le));
   return buf;
 }
 
@@ -62,6 +66,9 @@ const valuesFor = (name: string, n: number): number[] => Array.from({ length: n 
     case 'int32': return i * 100_003 - 1_000_000;
     case 'uint32': return i * 150_000_001;
     case 'float32': return Math.fround(i * 0.37 - 2.5);
+    // Beyond 32 bits, within the 2^53 that doubles hold exactly; the extremes included.
+    case 'int64': return i === 0 ? -(2 ** 53 - 1) : i === 1 ? 2 ** 53 - 1 : i * 2 ** 40 - 2 ** 48 - 3;
+    case 'uint64': return i === 0 ? 2 ** 53 - 1 : i * 2 ** 45 + 7;
     default: return i * 1e-7 - 3.25;
   }
 });
@@ -103,15 +110,35 @@ describe('NIfTI reading', () => {
     const vol = decodeNifti(nifti1([2, 1, 1], [1, 1, 1], DT.int16!, [1, 2], { slope: 2, inter: -1024 }), 'x.nii');
     expect([vol.sclSlope, vol.sclInter]).toEqual([2, -1024]);
   });
-  for (const name of ['int16', 'float64', 'uint8']) {
-    it(`NIfTI-2 ${name}, .nii and .nii.gz`, () => {
-      const vals = valuesFor(name, n);
-      for (const bytes of [nifti2(dims, [0.7, 0.7, 1.5], DT[name]!, vals), gzipSync(nifti2(dims, [0.7, 0.7, 1.5], DT[name]!, vals))]) {
-        const vol = decodeNifti(bytes, 'x.nii');
-        expect(vol.version).toBe(2);
-        expect(vol.dims).toEqual([3, 2, 4]);
-        expect(vol.pixdim.map((p) => Math.round(p * 1000) / 1000)).toEqual([0.7, 0.7, 1.5]);
-        expect(Array.from(vol.data)).toEqual(vals);
+  for (const name of Object.keys(DT)) {
+    for (const le of [true, false]) {
+      it(`NIfTI-2 ${name} ${le ? 'little' : 'big'}-endian, .nii and .nii.gz`, () => {
+        const vals = valuesFor(name, n);
+        const raw = nifti2(dims, [0.7, 0.7, 1.5], DT[name]!, vals, { le });
+        for (const bytes of [raw, gzipSync(raw)]) {
+          const vol = decodeNifti(bytes, 'x.nii');
+          expect(vol.version).toBe(2);
+          expect(vol.datatype).toBe(name);
+          expect(vol.dims).toEqual([3, 2, 4]);
+          expect(vol.pixdim).toEqual([0.7, 0.7, 1.5]); // float64 pixdim: exact
+          expect(Array.from(vol.data)).toEqual(vals);
+          expect([vol.sclSlope, vol.sclInter]).toEqual([1, 0]);
+        }
+      });
+    }
+  }
+  it('NIfTI-2 big-endian keeps a header scl_slope / scl_inter', () => {
+    const vol = decodeNifti(nifti2([2, 1, 1], [1, 1, 1], DT.int16!, [1, 2], { le: false, slope: 0.5, inter: -1024.25 }), 'x.nii');
+    expect([vol.sclSlope, vol.sclInter]).toEqual([0.5, -1024.25]);
+  });
+  for (const [name, bad] of [['int64', 2n ** 53n + 2n], ['int64', -(2n ** 62n)], ['uint64', 2n ** 64n - 1n]] as const) {
+    it(`${name} voxel ${bad} (not exact as a double) is E5006 naming the voxel`, () => {
+      for (const make of [nifti1, nifti2] as const) {
+        const bytes = make([2, 2, 1], [1, 1, 1], DT[name]!, [0, 1, 2, 3]);
+        const view = new DataView(bytes.buffer);
+        const at = bytes.length - 8 * 2; // voxel 2
+        if (name === 'int64') view.setBigInt64(at, bad, true); else view.setBigUint64(at, bad, true);
+        expectDiag(() => decodeNifti(bytes, `big${make === nifti1 ? 1 : 2}.nii`), 'E5006', `voxel 2 holds ${bad}`);
       }
     });
   }

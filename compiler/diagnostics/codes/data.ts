@@ -7,6 +7,7 @@ export const DATA_CODES = {
   E5003: 'corrupt compressed file',
   E5004: 'NIfTI header and data disagree',
   E5005: 'unsupported NIfTI datatype or layout',
+  E5006: 'NIfTI voxel value not representable',
   E5010: 'CSV file is empty or unreadable',
   E5011: 'CSV column missing',
   E5012: 'unexpected CSV column',
