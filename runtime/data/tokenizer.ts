@@ -1,6 +1,8 @@
-// BERT WordPiece tokenization as HuggingFace's BertTokenizer does it (do_lower_case=True):
-//   normalise: drop NUL / U+FFFD / control characters, whitespace -> ' ', space out CJK ideographs,
-//              lower-case, strip accents (NFD, drop combining marks);
+// BERT WordPiece tokenization as HuggingFace's BertTokenizer does it (do_lower_case=True by default):
+//   normalise (BertNormalizer; each step switchable from tokenizer.json):
+//              clean_text: drop NUL / U+FFFD / control characters, whitespace -> ' ';
+//              handle_chinese_chars: space out CJK ideographs;
+//              lowercase; strip_accents (NFD, drop combining marks; null = follow lowercase);
 //   pre-tokenise: split on whitespace, then every punctuation character is its own token;
 //   WordPiece: greedy longest match first, continuation pieces prefixed `##`, a word longer than
 //              100 characters or with no full segmentation becomes [UNK];
@@ -23,6 +25,18 @@ export interface Encoding {
 
 const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]'] as const;
 
+/** HuggingFace's BertNormalizer settings (tokenizer.json `normalizer`); defaults are BERT uncased. */
+export interface BertNormalization {
+  cleanText: boolean;
+  handleChineseChars: boolean;
+  /** null: strip exactly when lower-casing (as HF's `strip_accents: null`). */
+  stripAccents: boolean | null;
+  lowercase: boolean;
+}
+export const BERT_UNCASED: Readonly<BertNormalization> = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
+/** tokenizer.json `"normalizer": null`: text reaches the pre-tokenizer untouched. */
+const NO_NORMALIZATION: Readonly<BertNormalization> = { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false };
+
 function fail(message: string, file: string, line?: number): never {
   throw new DiagnosticError(diag('E5030', message, line === undefined ? { file, start: 0, end: 0 } : { file, start: 0, end: 0, line }));
 }
@@ -31,7 +45,8 @@ export class WordPieceTokenizer {
   readonly vocab: ReadonlyMap<string, number>;
   readonly padId: number; readonly unkId: number; readonly clsId: number; readonly sepId: number;
 
-  constructor(tokens: readonly string[], readonly source: string, readonly maxInputCharsPerWord = 100) {
+  constructor(tokens: readonly string[], readonly source: string, readonly maxInputCharsPerWord = 100,
+              readonly normalization: Readonly<BertNormalization> = BERT_UNCASED) {
     const vocab = new Map<string, number>();
     tokens.forEach((t, i) => { if (!vocab.has(t)) vocab.set(t, i); });
     this.vocab = vocab;
@@ -45,19 +60,26 @@ export class WordPieceTokenizer {
 
   get size(): number { return this.vocab.size; }
 
-  /** Normalisation and pre-tokenisation: the words WordPiece then splits. */
-  basicTokens(text: string): string[] {
-    let clean = '';
+  /** The normaliser alone. */
+  normalize(text: string): string {
+    const n = this.normalization;
+    let out = '';
     for (const ch of text) {
       const cp = ch.codePointAt(0)!;
-      if (cp === 0 || cp === 0xfffd || isControl(ch)) continue;
-      if (isWhitespace(ch)) clean += ' ';
-      else if (isCjk(cp)) clean += ` ${ch} `;
-      else clean += ch;
+      if (n.cleanText && (cp === 0 || cp === 0xfffd || isControl(ch))) continue;
+      if (n.cleanText && isWhitespace(ch)) out += ' ';
+      else if (n.handleChineseChars && isCjk(cp)) out += ` ${ch} `;
+      else out += ch;
     }
-    const stripped = clean.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+    if (n.lowercase) out = out.toLowerCase();
+    if (n.stripAccents ?? n.lowercase) out = out.normalize('NFD').replace(/\p{Mn}/gu, '');
+    return out;
+  }
+
+  /** Normalisation and pre-tokenisation: the words WordPiece then splits. */
+  basicTokens(text: string): string[] {
     const out: string[] = [];
-    for (const word of stripped.split(' ')) {
+    for (const word of this.normalize(text).split(/\s+/u)) {
       let cur = '';
       for (const ch of word) {
         if (isPunctuation(ch)) {
@@ -124,7 +146,8 @@ export function loadTokenizer(path: string, shownAs: string = path): WordPieceTo
     throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: shownAs, start: 0, end: 0 }));
   }
   if (path.endsWith('.json')) {
-    let json: { model?: { type?: string; vocab?: Record<string, number>; max_input_chars_per_word?: number; continuing_subword_prefix?: string } };
+    let json: { model?: { type?: string; vocab?: Record<string, number>; max_input_chars_per_word?: number; continuing_subword_prefix?: string };
+      normalizer?: unknown; pre_tokenizer?: unknown };
     try {
       json = JSON.parse(text) as typeof json;
     } catch (e) {
@@ -133,6 +156,10 @@ export function loadTokenizer(path: string, shownAs: string = path): WordPieceTo
     const model = json.model;
     if (!model || model.type !== 'WordPiece' || !model.vocab) fail(`${shownAs} does not hold a WordPiece model (model.type is ${model?.type ?? 'missing'})`, shownAs);
     if ((model.continuing_subword_prefix ?? '##') !== '##') fail(`${shownAs}: continuing_subword_prefix must be "##"`, shownAs);
+    const pre = json.pre_tokenizer as { type?: unknown } | null | undefined;
+    if (pre !== undefined && pre?.type !== 'BertPreTokenizer') {
+      fail(`${shownAs}: pre_tokenizer ${JSON.stringify(pre === null ? null : pre.type)} is not supported (only BertPreTokenizer)`, shownAs);
+    }
     const tokens: string[] = [];
     for (const [tok, id] of Object.entries(model.vocab)) {
       if (!Number.isInteger(id) || id < 0) fail(`${shownAs}: token ${JSON.stringify(tok)} has id ${id}`, shownAs);
@@ -140,13 +167,34 @@ export function loadTokenizer(path: string, shownAs: string = path): WordPieceTo
       tokens[id] = tok;
     }
     for (let i = 0; i < tokens.length; i++) if (tokens[i] === undefined) fail(`${shownAs}: vocabulary ids are not contiguous (no token has id ${i})`, shownAs);
-    return new WordPieceTokenizer(tokens, shownAs, model.max_input_chars_per_word ?? 100);
+    return new WordPieceTokenizer(tokens, shownAs, model.max_input_chars_per_word ?? 100, normalizationOf(json.normalizer, shownAs));
   }
   const lines = text.split(/\r?\n/);
   if (lines.at(-1) === '') lines.pop();
   if (lines.length === 0) fail(`${shownAs} is empty`, shownAs);
   lines.forEach((l, i) => { if (l.trim() === '') fail(`${shownAs}:${i + 1}: empty line; every line of vocab.txt is one token`, shownAs, i + 1); });
   return new WordPieceTokenizer(lines.map((l) => l.trim()), shownAs);
+}
+
+/** tokenizer.json's `normalizer`: a BertNormalizer (its four switches honoured), null (none), or
+ *  absent (BERT uncased, as a bare vocab.txt). Anything else would tokenize differently from what the
+ *  model was trained with, so it is an error rather than silently ignored. */
+function normalizationOf(cfg: unknown, shownAs: string): BertNormalization {
+  if (cfg === undefined) return { ...BERT_UNCASED };
+  if (cfg === null) return { ...NO_NORMALIZATION };
+  const c = cfg as Record<string, unknown>;
+  if (typeof c !== 'object' || c.type !== 'BertNormalizer') {
+    fail(`${shownAs}: normalizer ${JSON.stringify(typeof c === 'object' ? c.type : c)} is not supported (only BertNormalizer or null)`, shownAs);
+  }
+  const flag = (key: string, dflt: boolean): boolean => {
+    const v = c[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') fail(`${shownAs}: normalizer.${key} must be true or false, got ${JSON.stringify(v)}`, shownAs);
+    return v;
+  };
+  const sa = c.strip_accents;
+  if (sa !== undefined && sa !== null && typeof sa !== 'boolean') fail(`${shownAs}: normalizer.strip_accents must be true, false or null, got ${JSON.stringify(sa)}`, shownAs);
+  return { cleanText: flag('clean_text', true), handleChineseChars: flag('handle_chinese_chars', true), stripAccents: sa ?? null, lowercase: flag('lowercase', true) };
 }
 
 /** The vocabulary shipped for ct_clip_tiny: runtime/data/assets/ct_clip_tiny_vocab.txt. Found next to
@@ -180,7 +228,7 @@ function isWhitespace(ch: string): boolean {
 }
 function isControl(ch: string): boolean {
   if (ch === '\t' || ch === '\n' || ch === '\r') return false;
-  return /\p{Cc}|\p{Cf}/u.test(ch);
+  return /\p{Cc}|\p{Cf}|\p{Co}|\p{Cs}/u.test(ch);
 }
 function isPunctuation(ch: string): boolean {
   const cp = ch.codePointAt(0)!;

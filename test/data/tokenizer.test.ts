@@ -45,12 +45,12 @@ describe('WordPiece against hand-computed ids', () => {
   });
 });
 
-function bertTokenizerJson(vocab: string[]): object {
+function bertTokenizerJson(vocab: string[], normalizer: object | null = { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true }): object {
   const id = (t: string) => vocab.indexOf(t);
   return {
     version: '1.0', truncation: null, padding: null,
     added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => ({ id: id(t), content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer,
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
@@ -84,6 +84,55 @@ describe('oracle: @huggingface/tokenizers on the same tokenizer.json', () => {
       expect(Array.from(ours.encode(s, 64).ids).filter((_, i) => ours.encode(s, 64).attentionMask[i])).toEqual(hf.encode(s).ids);
     });
   }
+});
+
+describe('oracle: tokenizer.json normalizer settings are honoured', () => {
+  // Cased and accented entries, so that each switch changes which ids come out.
+  const extra = ['Lung', 'Pleural', 'PLEURAL', 'Bilateral', 'There', 'Naïve', 'Naive', 'Café', 'Cafe', 'café', 'résumé', 'CT', 'É', 'é', '##É', '##é',
+    '肺', '结', '节', '肺结节', 'x\u0007y', 'a\u200bb'];
+  const vocab = [...tinyVocabLines(), ...extra.filter((t) => !tinyVocabLines().includes(t))];
+  const samples = [
+    'Lung nodule is present.', 'There is a lung nodule in the Right upper lobe.', 'Bilateral PLEURAL effusion; Pleural thickening.',
+    'Naïve Café résumé, CAFÉ, É é — über 3.5cm', 'CT: 肺结节 in 肺 left lower lobe', 'x\u0007y and a\u200bb\u0000 effusion\ttab\nnewline',
+    'ÉMPHYSEMA   with\u00a0bullae',
+  ];
+  const configs: Record<string, object | null> = {
+    'cased (lowercase false, strip_accents null)': { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: false },
+    'cased, accents stripped': { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: true, lowercase: false },
+    'lower-cased, accents kept': { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: false, lowercase: true },
+    'no clean_text, no CJK spacing': { type: 'BertNormalizer', clean_text: false, handle_chinese_chars: false, strip_accents: null, lowercase: true },
+    'normalizer null': null,
+  };
+  const dir = tempDir('tok');
+  writeFileSync(join(dir, 'uncased.json'), JSON.stringify(bertTokenizerJson(vocab)));
+  Object.entries(configs).forEach(([name, normalizer], k) => {
+    const json = bertTokenizerJson(vocab, normalizer);
+    const path = join(dir, `tokenizer${k}.json`);
+    writeFileSync(path, JSON.stringify(json));
+    const ours = loadTokenizer(path);
+    const hf = new Tokenizer(json, { model_max_length: 512 });
+    const uncased = loadTokenizer(join(dir, 'uncased.json'), 'uncased');
+    it(name, () => {
+      let differsFromUncased = false;
+      for (const s of samples) {
+        const e = ours.encode(s, 64);
+        expect(Array.from(e.ids).filter((_, i) => e.attentionMask[i]), s).toEqual(hf.encode(s).ids);
+        if (Array.from(e.ids).join() !== Array.from(uncased.encode(s, 64).ids).join()) differsFromUncased = true;
+      }
+      expect(differsFromUncased, 'the setting changes some encoding').toBe(true);
+    });
+  });
+  it('other normalizers and pre-tokenizers are refused, not ignored', () => {
+    for (const [over, mention] of [[{ normalizer: { type: 'NFKC' } }, 'NFKC'], [{ normalizer: { type: 'BertNormalizer', lowercase: 'yes' } }, 'lowercase'],
+      [{ pre_tokenizer: { type: 'Whitespace' } }, 'Whitespace']] as const) {
+      const p = join(dir, 'odd.json');
+      writeFileSync(p, JSON.stringify({ ...bertTokenizerJson(vocab), ...over }));
+      try { loadTokenizer(p); throw new Error('no error'); } catch (e) {
+        expect((e as DiagnosticError).diagnostics?.[0]?.code).toBe('E5030');
+        expect((e as DiagnosticError).diagnostics[0]!.message).toContain(mention);
+      }
+    }
+  });
 });
 
 describe('the ct_clip_tiny vocabulary', () => {
