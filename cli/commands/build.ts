@@ -7,7 +7,7 @@ import type { CommandModule } from 'yargs';
 import { buildAll, type Compiled } from '../../compiler/build.js';
 import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
 import { diag } from '../../compiler/diagnostics/catalog.js';
-import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
 import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../compiler/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderReport } from '../../compiler/report/render.js';
@@ -48,7 +48,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     .option('onnx', { type: 'boolean', default: false, describe: 'also write model.onnx: the eval forward with the spec\'s weights, seeded init where it has none, LoRA unmerged' }) as never,
   handler: async (a) => {
     const fail = (diags: Diagnostic[], sources: Map<string, string> = new Map()): void => {
-      if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diags }, null, 2) + '\n');
+      if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
       else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
       process.exitCode = 2;
     };
@@ -78,7 +78,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     if (a.json) {
       const items = built.map((b) => ({ dir: b.dir, ...b.compiled.report }));
       const body = items.length === 1 ? { ok: true, ...items[0] } : { ok: true, variants: items };
-      process.stdout.write(JSON.stringify({ ...body, warnings }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ ...body, warnings: diagnosticsToJson(warnings, checked.sources) }, null, 2) + '\n');
     } else {
       for (const b of built) process.stdout.write(`${renderReport(b.compiled.report)}\nwrote ${b.dir}\n`);
     }
