@@ -1,15 +1,19 @@
 // Turning anything thrown into what the user sees: a DiagnosticError is a user error (exit 2),
 // rendered like any diagnostic; everything else is a bug in medctc (exit 3, "please report").
+// With `--json` both also go to stdout in the form `check --json` uses.
 import { DiagnosticError } from '../compiler/diagnostics/types.js';
-import { renderDiagnostics } from '../compiler/diagnostics/render.js';
+import { diagnosticsToJson, renderDiagnostics } from '../compiler/diagnostics/render.js';
+
+export const INTERNAL_ERROR_MESSAGE = 'internal compiler error: medctc hit a bug it could not recover from; please report it with the spec that triggered it';
 
 export function reportFailure(err: unknown, opts: { json?: boolean } = {}): number {
   if (err instanceof DiagnosticError) {
-    if (opts.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: err.diagnostics }, null, 2) + '\n');
+    if (opts.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(err.diagnostics, new Map()) }, null, 2) + '\n');
     else process.stderr.write(renderDiagnostics(err.diagnostics, new Map()) + '\n');
     return 2;
   }
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  if (opts.json) process.stdout.write(JSON.stringify({ ok: false, internalError: INTERNAL_ERROR_MESSAGE, diagnostics: [] }, null, 2) + '\n');
   process.stderr.write(
     'error: internal compiler error: medctc hit a bug it could not recover from.\n' +
       '  = note: this is not a problem with your files; please report it with the spec that triggered it.\n' +

@@ -8,6 +8,8 @@ import { commands } from './commands/index.js';
 import { reportFailure } from './failure.js';
 
 async function main(): Promise<void> {
+  // For the CLI tests only: the one way to reach exit 3 on purpose, proving it prints no stack trace.
+  if (process.env.MEDCTC_TEST_INTERNAL_ERROR === '1') throw new Error('MEDCTC_TEST_INTERNAL_ERROR: deliberate internal error');
   let cli = yargs(hideBin(process.argv))
     .scriptName('medctc')
     .strict()
@@ -25,5 +27,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.exitCode = reportFailure(err);
+  process.exitCode = reportFailure(err, { json: process.argv.slice(2).includes('--json') });
 });

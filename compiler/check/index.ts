@@ -39,7 +39,7 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
   const entryFile = prog.files[0];
   if (!entryFile) return { experiments: [], diagnostics, sources };
   // Syntax errors would surface again as confusing check errors; stop at the parse.
-  if (diagnostics.some((d) => d.code.startsWith('E1'))) return { experiments: [], diagnostics, sources };
+  if (diagnostics.some((d) => d.code.startsWith('E1'))) return { experiments: [], diagnostics: inReadingOrder(prog, diagnostics), sources };
 
   const experiments: ResolvedExperiment[] = [];
   const used = new Set<LetDecl>();
@@ -98,10 +98,7 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
       push([diag('W2060', `constant \`${item.name}\` is never used`, { file: prog.entry, ...item.namePos, label: 'unused' }, { help: 'remove it, or use it as a value: `rank ' + item.name + '`' })]);
     }
   }
-  // Reading order: syntax first (already first), then by file load order and position.
-  const fileRank = new Map(prog.files.map((f, i) => [f.path, i]));
-  const rank = (d: Diagnostic) => [fileRank.get(d.primary?.file ?? '') ?? -1, d.primary?.start ?? -1] as const;
-  diagnostics.sort((a, b) => { const [fa, sa] = rank(a), [fb, sb] = rank(b); return fa - fb || sa - sb; });
+  diagnostics.splice(0, diagnostics.length, ...inReadingOrder(prog, diagnostics));
   const failed = diagnostics.some((d) => d.severity === 'error');
   if (!failed) {
     for (const ir of experiments) {
@@ -110,6 +107,16 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
     }
   }
   return { experiments: failed ? [] : experiments, diagnostics, sources };
+}
+
+/** By file load order (the entry file first), then by position; stable. */
+function inReadingOrder(prog: { files: { path: string }[] }, diagnostics: Diagnostic[]): Diagnostic[] {
+  const fileRank = new Map(prog.files.map((f, i) => [f.path, i]));
+  const rank = (d: Diagnostic) => [fileRank.get(d.primary?.file ?? '') ?? -1, d.primary?.start ?? -1] as const;
+  return diagnostics.map((d, i) => ({ d, i })).sort((a, b) => {
+    const [fa, sa] = rank(a.d), [fb, sb] = rank(b.d);
+    return fa - fb || sa - sb || a.i - b.i;
+  }).map((x) => x.d);
 }
 
 /** Every leaf gets a provenance entry: the nearest written ancestor's, else `default`. Entries

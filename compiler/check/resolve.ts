@@ -291,7 +291,7 @@ function resolvePrompts(r: Reader, e: Entry | undefined): PromptSpec {
     if (s === undefined) return dflt;
     const n = s.split('{pathology}').length - 1;
     if (n !== 1) {
-      r.diags.push(diag('E2030', `${k} template contains \`{pathology}\` ${n === 0 ? 'no times' : `${n} times`}`, r.at(te.args[0]!, 'must contain `{pathology}` exactly once', te),
+      r.diags.push(diag('E2030', `${k} template ${n === 0 ? 'does not contain `{pathology}`' : `contains \`{pathology}\` ${n} times`}`, r.at(te.args[0]!, 'must contain `{pathology}` exactly once', te),
         { help: `e.g. \`${k} ${JSON.stringify(k === 'positive' ? DEFAULT_POSITIVE : DEFAULT_NEGATIVE)}\`` }));
       return dflt;
     }
@@ -312,11 +312,16 @@ function resolvePrompts(r: Reader, e: Entry | undefined): PromptSpec {
   if (pe) {
     const v = r.deref(r.single(pe, '`ct_rate.all` or a list of names') ?? { kind: 'error', start: 0, end: 0 });
     if (v.kind === 'ident' && v.name === 'ct_rate.all') r.note('/prompts/pathologies', v, pe);
-    else if (v.kind === 'ident') r.unknownName(v, '`ct_rate.all` or a list of names', pe);
+    else if (v.kind === 'ident' && knownAs(v.name, known)) {
+      const quoted = `[${JSON.stringify(knownAs(v.name, known))}]`;
+      r.diags.push(diag('E2004', `\`pathologies\` takes a list of names in quotes, found name \`${v.name}\``, r.at(v, `write ${quoted}`, pe),
+        { help: 'put each name in quotes, e.g. `pathologies ["Lung nodule"]`', fix: r.replaceFix(v, pe, quoted) }));
+    } else if (v.kind === 'ident') r.unknownName(v, '`ct_rate.all` or a list of names', pe);
     else if (v.kind === 'list') {
       const out: string[] = [];
       const firstAt = new Map<string, Value>();
       v.items.forEach((it) => {
+        if (it.kind === 'ident') { bareName(r, it, pe, known); return; }
         if (it.kind !== 'string') { r.wrongType(it, 'a pathology name in quotes', pe); return; }
         if (!known.includes(it.value)) {
           const guess = didYouMean(it.value, known);
@@ -336,6 +341,21 @@ function resolvePrompts(r: Reader, e: Entry | undefined): PromptSpec {
     } else r.wrongType(v, '`ct_rate.all` or a list of names', pe);
   }
   return { positive, negative, pathologies };
+}
+
+const knownAs = (bare: string, known: readonly string[]): string | undefined => {
+  const norm = (s: string) => s.replace(/_/g, ' ').toLowerCase();
+  return known.find((k) => norm(k) === norm(bare));
+};
+
+/** `pathologies [Emphysema]`: names are strings. The fix quotes the name, as the known label it
+ *  spells when `_` stands for a space and case differs (`Lung_nodule` -> "Lung nodule"). */
+function bareName(r: Reader, it: Extract<Value, { kind: 'ident' }>, pe: Entry, known: readonly string[]): void {
+  if (r.deref(it) !== it) { r.wrongType(r.deref(it), 'a pathology name in quotes', pe); return; }
+  const name = knownAs(it.name, known) ?? it.name;
+  const quoted = JSON.stringify(name);
+  r.diags.push(diag('E2004', `pathology names are written in quotes, found name \`${it.name}\``, r.at(it, `write ${quoted}`, pe),
+    { help: 'put each name in quotes, e.g. `pathologies ["Lung nodule"]`', fix: r.replaceFix(it, pe, quoted) }));
 }
 
 function resolveTrain(r: Reader, e: Entry): TrainSpec | null {

@@ -99,16 +99,16 @@ export class Reader {
   /** The entry's single argument; reports a missing or surplus one. */
   single(e: Entry, what: string, allowBlock = false): Value | undefined {
     if (e.block && !allowBlock) {
-      this.diags.push(diag('E2004', `\`${e.key}\` does not take a block`, this.at(e.block, 'unexpected block', e), { help: `write \`${e.key} ${what}\`` }));
+      this.diags.push(diag('E2004', `\`${e.key}\` does not take a block`, this.at(e.block, 'unexpected block', e), { help: writeHelp(e.key, what) }));
     }
     if (e.args.length === 0) {
-      this.diags.push(diag('E2004', `\`${e.key}\` needs ${what}`, this.at(e.keyPos, 'value missing', e), { help: `write \`${e.key} ${what}\`` }));
+      this.diags.push(diag('E2004', `\`${e.key}\` needs ${what}`, this.at(e.keyPos, 'value missing', e), { help: writeHelp(e.key, what) }));
       return undefined;
     }
     if (e.args.length > 1) {
       const extra = e.args[1]!;
       this.diags.push(diag('E2004', `\`${e.key}\` takes one value`, this.at({ start: extra.start, end: e.args[e.args.length - 1]!.end }, 'unexpected', e),
-        { help: `write \`${e.key} ${what}\`; put several values in a list \`[a, b]\`; separate fields on one line with \`;\`` }));
+        { help: `${writeHelp(e.key, what)}; put several values in a list \`[a, b]\`; separate fields on one line with \`;\`` }));
     }
     return e.args[0];
   }
@@ -128,7 +128,7 @@ export class Reader {
       return;
     }
     const got = v.kind === 'ident' ? `name \`${v.name}\`` : v.kind === 'number' ? 'a number' : v.kind === 'string' ? 'a string' : v.kind === 'bool' ? 'a boolean' : 'a list';
-    this.diags.push(diag('E2004', `\`${owner.key}\` expects ${what}, found ${got}`, this.at(v, `expected ${what}`, owner), { help: `write \`${owner.key} ${example(what)}\`` }));
+    this.diags.push(diag('E2004', `\`${owner.key}\` expects ${what}, found ${got}`, this.at(v, `expected ${what}`, owner), { help: writeHelp(owner.key, what) }));
   }
 
   num(e: Entry, v0: Value | undefined, ptr: string, c: NumRule): number | undefined {
@@ -299,6 +299,12 @@ function rangeProblem(x: number, c: NumRule): string | null {
 
 const list = (xs: readonly string[]): string => xs.map((x) => `\`${x}\``).join(', ');
 
+/** "write `rank 8`": the field with an example value, or, where `what` has no example, a description. */
+function writeHelp(key: string, what: string): string {
+  const ex = example(what);
+  return ex === what && /^an? /.test(what) ? `write \`${key}\` followed by ${what}` : `write \`${key} ${ex}\``;
+}
+
 function example(what: string): string {
   if (what.startsWith('a list of 2')) return '[lo, hi]';
   if (what.startsWith('a list of 3') || what.startsWith('3 numbers')) return '[a, b, c]';
@@ -307,5 +313,13 @@ function example(what: string): string {
   if (what.includes('number')) return '0.5';
   if (what.includes('string')) return '"..."';
   if (what.startsWith('one of')) return what.replace(/^one of `([^`]*)`.*$/, '$1');
+  if (what.includes('in quotes')) return '"..."';
+  if (what.includes('list of module patterns')) return '["module.path.*"]';
+  if (what.includes('list of pathology names')) return '["Name"]';
+  if (what.includes('list of metrics')) return '[auroc]';
+  if (what.includes('count')) return '1000';
+  // `kaiming` or `gaussian`, a block `{ ... }`, a duration: `N steps` or `X epochs`: the first written form.
+  const quoted = /`([^`]+)`/.exec(what);
+  if (quoted) return quoted[1]!;
   return what;
 }

@@ -1,7 +1,8 @@
 // The one catalog of diagnostic codes, assembled from the per-phase tables in ./codes.
-// Ranges: 1xxx syntax, 2xxx checking, 3xxx graph/LoRA, 4xxx codegen, 5xxx runtime/data.
+// Ranges: 0xxx command line, 1xxx syntax, 2xxx checking, 3xxx graph/LoRA, 4xxx codegen, 5xxx runtime/data.
 // Loading this module fails loudly if two phases claim the same code or a code sits outside its range.
 import type { Diagnostic, LabelledSpan, Fix, Severity } from './types.js';
+import { USAGE_CODES } from './codes/usage.js';
 import { SYNTAX_CODES } from './codes/syntax.js';
 import { CHECK_CODES } from './codes/check.js';
 import { GRAPH_CODES } from './codes/graph.js';
@@ -10,12 +11,12 @@ import { DATA_CODES } from './codes/data.js';
 import { RUNTIME_CODES } from './codes/runtime.js';
 
 const TABLES: [string, Record<string, string>][] = [
-  ['1', SYNTAX_CODES], ['2', CHECK_CODES], ['3', GRAPH_CODES], ['4', CODEGEN_CODES], ['5', DATA_CODES],
+  ['0', USAGE_CODES], ['1', SYNTAX_CODES], ['2', CHECK_CODES], ['3', GRAPH_CODES], ['4', CODEGEN_CODES], ['5', DATA_CODES],
   ['5', RUNTIME_CODES],
 ];
 
 export type DiagnosticCode =
-  | keyof typeof SYNTAX_CODES | keyof typeof CHECK_CODES | keyof typeof GRAPH_CODES
+  | keyof typeof USAGE_CODES | keyof typeof SYNTAX_CODES | keyof typeof CHECK_CODES | keyof typeof GRAPH_CODES
   | keyof typeof CODEGEN_CODES | keyof typeof DATA_CODES | keyof typeof RUNTIME_CODES;
 
 export const CATALOG: ReadonlyMap<string, string> = (() => {

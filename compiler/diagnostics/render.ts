@@ -19,7 +19,25 @@ export function colorByDefault(env: NodeJS.ProcessEnv = process.env, isTTY = Boo
 /** `sources` maps file path -> full text, so spans can be shown with their source line. */
 export function renderDiagnostics(diags: Diagnostic[], sources: ReadonlyMap<string, string>, opts: RenderOptions = {}): string {
   const c = pc.createColors(opts.color ?? colorByDefault());
-  return diags.map((d) => renderOne(d, sources, c)).join('\n\n');
+  return sortDiagnostics(diags, sources).map((d) => renderOne(d, sources, c)).join('\n\n');
+}
+
+/** Reading order, stable: files in the order they first appear, then by line and column (a span
+ *  without source text by its `line`); diagnostics without a span keep their place at the end. */
+export function sortDiagnostics(diags: readonly Diagnostic[], sources: ReadonlyMap<string, string>): Diagnostic[] {
+  const fileRank = new Map<string, number>();
+  for (const d of diags) if (d.primary && !fileRank.has(d.primary.file)) fileRank.set(d.primary.file, fileRank.size);
+  const pos = (d: Diagnostic): [number, number, number] => {
+    const s = d.primary;
+    if (!s) return [Number.MAX_SAFE_INTEGER, 0, 0];
+    const text = sources.get(s.file);
+    if (text === undefined) return [fileRank.get(s.file)!, s.line ?? 0, 0];
+    const lc = lineCol(text, s.start);
+    return [fileRank.get(s.file)!, lc.line, lc.col];
+  };
+  return diags.map((d, i) => ({ d, i, p: pos(d) }))
+    .sort((a, b) => (a.p[0] - b.p[0] || a.p[1] - b.p[1] || a.p[2] - b.p[2]) || a.i - b.i)
+    .map((x) => x.d);
 }
 
 /** The machine-readable form `--json` prints: diagnostics plus resolved line/column for each span. */
@@ -31,7 +49,7 @@ export function diagnosticsToJson(diags: Diagnostic[], sources: ReadonlyMap<stri
     const lc = lineCol(text, s.start);
     return { ...s, line: lc.line, col: lc.col };
   };
-  return diags.map((d) => ({ ...d, primary: where(d.primary), secondary: d.secondary.map(where) }));
+  return sortDiagnostics(diags, sources).map((d) => ({ ...d, primary: where(d.primary), secondary: d.secondary.map(where) }));
 }
 
 type Colors = ReturnType<typeof pc.createColors>;
@@ -75,6 +93,8 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
   const bar = c.blue(`${pad} |`);
   let lastFile: string | null = null;
   let shown = false;
+  // Spans on one source line are drawn under one copy of it (rustc-style), in the order lines first appear.
+  const groups: { file: string; lc: ReturnType<typeof lineCol>; spans: { s: LabelledSpan; primary: boolean; col: number }[] }[] = [];
   for (const { s, primary } of spans) {
     const text = sources.get(s.file);
     if (text === undefined) {
@@ -82,15 +102,41 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
       continue;
     }
     const lc = lineCol(text, s.start);
-    if (primary || s.file !== lastFile) out.push(`${pad}${c.blue(primary ? '-->' : ':::')} ${s.file}:${lc.line}:${lc.col}`);
-    lastFile = s.file;
+    const g = groups.find((x) => x.file === s.file && x.lc.line === lc.line);
+    if (g) g.spans.push({ s, primary, col: lc.col });
+    else groups.push({ file: s.file, lc, spans: [{ s, primary, col: lc.col }] });
+  }
+  for (const { file, lc, spans: here } of groups) {
+    const first = here[0]!;
+    if (first.primary || file !== lastFile) out.push(`${pad}${c.blue(first.primary ? '-->' : ':::')} ${file}:${lc.line}:${first.col}`);
+    lastFile = file;
     shown = true;
-    const width = Math.max(1, Math.min(s.end, lc.lineStart + lc.lineText.length) - s.start);
-    const marker = (primary ? '^' : '-').repeat(width);
-    const markColor = primary ? sevColor : c.blue;
     out.push(bar);
     out.push(c.blue(`${String(lc.line).padStart(gutterWidth)} |`) + ` ${lc.lineText.replace(/\t/g, ' ')}`);
-    out.push(`${bar} ${' '.repeat(lc.col - 1)}${markColor(marker + (s.label ? ` ${s.label}` : ''))}`);
+    const byCol = [...here].sort((a, b) => a.col - b.col);
+    const colorOf = (x: (typeof here)[number]) => (x.primary ? sevColor : c.blue);
+    // The marker line: every span's carets/dashes; the rightmost span's label follows inline.
+    let line = '', width = 0;
+    for (const x of byCol) {
+      const at = Math.max(width, x.col - 1);
+      const n = Math.max(1, Math.min(x.s.end, lc.lineStart + lc.lineText.length) - x.s.start - (at - (x.col - 1)));
+      line += ' '.repeat(at - width) + colorOf(x)((x.primary ? '^' : '-').repeat(n));
+      width = at + n;
+    }
+    const last = byCol[byCol.length - 1]!;
+    out.push(`${bar} ${line}${last.s.label ? colorOf(last)(` ${last.s.label}`) : ''}`);
+    // The other labels hang below their spans, right to left, joined to them by `|`.
+    const pending = byCol.slice(0, -1).filter((x) => x.s.label);
+    const rails = (xs: typeof pending, tail?: (typeof pending)[number]) => {
+      let l = '', w = 0;
+      for (const x of xs) { l += ' '.repeat(Math.max(0, x.col - 1 - w)) + colorOf(x)('|'); w = Math.max(w, x.col - 1) + 1; }
+      if (tail) l += ' '.repeat(Math.max(0, tail.col - 1 - w)) + colorOf(tail)(tail.s.label!);
+      return `${bar} ${l}`;
+    };
+    for (let i = pending.length - 1; i >= 0; i--) {
+      out.push(rails(pending.slice(0, i + 1)));
+      out.push(rails(pending.slice(0, i), pending[i]));
+    }
   }
   if (shown) out.push(bar);
   if (d.help) out.push(`${pad} ${c.blue('=')} ${c.bold('help')}: ${d.help}`);

@@ -1,6 +1,6 @@
 // Diagnostics: the one shape every user-facing error takes, from the parser to the data loaders.
 // Positions are byte offsets into the source text; line and column are computed when rendering.
-// Codes by phase: 1xxx syntax, 2xxx checking, 3xxx graph/LoRA, 4xxx codegen, 5xxx runtime/data.
+// Codes by phase: 0xxx command line, 1xxx syntax, 2xxx checking, 3xxx graph/LoRA, 4xxx codegen, 5xxx runtime/data.
 
 export type Severity = 'error' | 'warning' | 'note';
 

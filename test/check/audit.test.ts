@@ -104,3 +104,84 @@ experiment "child2" extends "child" { seed 4 }
     expect(new Set(keys).size).toBe(keys.length);
   });
 });
+
+describe('message wording', () => {
+  const prompts = (body: string) => `experiment "e" {\n  model ct_clip_tiny\n  data synthetic { root "x" }\n  prompts { ${body} }\n}\n`;
+
+  it('E2030 says the template does not contain `{pathology}`', () => {
+    const r = check({ 'main.medct': prompts('positive "no placeholder"') });
+    expect(r.errors.map((d) => d.message)).toEqual(['positive template does not contain `{pathology}`']);
+    const two = check({ 'main.medct': prompts('negative "{pathology} {pathology}"') });
+    expect(two.errors.map((d) => d.message)).toEqual(['negative template contains `{pathology}` 2 times']);
+  });
+
+  it('bare pathology names: put them in quotes, with a fix that spells the known label', () => {
+    const src = prompts('pathologies [Lung_nodule, Emphysema, Mystery]');
+    const r = check({ 'main.medct': src });
+    expect(r.errors.map((d) => d.code)).toEqual(['E2004', 'E2004', 'E2004']);
+    for (const d of r.errors) expect(d.help).toBe('put each name in quotes, e.g. `pathologies ["Lung nodule"]`');
+    const fixes = r.errors.map((d) => d.fix!.edits[0]!);
+    expect(fixes.map((e) => [src.slice(e.span.start, e.span.end), e.replacement])).toEqual([
+      ['Lung_nodule', '"Lung nodule"'], ['Emphysema', '"Emphysema"'], ['Mystery', '"Mystery"'],
+    ]);
+    // Applying the fixes to the known names gives a spec that checks.
+    let fixed = src;
+    for (const e of fixes.slice(0, 2).reverse()) fixed = fixed.slice(0, e.span.start) + e.replacement + fixed.slice(e.span.end);
+    fixed = fixed.replace(', Mystery', '');
+    const ok = check({ 'main.medct': fixed });
+    expect(ok.errors).toEqual([]);
+    expect(ok.experiments[0]!.prompts.pathologies).toEqual(['Lung nodule', 'Emphysema']);
+  });
+
+  it('a single bare known name gets a list fix', () => {
+    const src = prompts('pathologies emphysema');
+    const r = check({ 'main.medct': src });
+    expect(r.errors.map((d) => d.code)).toEqual(['E2004']);
+    expect(r.errors[0]!.fix!.edits[0]!.replacement).toBe('["Emphysema"]');
+  });
+
+  it('help never pastes a description where a value belongs', () => {
+    const r = check({ 'main.medct': 'experiment "e" {\n  model ct_clip_tiny\n  data synthetic { root "x" }\n  lora 3\n  outputs { adapter "yes" }\n  train { loss }\n}\n' });
+    const helps = r.errors.map((d) => d.help!);
+    expect(helps.length).toBeGreaterThan(1);
+    for (const h of helps) expect(h).not.toMatch(/write `\w+ (a|an) [a-z]/);
+  });
+});
+
+describe('rendering and order', () => {
+  it('spans on one line share one copy of the line, rustc-style', () => {
+    const src = 'experiment "e" {\n  evaluate { } evaluate { }\n}\n';
+    const d = diag('E2003', '`evaluate` is set twice', { file: 'a.medct', start: src.lastIndexOf('evaluate'), end: src.lastIndexOf('evaluate') + 8, label: 'set again here' },
+      { secondary: [{ file: 'a.medct', start: 19, end: 27, label: 'first set here' }] });
+    expect(src.slice(d.primary!.start, d.primary!.end)).toBe('evaluate');
+    const out = renderDiagnostics([d], new Map([['a.medct', src]]), { color: false });
+    expect(out).toBe([
+      'error[E2003]: `evaluate` is set twice',
+      ' --> a.medct:2:16',
+      '  |',
+      '2 |   evaluate { } evaluate { }',
+      '  |   --------     ^^^^^^^^ set again here',
+      '  |   |',
+      '  |   first set here',
+      '  |',
+    ].join('\n'));
+    expect(out.split('\n').filter((l) => l.includes('evaluate { } evaluate')).length).toBe(1);
+  });
+
+  it('diagnostics are shown by file, then line and column, stably', () => {
+    const src = 'a\nbb\nccc\n';
+    const at = (file: string, start: number, msg: string) => diag('E2001', msg, { file, start, end: start + 1 });
+    const ds = [at('y.medct', 0, 'y1'), at('x.medct', 5, 'x3'), at('y.medct', 2, 'y2'), at('x.medct', 0, 'x1'), at('x.medct', 5, 'x3b'), diag('E2025', 'nowhere', null)];
+    const out = renderDiagnostics(ds, new Map([['x.medct', src], ['y.medct', src]]), { color: false });
+    const order = [...out.matchAll(/^error\[E\d+\]: (\S+)$/gm)].map((m) => m[1]);
+    expect(order).toEqual(['y1', 'y2', 'x1', 'x3', 'x3b', 'nowhere']);
+  });
+
+  it('the checker returns syntax errors in position order', () => {
+    const src = 'experiment "e" {\n  seed [1, 2\n  model ct_clip_tiny @\n  data synthetic { root "x }\n}\n';
+    const r = check({ 'main.medct': src });
+    expect(r.errors.length).toBeGreaterThan(1);
+    const starts = r.errors.map((d) => d.primary!.start);
+    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+  });
+});

@@ -9,8 +9,12 @@ import { describe, expect, it } from 'vitest';
 const CLI = 'dist/cli/medctc.js';
 
 function medctc(...args: string[]) {
+  return medctcEnv({}, ...args);
+}
+
+function medctcEnv(env: Record<string, string>, ...args: string[]) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p tsconfig.json\` first`);
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', MEDCTC_BACKTRACE: '' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', MEDCTC_BACKTRACE: '', ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -92,5 +96,107 @@ describe('medctc fmt', () => {
     expect(r.stderr).toContain('error[E1002]');
     expect(readFileSync(join(dir, 'bad.medct'), 'utf8')).toBe(before);
     noStack(r.stderr);
+  });
+});
+
+type JsonDiag = { code: string; message: string; primary: { file: string; start: number; line: number; col: number } | null; fix: unknown };
+
+describe('medctc build --json', () => {
+  it('prints diagnostics in the same form as check --json (line and column per span)', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'medct-')), 'b');
+    const file = 'test/check/cases/E2007-missing-unit.medct';
+    const b = medctc('build', '--json', '--out', out, file);
+    expect(b.code).toBe(2);
+    const built = JSON.parse(b.stdout) as { ok: boolean; diagnostics: JsonDiag[] };
+    const checked = JSON.parse(medctc('check', '--json', file).stdout) as { files: { diagnostics: JsonDiag[] }[] };
+    expect(built.ok).toBe(false);
+    expect(built.diagnostics).toEqual(checked.files[0]!.diagnostics);
+    // Line 6, column 30 of the file, counted here independently of the renderer.
+    const text = readFileSync(file, 'utf8');
+    const d = built.diagnostics[0]!;
+    const before = text.slice(0, d.primary!.start).split('\n');
+    expect([d.primary!.line, d.primary!.col]).toEqual([before.length, before[before.length - 1]!.length + 1]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('prints warnings with line and column too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medct-'));
+    const file = join(dir, 'q.medct');
+    writeFileSync(file, 'let unused = 3\n' + readFileSync('examples/quickstart.medct', 'utf8'));
+    const r = medctc('build', '--json', '--out', join(dir, 'out'), file);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.stdout) as { ok: boolean; warnings: JsonDiag[] };
+    expect(body.ok).toBe(true);
+    expect(body.warnings.map((w) => [w.code, w.primary?.line, w.primary?.col])).toEqual([['W2060', 1, 5]]);
+  });
+});
+
+describe('exit 3: internal errors', () => {
+  it('says "please report", prints no stack frames, and exits 3', () => {
+    const r = medctcEnv({ MEDCTC_TEST_INTERNAL_ERROR: '1' }, 'check', 'examples/quickstart.medct');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('internal compiler error');
+    expect(r.stderr).toContain('please report');
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.stderr).not.toContain('MEDCTC_TEST_INTERNAL_ERROR: deliberate'); // the message is part of the trace, shown only on request
+  });
+
+  it('shows the trace only with MEDCTC_BACKTRACE=1', () => {
+    const r = medctcEnv({ MEDCTC_TEST_INTERNAL_ERROR: '1', MEDCTC_BACKTRACE: '1' }, 'check', 'examples/quickstart.medct');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('    at ');
+  });
+
+  it('with --json also prints a JSON failure on stdout', () => {
+    const r = medctcEnv({ MEDCTC_TEST_INTERNAL_ERROR: '1' }, 'build', '--json', 'examples/quickstart.medct');
+    expect(r.code).toBe(3);
+    const out = JSON.parse(r.stdout) as { ok: boolean; internalError: string };
+    expect(out.ok).toBe(false);
+    expect(out.internalError).toContain('please report');
+    expect(r.stderr).not.toContain('    at ');
+  });
+});
+
+describe('reportFailure', () => {
+  it('prints a DiagnosticError as check --json does when --json was given', async () => {
+    const { reportFailure } = await import('../../cli/failure.js');
+    const { DiagnosticError, fileDiagnostic } = await import('../../compiler/diagnostics/types.js');
+    const { diagnosticsToJson } = await import('../../compiler/diagnostics/render.js');
+    const d = fileDiagnostic('E5560', 'warmup of 9 steps is longer than the 4 training steps', 'x.medct', { line: 3 });
+    const writes: string[] = [];
+    const orig = process.stdout.write.bind(process.stdout);
+    (process.stdout as { write: unknown }).write = (s: string) => { writes.push(s); return true; };
+    let code: number;
+    try { code = reportFailure(new DiagnosticError(d), { json: true }); } finally { (process.stdout as { write: unknown }).write = orig; }
+    expect(code).toBe(2);
+    expect(JSON.parse(writes.join(''))).toEqual({ ok: false, diagnostics: diagnosticsToJson([d], new Map()) });
+    expect(JSON.parse(writes.join('')).diagnostics[0].primary.line).toBe(3);
+  });
+});
+
+describe('diagnostic codes', () => {
+  it('a usage error uses a catalogued code', async () => {
+    const { CATALOG } = await import('../../compiler/diagnostics/catalog.js');
+    const r = medctc('chekc', 'x.medct');
+    expect(r.code).toBe(2);
+    const codes = [...r.stderr.matchAll(/error\[([EW]\d{4})\]/g)].map((m) => m[1]!);
+    expect(codes).toEqual(['E0001']);
+    expect(CATALOG.has('E0001')).toBe(true);
+  });
+
+  it('every code written in the sources (outside comments) is catalogued', async () => {
+    const { CATALOG } = await import('../../compiler/diagnostics/catalog.js');
+    const { readdirSync, statSync } = await import('node:fs');
+    const files: string[] = [];
+    const walk = (d: string) => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else if (p.endsWith('.ts')) files.push(p); } };
+    for (const d of ['cli', 'compiler', 'runtime', 'grammar']) walk(d);
+    const missing: string[] = [];
+    let seen = 0;
+    for (const f of files) {
+      const code = readFileSync(f, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|\s)\/\/.*$/gm, '');
+      for (const m of code.matchAll(/\b([EW]\d{4})\b/g)) { seen++; if (!CATALOG.has(m[1]!)) missing.push(`${f}: ${m[1]}`); }
+    }
+    expect(seen).toBeGreaterThan(100);
+    expect(missing).toEqual([]);
   });
 });
