@@ -159,8 +159,9 @@ export interface TrainSpec {
   loss: 'pair_mse' | 'pair_ce' | 'clip';
   optimizer: { kind: 'adamw'; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
   /** Warmup as written: `warmup N steps` sets warmupSteps, `warmup X epochs` sets warmupEpochs (the other is 0).
-   *  Epochs become steps only at run time (round(X x batches per epoch)), when the train split's size is known. */
-  schedule: { kind: 'constant' | 'cosine' | 'linear'; warmupSteps: number; warmupEpochs: number };
+   *  Epochs become steps only at run time (round(X x batches per epoch)), when the train split's size is known.
+   *  The checker always writes warmupEpochs; hand-written IR may omit it (= 0). */
+  schedule: { kind: 'constant' | 'cosine' | 'linear'; warmupSteps: number; warmupEpochs?: number };
   epochs: number;
   batchSize: number;
   /** Max global gradient L2 norm, or null for no clipping. */

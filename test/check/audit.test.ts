@@ -185,3 +185,16 @@ describe('rendering and order', () => {
     expect(starts).toEqual([...starts].sort((a, b) => a - b));
   });
 });
+
+describe('warmupEpochs in hand-written IR', () => {
+  it('is optional in the schema (absent = 0) and must be >= 0 when present', async () => {
+    const { validateExperiment } = await import('../../compiler/check/index.js');
+    const r = check({ 'main.medct': spec('schedule cosine { warmup 2 steps }') });
+    const ir = r.experiments[0]!;
+    expect(validateExperiment(ir)).toEqual([]);
+    const { warmupEpochs: _, ...older } = ir.train!.schedule;
+    expect(validateExperiment({ ...ir, train: { ...ir.train!, schedule: older } })).toEqual([]);
+    expect(validateExperiment({ ...ir, train: { ...ir.train!, schedule: { ...older, warmupEpochs: -1 } } }).join()).toContain('warmupEpochs');
+    expect(planTraining(8, { ...ir.train!, schedule: older, batchSize: 2 }, 'x').lrAt(1)).toBe(ir.train!.optimizer.lr / 2);
+  });
+});
