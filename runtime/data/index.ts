@@ -8,7 +8,7 @@ export { layoutPaths, tableSplitName, volumeRelativePath } from './layout.js';
 export { VolumeCache, cacheKey, hashFile } from './cache.js';
 export { startProgress, type ProgressMode } from './progress.js';
 export { WordPieceTokenizer, loadTokenizer, tokenizerFor, tinyVocabPath, type Encoding } from './tokenizer.js';
-export { generateSynthetic, manifestMatches, readManifest, splitSizes, validateSynthOptions, resolveSite, SYNTH_VERSION, type SynthOptions, type SynthManifest } from './synth/generate.js';
+export { generateSynthetic, manifestMatches, readManifest, renderScan, splitSizes, validateSynthOptions, resolveSite, SYNTH_VERSION, type SynthOptions, type SynthManifest, type ScanRequest, type RenderedScan } from './synth/generate.js';
 export { SITES, type Site } from './synth/sites.js';
 export { sampleFindings, EXPECTED_PREVALENCE, type Findings } from './synth/findings.js';
 export { renderPreview, type PreviewVolume } from './synth/preview.js';

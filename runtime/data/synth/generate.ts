@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { encodeNifti1Int16 } from '../nifti.js';
 import { layoutPaths, volumeRelativePath } from '../layout.js';
 import { sampleFindings, findingsToLabels, type Findings } from './findings.js';
-import { renderPhantom } from './phantom.js';
+import { renderPhantom, type Anatomy, type PhantomDetails } from './phantom.js';
 import { writeReport } from './reports.js';
 import { Rng } from './rng.js';
 import { RESCALE_INTERCEPT, RESCALE_SLOPE, SITES, type Site } from './sites.js';
@@ -91,8 +91,61 @@ const roundMm = (x: number) => Math.round(x * 1e4) / 1e4;
 
 interface Scan { name: string; findings: Findings; report: { findings: string; impressions: string }; xy: number; z: number; gz: Uint8Array }
 
-function* scansOf(o: SynthOptions, site: Site, split: 'train' | 'valid', count: number): Generator<Scan> {
+/** One scan of one synthetic patient, as `medctc synth` would draw it. */
+export interface ScanRequest {
+  seed: number;
+  site: string;
+  shape: [number, number, number];
+  split: 'train' | 'valid';
+  /** Patient number (1-based) within the split. */
+  patient: number;
+  /** Reconstruction number (default 1). */
+  recon?: number;
+  /** Overrides of the patient's sampled findings: force a pathology on or off while the anatomy,
+   *  the acquisition and the noise stay those of the same seed. */
+  findings?: Partial<Findings>;
+}
+
+export interface RenderedScan {
+  /** HU before int16 storage, NIfTI order (x fastest): index = (k * H + j) * W + i. */
+  hu: Float32Array;
+  /** What the .nii.gz stores: round(HU - RescaleIntercept), clamped to int16. */
+  stored: Int16Array;
+  dims: [number, number, number];
+  spacing: { xy: number; z: number };
+  findings: Findings;
+  details: PhantomDetails;
+  /** Where the normal structures are (mm from the volume centre shifted by the site's patient offset). */
+  anatomy: Anatomy;
+  aortaR: number;
+}
+
+/** Renders one scan; `findings` comes from the patient's own draw unless given. */
+function renderScanWith(o: Omit<ScanRequest, 'findings'>, site: Site, findings: Findings): RenderedScan {
   const [D, H, W] = o.shape;
+  const r = o.recon ?? 1;
+  const scanRng = new Rng(o.seed, 'scan', site.name, o.split, o.patient, r);
+  const xy = roundMm(scanRng.uniform(site.fovXYmm[0], site.fovXYmm[1]) / Math.max(H, W));
+  const z = roundMm(scanRng.uniform(site.coverageZmm[0], site.coverageZmm[1]) / D);
+  const anatomyRng = new Rng(o.seed, 'anatomy', o.split, o.patient);
+  const { hu, details, anatomy, aortaR } = renderPhantom({ nx: W, ny: H, nz: D, sx: xy, sy: xy, sz: z }, site, findings, anatomyRng, scanRng);
+  const stored = new Int16Array(hu.length);
+  for (let i = 0; i < hu.length; i++) {
+    const v = Math.round((hu[i]! - RESCALE_INTERCEPT) / RESCALE_SLOPE);
+    stored[i] = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+  }
+  return { hu, stored, dims: [W, H, D], spacing: { xy, z }, findings, details, anatomy, aortaR };
+}
+
+/** A single scan, with the patient's findings optionally overridden (for checking what each pathology looks like). */
+export function renderScan(req: ScanRequest): RenderedScan {
+  validateSynthOptions({ out: '<scan>', volumes: 1, seed: req.seed, site: req.site, shape: req.shape }, '<scan>');
+  const site = resolveSite(req.site, '<scan>');
+  const sampled = sampleFindings(new Rng(req.seed, 'patient', req.split, req.patient));
+  return renderScanWith(req, site, { ...sampled, ...req.findings });
+}
+
+function* scansOf(o: SynthOptions, site: Site, split: 'train' | 'valid', count: number): Generator<Scan> {
   let made = 0;
   for (let p = 1; made < count; p++) {
     const patient = new Rng(o.seed, 'patient', split, p);
@@ -100,20 +153,11 @@ function* scansOf(o: SynthOptions, site: Site, split: 'train' | 'valid', count: 
     const recons = Math.min(count - made, patient.bern(0.2) ? 2 : 1);
     let report: Scan['report'] | null = null;
     for (let r = 1; r <= recons; r++) {
-      const scanRng = new Rng(o.seed, 'scan', site.name, split, p, r);
-      const xy = roundMm(scanRng.uniform(site.fovXYmm[0], site.fovXYmm[1]) / Math.max(H, W));
-      const z = roundMm(scanRng.uniform(site.coverageZmm[0], site.coverageZmm[1]) / D);
-      const anatomyRng = new Rng(o.seed, 'anatomy', split, p);
-      const { hu, details } = renderPhantom({ nx: W, ny: H, nz: D, sx: xy, sy: xy, sz: z }, site, findings, anatomyRng, scanRng);
-      report ??= writeReport(findings, details, new Rng(o.seed, 'report', split, p));
-      const stored = new Int16Array(hu.length);
-      for (let i = 0; i < hu.length; i++) {
-        const v = Math.round((hu[i]! - RESCALE_INTERCEPT) / RESCALE_SLOPE);
-        stored[i] = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
-      }
-      const nii = encodeNifti1Int16({ dims: [W, H, D], pixdim: [xy, xy, z], data: stored, description: `medctc synth v${SYNTH_VERSION} ${site.name}` });
+      const scan = renderScanWith({ seed: o.seed, site: site.name, shape: o.shape, split, patient: p, recon: r }, site, findings);
+      report ??= writeReport(findings, scan.details, new Rng(o.seed, 'report', split, p));
+      const nii = encodeNifti1Int16({ dims: scan.dims, pixdim: [scan.spacing.xy, scan.spacing.xy, scan.spacing.z], data: scan.stored, description: `medctc synth v${SYNTH_VERSION} ${site.name}` });
       made++;
-      yield { name: `${split}_${p}_a_${r}.nii.gz`, findings, report, xy, z, gz: gzipSync(nii, { level: 6 }) };
+      yield { name: `${split}_${p}_a_${r}.nii.gz`, findings, report, xy: scan.spacing.xy, z: scan.spacing.z, gz: gzipSync(nii, { level: 6 }) };
     }
   }
 }

@@ -2,16 +2,17 @@
 // pathology painted where it belongs (lesions.ts), then the site's acquisition (noise, HU offset,
 // field of view). HU references: air -1000, lung about -850, fat -100, soft tissue 40,
 // blood 40 (170 with contrast), bone 300-700, metal clipped at 3071.
-import { paintChest, type Geometry } from './anatomy.js';
+import { paintChest, type Anatomy, type Geometry } from './anatomy.js';
 import type { Findings } from './findings.js';
 import { paintLesions, type PhantomDetails } from './lesions.js';
 import type { Rng } from './rng.js';
 import type { Site } from './sites.js';
 
-export type { Geometry } from './anatomy.js';
+export type { Anatomy, Geometry } from './anatomy.js';
 export type { PhantomDetails, Side } from './lesions.js';
 
-export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRng: Rng, scanRng: Rng): { hu: Float32Array; details: PhantomDetails } {
+/** `anatomy` and `aortaR` (mm, canvas coordinates) let tests look where a structure was drawn. */
+export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRng: Rng, scanRng: Rng): { hu: Float32Array; details: PhantomDetails; anatomy: Anatomy; aortaR: number } {
   const chest = paintChest(geom, site, f, patientRng);
   const d = paintLesions(chest, f, patientRng);
   const c = chest.c;
@@ -25,5 +26,5 @@ export function renderPhantom(geom: Geometry, site: Site, f: Findings, patientRn
       }
     }
   }
-  return { hu: c.hu, details: d };
+  return { hu: c.hu, details: d, anatomy: chest.A, aortaR: chest.aortaR };
 }
