@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
-import { generateSynthetic, splitSizes, SYNTH_VERSION } from '../../runtime/data/synth/generate.js';
+import { generateSynthetic, renderScan, splitSizes, SYNTH_VERSION } from '../../runtime/data/synth/generate.js';
 import { createHash } from 'node:crypto';
 import { EXPECTED_PREVALENCE, findingsToLabels, sampleFindings } from '../../runtime/data/synth/findings.js';
 import { IMPRESSION_TERMS } from '../../runtime/data/synth/reports.js';
@@ -108,6 +108,17 @@ describe('synthetic CT-RATE generator', () => {
     };
     expect(Math.max(...fov(a))).toBeLessThanOrEqual(355);
     expect(Math.min(...fov(t))).toBeGreaterThanOrEqual(365);
+  });
+
+  it('renderScan draws exactly the volumes the dataset holds (so tests of it speak for the files)', () => {
+    for (const v of ma.list) {
+      const m = /^(?:train|valid)_(\d+)_a_(\d+)/.exec(v.volumeName)!;
+      const scan = renderScan({ ...args, split: v.split, patient: Number(m[1]), recon: Number(m[2]) });
+      expect(Array.from(findingsToLabels(scan.findings)), v.volumeName).toEqual(v.labels);
+      expect(scan.spacing).toEqual(v.spacing);
+      const file = readNiftiFile(join(a, volumeRelativePath(v.split, v.volumeName)));
+      expect(Buffer.from(scan.stored.buffer).equals(Buffer.from((file.data as Int16Array).buffer)), v.volumeName).toBe(true);
+    }
   });
 
   it('bad arguments are diagnostics', async () => {
