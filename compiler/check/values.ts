@@ -56,8 +56,11 @@ export class Reader {
         const guess = didYouMean(e.key, Object.keys(rules));
         if (guess) this.misspelled.add(`${where}|${guess}`);
         const known = Object.keys(rules).map((k) => `\`${k}\``).join(', ');
-        this.diags.push(diag('E2001', `unknown field \`${e.key}\` in ${where}`, this.at(e.keyPos, guess ? `did you mean \`${guess}\`?` : 'unknown field', e),
-          guess ? { help: `${where} accepts ${known}`, fix: this.replaceFix(e.keyPos, e, guess) } : { help: `${where} accepts ${known}` }));
+        // An inherited entry is named after the experiment that wrote it (reported once, for all its children).
+        const from = this.definedIn.get(e);
+        const said = from !== undefined && from !== this.expName && where === `experiment \`${this.expName}\`` ? `experiment \`${from}\`` : where;
+        this.diags.push(diag('E2001', `unknown field \`${e.key}\` in ${said}`, this.at(e.keyPos, guess ? `did you mean \`${guess}\`?` : 'unknown field', e),
+          guess ? { help: `${said} accepts ${known}`, fix: this.replaceFix(e.keyPos, e, guess) } : { help: `${said} accepts ${known}` }));
         continue;
       }
       const list = out.get(e.key) ?? [];

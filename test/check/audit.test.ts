@@ -198,3 +198,10 @@ describe('warmupEpochs in hand-written IR', () => {
     expect(planTraining(8, { ...ir.train!, schedule: older, batchSize: 2 }, 'x').lrAt(1)).toBe(ir.train!.optimizer.lr / 2);
   });
 });
+
+describe('inherited mistakes name their author', () => {
+  it('a child declared before its parent still reports the parent\'s typo under the parent', () => {
+    const r = check({ 'main.medct': 'experiment "child" extends "base" { seed 3 }\nexperiment "base" {\n  modle ct_clip_tiny\n  data synthetic { root "x" }\n}\n' });
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([['E2001', 'unknown field `modle` in experiment `base`']]);
+  });
+});
