@@ -205,3 +205,21 @@ describe('inherited mistakes name their author', () => {
     expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([['E2001', 'unknown field `modle` in experiment `base`']]);
   });
 });
+
+describe('rendering several spans on one line (property)', () => {
+  it('prints the line once, one marker per span column, every label, for any spans', async () => {
+    const fc = (await import('fast-check')).default;
+    const line = 'experiment "e" { rank 8 alpha 16 dropout 0.1 rank 9 }';
+    const src = `${line}\n`;
+    const span = fc.tuple(fc.nat(line.length - 1), fc.integer({ min: 1, max: 12 }), fc.option(fc.stringMatching(/^[a-z]{1,8}$/), { nil: undefined }));
+    fc.assert(fc.property(span, fc.array(span, { maxLength: 4 }), (p, sec) => {
+      const mk = ([s, n, label]: [number, number, string | undefined]) => ({ file: 'a.medct', start: s, end: Math.min(line.length, s + n), ...(label ? { label } : {}) });
+      const d = diag('E2003', 'm', mk(p), { secondary: sec.map(mk) });
+      const out = renderDiagnostics([d], new Map([['a.medct', src]]), { color: false });
+      expect(out.split('\n').filter((l) => l === `1 | ${line}`).length).toBe(1);
+      for (const s of [d.primary!, ...d.secondary]) if (s.label) expect(out).toContain(s.label);
+      const markerLine = out.split('\n')[4]!;
+      expect(markerLine[4 + p[0]]).toMatch(/[\^-]/);
+    }), { numRuns: 300 });
+  });
+});
