@@ -6,6 +6,10 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
 import { reportFailure } from './failure.js';
+import { diag } from '../compiler/diagnostics/catalog.js';
+import { diagnosticsToJson, renderDiagnostics } from '../compiler/diagnostics/render.js';
+
+const json = process.argv.slice(2).includes('--json');
 
 async function main(): Promise<void> {
   // For the CLI tests only: the one way to reach exit 3 on purpose, proving it prints no stack trace.
@@ -19,7 +23,9 @@ async function main(): Promise<void> {
     .version()
     .fail((msg, err) => {
       if (err) throw err;
-      process.stderr.write(`error[E0001]: ${msg}\n  = help: run \`medctc --help\`\n`);
+      const d = diag('E0001', msg, null, { help: 'run `medctc --help`' });
+      if (json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson([d], new Map()) }, null, 2) + '\n');
+      process.stderr.write(renderDiagnostics([d], new Map()) + '\n');
       process.exit(2);
     });
   for (const c of commands) cli = cli.command(c);
@@ -27,5 +33,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.exitCode = reportFailure(err, { json: process.argv.slice(2).includes('--json') });
+  process.exitCode = reportFailure(err, { json });
 });

@@ -184,6 +184,15 @@ describe('diagnostic codes', () => {
     expect(CATALOG.has('E0001')).toBe(true);
   });
 
+  it('a usage error under --json is a JSON diagnostic too', () => {
+    const r = medctc('check', '--json');
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as { ok: boolean; diagnostics: JsonDiag[] };
+    expect(out.ok).toBe(false);
+    expect(out.diagnostics.map((d) => d.code)).toEqual(['E0001']);
+    expect(r.stderr).toContain('error[E0001]');
+  });
+
   it('every code written in the sources (outside comments) is catalogued', async () => {
     const { CATALOG } = await import('../../compiler/diagnostics/catalog.js');
     const { readdirSync, statSync } = await import('node:fs');
