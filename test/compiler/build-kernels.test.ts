@@ -1,9 +1,8 @@
 // The build folder's kernels/ holds exactly what the executor dispatches; precision warnings; the
 // report's per-volume FLOP labels. Expectations are recomputed here from the lowering functions
 // and the plans, not from the build's own kernel list.
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileExperiment, writeBuild, type Compiled } from '../../compiler/build.js';
 import { lowerKernel } from '../../compiler/kernels/launch.js';
@@ -11,15 +10,7 @@ import { kernelName } from '../../compiler/kernels/spec.js';
 import { renderReport } from '../../compiler/report/render.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import { load } from '../../cli/commands/build.js';
-import { experiment, trainSpec } from './fixtures.js';
-
-const made: string[] = [];
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
-afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+import { experiment, trainSpec, tempDir } from './fixtures.js';
 
 function compileExample(file: string): { c: Compiled; sources: Map<string, string> } {
   const checked = load(file);

@@ -1,22 +1,11 @@
 // The build folder and its lock: what is hashed, what is written when, errors as diagnostics.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileExperiment, writeBuild } from '../../compiler/build.js';
 import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { experiment } from './fixtures.js';
-
-const made: string[] = [];
-/** A fresh temp folder, removed after the file's tests. */
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
-afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
-
+import { experiment, tempDir } from './fixtures.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 

@@ -1,23 +1,12 @@
 // `medctc build` end to end through the compiled CLI (`npm test` runs tsc first; alone:
 // npx tsc -p tsconfig.json). Inputs are resolved-experiment JSON files, the checker's output.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { experiment, loraSpec } from './fixtures.js';
+import { experiment, loraSpec, tempDir } from './fixtures.js';
 import { validatePlan } from '../../compiler/plan/validate.js';
-
-const made: string[] = [];
-/** A fresh temp folder, removed after the file's tests. */
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
-afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
-
 
 const CLI = resolve('dist/cli/medctc.js');
 

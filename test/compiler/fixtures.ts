@@ -1,5 +1,9 @@
 // Hand-built ResolvedExperiments (the checker's output) for compiler tests: preset sizes,
 // sane defaults, the MedCT-VLM LoRA setting unless overridden.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import type { Architecture, LoraSpec, LoraTarget, ResolvedExperiment, TrainSpec } from '../../compiler/ir/experiment.js';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
 import { PRESETS } from '../../compiler/models/presets.js';
@@ -35,3 +39,12 @@ export function experiment(arch: Architecture = 'ct_clip', over: Partial<Resolve
     ...over,
   };
 }
+
+const made: string[] = [];
+/** A fresh temp folder, removed after the calling test file's tests. */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+afterAll(() => { for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true }); });
