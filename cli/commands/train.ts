@@ -4,7 +4,7 @@ import { pipelineOptions, runPipeline, type PipelineArgs } from './run.js';
 
 export const trainCommand: CommandModule<object, PipelineArgs> = {
   command: 'train <file>',
-  describe: 'Build and train an experiment; write the adapter and the training log (no evaluation)',
+  describe: 'Build and train an experiment; write the adapter (with train_base: model.safetensors) and the training log (no evaluation)',
   builder: (y) => pipelineOptions(y, { train: true }) as never,
   handler: (a) => runPipeline({ ...a, baseline: false }, { evaluate: false }),
 };
