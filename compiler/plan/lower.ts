@@ -81,7 +81,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     return newBuffer(`t${r}`, tt.name, tt.shape, tt.dtype, kind, kind === 'weight' ? 'weights' : 'work', r);
   };
   const emit = (kind: string, phase: KernelPhase, ops: number[], module: string, inputs: number[], outputs: number[], spec: PlanKernel['spec'], flops: number, backward: PlanKernel['backward'] = null): PlanKernel => {
-    const k: PlanKernel = { id: kernels.length, kind, phase, ops, module, inputs, outputs, spec: { ...spec, kind }, backward, flops };
+    const k: PlanKernel = { id: kernels.length, kind, phase, ops, module, inputs, outputs, spec: { ...spec, kind }, backward, flops, invariant: false };
     kernels.push(k);
     return k;
   };
@@ -229,6 +229,8 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     }
   }
 
+  const hoisted = train ? new Set<number>() : markInvariant(graph, kernels, tensorBuffer);
+
   // Lifetimes of work buffers, then placement.
   const end = kernels.length;
   for (const k of kernels) {
@@ -247,6 +249,9 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const buf = buffers[b]!;
     buf.live = [buf.live?.[0] ?? -1, end]; // read by the caller after the last kernel
   }
+  // Invariant results the per-volume kernels read survive between runs: no other buffer may take
+  // their bytes at any kernel, before their writer included (a run that skips the writer still runs those).
+  for (const b of hoisted) if (buffers[b]!.arena === 'work') buffers[b]!.live = [-1, end];
   for (const b of buffers) if (b.arena === 'work' && !b.live) b.live = [-1, -1];
   const work = buffers.filter((b) => b.arena === 'work');
   const placed = placeBuffers(work.map((b) => ({ bytes: b.bytes, live: b.live! })), ALIGNMENT);
@@ -269,4 +274,27 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       workLowerBoundBytes: liveLowerBound(work.map((b) => ({ bytes: b.bytes, live: b.live! })), ALIGNMENT),
     },
   };
+}
+
+/** The feed that changes between runs of an eval plan; everything not derived from it is invariant. */
+export const PER_VOLUME_FEED = 'volume';
+
+/**
+ * Marks eval forward kernels that never read (transitively) the volume feed as invariant, and
+ * returns the work buffers they write that a per-volume kernel or the caller reads: those must
+ * keep their contents from one run to the next.
+ */
+function markInvariant(graph: Graph, kernels: PlanKernel[], tensorBuffer: (t: number) => number): Set<number> {
+  const varying = new Set<number>();
+  for (const i of graph.inputs) if (graph.tensors[i]!.name === PER_VOLUME_FEED) varying.add(tensorBuffer(i));
+  const fwd = kernels.filter((k) => k.phase === 'forward');
+  for (const k of fwd) {
+    if (k.inputs.some((b) => varying.has(b))) k.outputs.forEach((b) => varying.add(b));
+    else k.invariant = true;
+  }
+  const written = new Set(fwd.filter((k) => k.invariant).flatMap((k) => k.outputs));
+  const hoisted = new Set<number>();
+  for (const k of fwd) if (!k.invariant) for (const b of k.inputs) if (written.has(b)) hoisted.add(b);
+  for (const o of graph.outputs) { const b = tensorBuffer(o.tensor); if (written.has(b)) hoisted.add(b); }
+  return hoisted;
 }

@@ -62,6 +62,11 @@ export interface PlanKernel {
   backward: { forward: number; inputGrads: boolean; paramGrads: boolean; accumulate: number[] } | null;
   /** Floating-point operations (multiply-add = 2). */
   flops: number;
+  /** Eval forward kernels whose inputs derive only from weights and the text feeds, never from the
+   *  `volume` feed: the same result for every volume of an evaluation, so the runtime runs them
+   *  once and again only when a weight or a text feed changes. Always false in train plans and for
+   *  non-forward kernels. Their results read by per-volume kernels are live for the whole plan. */
+  invariant: boolean;
 }
 
 export interface PlanMemory {

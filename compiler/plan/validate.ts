@@ -44,7 +44,32 @@ export function validatePlan(plan: unknown): string[] {
     if (b.offset + b.bytes > arenaSize[b.arena]) errs.push(`${b.name}: ends past its ${b.arena} arena`);
     if ((b.arena === 'work') !== (b.live !== null)) errs.push(`${b.name}: lifetime set ${b.live !== null} in arena ${b.arena}`);
   }
+  errs.push(...invariantErrors(p));
   errs.push(...overlapErrors(p));
+  return errs;
+}
+
+/** The hoisting rule (spec/compiler.md §6): invariant kernels are eval forward kernels reading no
+ *  volume-derived buffer, and what they hand to per-volume kernels or the caller is live all run. */
+export function invariantErrors(p: Plan): string[] {
+  const errs: string[] = [];
+  const varying = new Set<number>();
+  const vol = p.inputs['volume'];
+  if (vol !== undefined) varying.add(vol);
+  const writtenByInvariant = new Set<number>();
+  const whole = (b: number) => { const l = p.buffers[b]?.live; return !l || (l[0] === -1 && l[1] === p.kernels.length); };
+  for (const k of p.kernels) {
+    if (!k.invariant) {
+      if (k.phase === 'forward' && k.inputs.some((b) => varying.has(b))) k.outputs.forEach((b) => varying.add(b));
+      else if (k.phase === 'forward' && p.mode === 'eval') errs.push(`kernel ${k.id} (${k.kind}) reads nothing derived from the volume but is not invariant`);
+      for (const b of k.inputs) if (writtenByInvariant.has(b) && !whole(b)) errs.push(`${p.buffers[b]!.name}: an invariant result read by per-volume kernel ${k.id} must be live for the whole plan`);
+      continue;
+    }
+    if (p.mode !== 'eval' || k.phase !== 'forward') errs.push(`kernel ${k.id} (${k.kind}): only eval forward kernels can be invariant`);
+    for (const b of k.inputs) if (varying.has(b)) errs.push(`kernel ${k.id} (${k.kind}) is invariant but reads ${p.buffers[b]?.name}, which depends on the volume`);
+    k.outputs.forEach((b) => writtenByInvariant.add(b));
+  }
+  for (const [name, b] of Object.entries(p.outputs)) if (writtenByInvariant.has(b) && !whole(b)) errs.push(`output ${name}: an invariant result must be live for the whole plan`);
   return errs;
 }
 

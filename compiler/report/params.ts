@@ -36,12 +36,16 @@ export interface BuildReport {
     };
   };
   flops: {
-    /** Forward FLOPs for one volume with the eval prompt batch. */
+    /** Eval forward FLOPs per volume: the kernels that depend on the volume (PlanKernel.invariant false). */
     evalPerSample: number;
+    /** Eval forward FLOPs of the invariant kernels (text tower over the prompt batch, weight-only
+     *  image parts): once per evaluation, again only when weights or prompts change. */
+    evalInvariant: number;
     /** Forward + backward + optimizer FLOPs of one train step, divided by the batch size. */
     trainPerSample: number | null;
   };
-  kernels: { eval: number; train: number | null };
+  /** eval: every kernel of the eval plan (prepare + forward); evalInvariant: how many of them are invariant. */
+  kernels: { eval: number; evalInvariant: number; train: number | null };
   /** Volumes and texts per plan step: what the per-volume FLOPs are divided by and amortised over. */
   batch: { eval: { images: number; texts: number }; train: { images: number; texts: number } | null };
 }
@@ -73,7 +77,7 @@ export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null
   }
   const bufferCount = buffers.reduce((a, t) => a + numel(t), 0);
   const mem = (p: Plan) => ({ peakBytes: p.memory.workPeakBytes, naiveBytes: p.memory.workNaiveBytes, lowerBoundBytes: p.memory.workLowerBoundBytes });
-  const fwdFlops = (p: Plan) => p.kernels.filter((k) => k.phase === 'forward').reduce((a, k) => a + k.flops, 0);
+  const fwdFlops = (p: Plan, invariant: boolean) => p.kernels.filter((k) => k.phase === 'forward' && k.invariant === invariant).reduce((a, k) => a + k.flops, 0);
   return {
     experiment,
     architecture: graph.architecture,
@@ -97,10 +101,11 @@ export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null
       activations: { eval: mem(evalPlan), train: trainPlan ? mem(trainPlan) : null },
     },
     flops: {
-      evalPerSample: fwdFlops(evalPlan) / Math.max(1, evalPlan.batch.images),
+      evalPerSample: fwdFlops(evalPlan, false) / Math.max(1, evalPlan.batch.images),
+      evalInvariant: fwdFlops(evalPlan, true),
       trainPerSample: trainPlan ? trainPlan.kernels.reduce((a, k) => a + k.flops, 0) / Math.max(1, trainPlan.batch.images) : null,
     },
-    kernels: { eval: evalPlan.kernels.length, train: trainPlan?.kernels.length ?? null },
+    kernels: { eval: evalPlan.kernels.length, evalInvariant: evalPlan.kernels.filter((k) => k.invariant).length, train: trainPlan?.kernels.length ?? null },
     batch: { eval: { ...evalPlan.batch }, train: trainPlan ? { ...trainPlan.batch } : null },
   };
 }

@@ -48,7 +48,9 @@ export function renderReport(r: BuildReport): string {
       ] : []),
     ]), '',
     '## Compute', '',
-    `- eval forward, per volume: ${flops(r.flops.evalPerSample)} (${plural(r.batch.eval.images, 'volume')} and ${plural(r.batch.eval.texts, 'prompt text')} per step; ${r.kernels.eval} kernels)`,
+    `- eval forward, per volume: ${flops(r.flops.evalPerSample)} (${plural(r.batch.eval.images, 'volume')} per step; the kernels that read the volume)`,
+    `- eval forward, once per evaluation: ${flops(r.flops.evalInvariant)} (loop-invariant: the text tower over ${plural(r.batch.eval.texts, 'prompt text')} and the image encoder's weight-only parts; `
+    + `${r.kernels.evalInvariant} of ${r.kernels.eval} kernels, rerun only when weights or prompts change)`,
     ...(r.flops.trainPerSample !== null && r.batch.train ? [
       `- train step (forward + backward + optimizer), per volume: ${flops(r.flops.trainPerSample)} (batch of ${plural(r.batch.train.images, 'volume')} and ${plural(r.batch.train.texts, 'text')}; `
       + `the text tower runs once per step, so its cost is amortised over the batch; ${r.kernels.train} kernels)`,

@@ -3,6 +3,12 @@
 // each run() is uploads of the feeds and scalars plus a stream of dispatches, with no wait: the
 // caller synchronises by reading an output.
 //
+// Loop-invariant kernels (PlanKernel.invariant, eval plans: the text tower and other weight-only
+// work) are skipped when nothing they read can have changed since the run that last computed
+// them: weights (loadWeights, writeTensor, prepare), the non-volume feeds (compared byte for
+// byte) and the run scalars. Their results stay in their own buffers, so a skipping run reads
+// exactly the bytes a recomputing one would write.
+//
 // Memory: each plan buffer gets its own device buffer. The plan's work-arena offsets (liveness
 // planned, compiler/plan/memory.ts) would let buffers share one allocation, but Device binds whole
 // buffers; aliasing by offset is future work (it needs sub-buffer bindings in the Device interface).
@@ -18,6 +24,13 @@ const bytesFor = (elements: number): number => Math.max(16, Math.ceil(elements *
 
 interface Launch { program: Program; args: DeviceBuffer[] }
 
+export interface ExecutorOptions {
+  /** Skip invariant kernels when their inputs are unchanged (default true); false recomputes every run. */
+  hoistInvariant?: boolean;
+}
+
+const bytesOf = (a: Float32Array | Int32Array | Uint32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
 export class PlanExecutor implements Executor {
   private readonly bufs: DeviceBuffer[];
   private readonly scratch = new Map<string, DeviceBuffer>();
@@ -25,16 +38,23 @@ export class PlanExecutor implements Executor {
   private readonly launches = new Map<number, Launch[]>();
   private readonly byName = new Map<string, PlanBuffer>();
   private destroyed = false;
+  private readonly hoist: boolean;
+  /** Feeds an invariant kernel reads, by name; their last run's bytes, once a run computed the invariant kernels. */
+  private readonly invariantFeeds: string[];
+  private lastInvariantInputs: Map<string, Buffer> | null = null;
 
-  private constructor(readonly plan: Plan, readonly graph: Graph, readonly device: Device) {
+  private constructor(readonly plan: Plan, readonly graph: Graph, readonly device: Device, opts: ExecutorOptions = {}) {
+    const invariantReads = new Set(plan.kernels.filter((k) => k.invariant).flatMap((k) => k.inputs));
+    this.hoist = (opts.hoistInvariant ?? true) && plan.kernels.some((k) => k.invariant);
+    this.invariantFeeds = Object.keys(plan.inputs).filter((n) => invariantReads.has(plan.inputs[n]!));
     this.bufs = plan.buffers.map((b) => device.alloc(bytesFor(numel(b))));
     this.params = device.alloc(16);
     for (const b of plan.buffers) if (b.kind === 'weight' || b.kind === 'merged_weight' || !this.byName.has(b.name)) this.byName.set(b.name, b);
     for (const b of plan.buffers) if (b.kind === 'weight') this.byName.set(b.name, b);
   }
 
-  static async create(plan: Plan, graph: Graph, device: Device): Promise<PlanExecutor> {
-    const ex = new PlanExecutor(plan, graph, device);
+  static async create(plan: Plan, graph: Graph, device: Device, opts: ExecutorOptions = {}): Promise<PlanExecutor> {
+    const ex = new PlanExecutor(plan, graph, device, opts);
     const lowered: [PlanKernel, LoweredKernel][] = [];
     const problems: string[] = [];
     for (const k of plan.kernels) {
@@ -69,6 +89,7 @@ export class PlanExecutor implements Executor {
   }
 
   async loadWeights(opts: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }): Promise<void> {
+    this.lastInvariantInputs = null;
     const init = initWeights(this.graph, opts.seed);
     const known = new Set(this.graph.tensors.map((t) => t.name));
     for (const name of opts.tensors?.keys() ?? []) if (!known.has(name)) throw new Error(`loadWeights: the model has no tensor named ${name}`);
@@ -84,6 +105,7 @@ export class PlanExecutor implements Executor {
   }
 
   async prepare(): Promise<void> {
+    this.lastInvariantInputs = null;
     this.dispatchPhase('prepare');
   }
 
@@ -97,8 +119,10 @@ export class PlanExecutor implements Executor {
       if ((b.dtype === 'i32') !== (data instanceof Int32Array)) throw new Error(`run: feed ${name} must be ${b.dtype === 'i32' ? 'an Int32Array' : 'a Float32Array'}`);
       await this.upload(b, data, `run: feed ${name}`);
     }
-    await this.device.upload(this.params, packScalars({ dropoutSeed: scalars.dropoutSeed ?? 0, adamStep: scalars.adamStep ?? 1, lr: scalars.lr ?? 0 }));
-    this.dispatchPhase('forward');
+    const packed = packScalars({ dropoutSeed: scalars.dropoutSeed ?? 0, adamStep: scalars.adamStep ?? 1, lr: scalars.lr ?? 0 });
+    await this.device.upload(this.params, packed);
+    const recompute = this.invariantInputsChanged(feeds, packed);
+    this.dispatchPhase('forward', recompute);
     if (this.plan.mode === 'train') {
       // The gradient rule of runtime/exec/types.ts: param grads start at zero every step.
       for (const b of this.plan.buffers) if (b.kind === 'param_grad') await this.device.upload(this.bufs[b.id]!, this.zeros(numel(b)));
@@ -113,9 +137,21 @@ export class PlanExecutor implements Executor {
     return this.zeroBuf.subarray(0, n);
   }
 
-  private dispatchPhase(phase: PlanKernel['phase']): void {
+  /** Whether invariant kernels must run this time; remembers this run's invariant inputs when they must. */
+  private invariantInputsChanged(feeds: Feeds, packed: Uint32Array): boolean {
+    if (!this.hoist) return true;
+    const now = new Map<string, Buffer>(this.invariantFeeds.map((n) => [n, bytesOf(feeds[n]!)]));
+    now.set('\0params', bytesOf(packed));
+    const last = this.lastInvariantInputs;
+    if (last && [...now].every(([n, b]) => last.get(n)!.equals(b))) return false;
+    // Copies: the caller may reuse its arrays.
+    this.lastInvariantInputs = new Map([...now].map(([n, b]) => [n, Buffer.from(b)]));
+    return true;
+  }
+
+  private dispatchPhase(phase: PlanKernel['phase'], invariantToo = true): void {
     for (const k of this.plan.kernels) {
-      if (k.phase !== phase) continue;
+      if (k.phase !== phase || (k.invariant && !invariantToo)) continue;
       for (const l of this.launches.get(k.id)!) this.device.dispatch(l.program, l.args);
     }
   }
@@ -131,6 +167,7 @@ export class PlanExecutor implements Executor {
   }
 
   async writeTensor(name: string, data: Float32Array): Promise<void> {
+    this.lastInvariantInputs = null;
     await this.upload(this.tensorBuffer(name), data, `writeTensor ${name}`);
   }
 
@@ -165,6 +202,6 @@ export class PlanExecutor implements Executor {
   }
 }
 
-export function createExecutor(plan: Plan, graph: Graph, device: Device): Promise<Executor> {
-  return PlanExecutor.create(plan, graph, device);
+export function createExecutor(plan: Plan, graph: Graph, device: Device, opts: ExecutorOptions = {}): Promise<Executor> {
+  return PlanExecutor.create(plan, graph, device, opts);
 }

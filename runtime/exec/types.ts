@@ -8,6 +8,12 @@
 // Gradient rule (with compiler/kernels/launch-backward.ts): at the start of every run() the
 // executor zeroes every `param_grad` buffer. Backward kernels then write a gradient buffer the
 // first time and add into it when it is listed in PlanKernel.backward.accumulate.
+//
+// Invariant kernels (eval plans, PlanKernel.invariant): run() dispatches them on the first run and
+// whenever loadWeights, writeTensor or prepare was called since, or a feed they read (the prompt
+// feeds) or the scalars differ byte for byte from the run that last computed them; otherwise it
+// reuses their results. Outputs are bit-identical to recomputing every time (the same kernels
+// read the same bytes). Writing weights by any other path than this interface is not tracked.
 import type { Graph } from '../../compiler/graph/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import type { Device } from '../device/types.js';
@@ -21,9 +27,10 @@ export interface Executor {
   readonly device: Device;
   /** Uploads every weight buffer: by graph tensor name from `tensors` when given, else seeded init from the graph's Init. */
   loadWeights(opts: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }): Promise<void>;
-  /** Runs the 'prepare' kernels (eval: LoRA merge); call after weights change. */
+  /** Runs the 'prepare' kernels (eval: LoRA merge); call after weights change. Invalidates invariant results. */
   prepare(): Promise<void>;
-  /** One forward (train plans: + backward + optimizer) over the feeds (by plan.inputs name). */
+  /** One forward (train plans: + backward + optimizer) over the feeds (by plan.inputs name);
+   *  eval plans skip invariant kernels whose inputs are unchanged (see above). */
   run(feeds: Feeds, scalars?: Partial<RunScalars>): Promise<void>;
   /** A plan output by name (plan.outputs), e.g. 'logits', 'image_latent', 'loss'. */
   output(name: string): Promise<Float32Array>;
