@@ -77,5 +77,5 @@ for (const [label, compiled] of [['bench config (batch 1)', c], [`examples/medct
     console.log(`${plan.mode}: ${plan.kernels.length} kernels, ${plan.buffers.length} buffers, batch ${plan.batch.images} volumes + ${plan.batch.texts} texts; work arena peak ${gib(m.workPeakBytes)}, naive ${gib(m.workNaiveBytes)} (${(m.workNaiveBytes / m.workPeakBytes).toFixed(1)}x), live lower bound ${gib(m.workLowerBoundBytes)}; weights ${gib(m.weightsBytes)}, state ${(m.stateBytes / 2 ** 20).toFixed(2)} MiB`);
   }
   const r = compiled.report;
-  console.log(`parameters: ${r.parameters.trainable} trainable of ${r.parameters.total}; FLOPs per volume: eval forward ${(r.flops.evalPerSample / 1e12).toFixed(2)} T, train step ${(r.flops.trainPerSample / 1e12).toFixed(2)} T (text tower amortised over the batch); device kernels in kernels/: ${kernelSpecs([compiled.plans.eval, compiled.plans.train]).length}`);
+  console.log(`parameters: ${r.parameters.trainable} trainable of ${r.parameters.total}; FLOPs: eval forward per volume ${(r.flops.evalPerSample / 1e12).toFixed(2)} T + once per evaluation ${(r.flops.evalInvariant / 1e12).toFixed(2)} T (loop-invariant), train step per volume ${(r.flops.trainPerSample / 1e12).toFixed(2)} T (text tower amortised over the batch); device kernels in kernels/: ${kernelSpecs([compiled.plans.eval, compiled.plans.train]).length}`);
 }

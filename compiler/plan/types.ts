@@ -3,7 +3,7 @@
 // it and the buffers it reads and writes. spec/plan.schema.json describes exactly this shape,
 // and every plan the compiler emits is validated against it.
 
-export const PLAN_VERSION = 1 as const;
+export const PLAN_VERSION = 2 as const;
 
 export type PlanMode = 'eval' | 'train';
 

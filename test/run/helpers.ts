@@ -44,7 +44,7 @@ export function planWithInputs(mode: 'eval' | 'train', inputs: Record<string, { 
     id, name, shape: b.shape, dtype: b.dtype, bytes: 4 * b.shape.reduce((x, y) => x * y, 1), kind: 'input' as const, arena: 'work' as const, offset: 0, tensor: null, live: null,
   }));
   return {
-    planVersion: 1, mode, experiment: 'x', architecture: 'ct_clip_tiny', batch: { images: 1, texts: 1 },
+    planVersion: 2, mode, experiment: 'x', architecture: 'ct_clip_tiny', batch: { images: 1, texts: 1 },
     inputs: Object.fromEntries(buffers.map((b) => [b.name, b.id])), outputs: {}, buffers, kernels: [],
     memory: { alignment: 256, weightsBytes: 0, stateBytes: 0, workPeakBytes: 0, workNaiveBytes: 0, workLowerBoundBytes: 0 },
   };
