@@ -1,7 +1,10 @@
 // Shared inputs for the executor tests: quickstart's tiny CT-CLIP, seeded weights with non-zero
 // LoRA B (so the eval plan's merge changes the result), and seeded feeds in the plan's layout.
+import { afterAll, beforeAll } from 'vitest';
 import type { Graph } from '../../compiler/graph/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
+import type { Device } from '../../runtime/device/types.js';
+import { openWebGpu } from '../../runtime/device/webgpu/device.js';
 import { initWeights } from '../../runtime/exec/init.js';
 import { Rng } from '../../runtime/util/rng.js';
 
@@ -37,3 +40,16 @@ export const maxAbsDiff = (a: Float32Array, b: Float32Array): number => {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 };
+
+/** The test file's WebGPU device, opened before its tests and destroyed after them. WebGPU must be
+ *  available (CI runs it on llvmpipe): a missing adapter fails the file instead of skipping it. */
+export function useWebGpu(): () => Device {
+  let gpu: Device | undefined;
+  beforeAll(async () => {
+    const d = await openWebGpu();
+    if ('reason' in d) throw new Error(`WebGPU is required for these tests: ${d.reason}`);
+    gpu = d;
+  }, 60_000);
+  afterAll(() => gpu?.destroy());
+  return () => { if (!gpu) throw new Error('WebGPU device used outside the tests'); return gpu; };
+}

@@ -2,14 +2,12 @@
 // backend; the CPU result matches test/train's independent plan runner (host-side LoRA merge and
 // glue ops); and a hand check of the head: logits = e^temperature · <image_latent, text_latent>
 // with unit-norm latents.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { openWebGpu } from '../../runtime/device/webgpu/device.js';
-import type { Device } from '../../runtime/device/types.js';
 import { createExecutor, type Executor } from '../../runtime/exec/index.js';
 import { PlanRunnerExecutor } from '../run/plan-runner-executor.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora } from './fixtures.js';
+import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.eval, graph = c.graphs.eval;
@@ -24,13 +22,7 @@ async function forward(ex: { loadWeights: Executor['loadWeights']; prepare(): Pr
   return Object.fromEntries(await Promise.all(OUTS.map(async (n) => [n, await ex.output(n)] as const)));
 }
 
-let gpu: Device;
-beforeAll(async () => {
-  const d = await openWebGpu();
-  if ('reason' in d) throw new Error(`WebGPU is required for these tests: ${d.reason}`);
-  gpu = d;
-}, 60_000);
-afterAll(() => gpu?.destroy());
+const webgpu = useWebGpu();
 
 describe('executor: ct_clip_tiny eval forward', () => {
   let cpuOut: Record<string, Float32Array>;
@@ -46,7 +38,7 @@ describe('executor: ct_clip_tiny eval forward', () => {
   }, 120_000);
 
   it('webgpu matches cpu (max abs err <= 1e-4)', async () => {
-    const ex = await createExecutor(plan, graph, gpu);
+    const ex = await createExecutor(plan, graph, webgpu());
     const got = await forward(ex);
     ex.destroy();
     for (const n of OUTS) expect(maxAbsDiff(got[n]!, cpuOut[n]!), n).toBeLessThanOrEqual(1e-4);

@@ -2,16 +2,14 @@
 // one executor, which computes the text tower once, gives the same bytes as a fresh executor per
 // volume (which computes everything); weights or prompt changes between runs recompute exactly
 // as a fresh executor would; and the skipping really happens (dispatch counts from the lowering).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerKernel } from '../../compiler/kernels/launch.js';
 import type { Program, DeviceBuffer } from '../../runtime/device/types.js';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { openWebGpu } from '../../runtime/device/webgpu/device.js';
-import type { Device } from '../../runtime/device/types.js';
 import { createExecutor, type Executor, type Feeds } from '../../runtime/exec/index.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora } from './fixtures.js';
+import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.eval, graph = c.graphs.eval;
@@ -55,13 +53,7 @@ const expectSame = (got: Record<string, Float32Array>, want: Record<string, Floa
   for (const n of OUTS) expect(Buffer.from(got[n]!.buffer).equals(Buffer.from(want[n]!.buffer)), `${n} bit-identical`).toBe(true);
 };
 
-let gpu: Device;
-beforeAll(async () => {
-  const d = await openWebGpu();
-  if ('reason' in d) throw new Error(`WebGPU is required for these tests: ${d.reason}`);
-  gpu = d;
-}, 60_000);
-afterAll(() => gpu?.destroy());
+const webgpu = useWebGpu();
 
 describe('executor: hoisted invariant kernels (quickstart eval plan)', () => {
   let reference: Record<string, Float32Array>[];
@@ -107,7 +99,7 @@ describe('executor: hoisted invariant kernels (quickstart eval plan)', () => {
   }, 120_000);
 
   it('webgpu with hoisting matches cpu over the 3 volumes (max abs err <= 1e-4)', async () => {
-    const ex = await createExecutor(plan, graph, gpu);
+    const ex = await createExecutor(plan, graph, webgpu());
     await ex.loadWeights({ seed: 11, tensors: weights });
     await ex.prepare();
     for (let i = 0; i < volumes.length; i++) {

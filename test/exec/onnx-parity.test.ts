@@ -1,15 +1,13 @@
 // Key acceptance check: the executor's ct_clip_tiny eval forward (LoRA merged into W by the
 // prepare kernels) on cpu and webgpu equals onnxruntime-node on the ONNX export of the same eval
 // graph (LoRA unmerged: x·Wᵀ + s·(x·Aᵀ)·Bᵀ) with the same weights and feeds, max abs err <= 1e-4.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../compiler/export/onnx/index.js';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { openWebGpu } from '../../runtime/device/webgpu/device.js';
-import type { Device } from '../../runtime/device/types.js';
 import { createExecutor } from '../../runtime/exec/index.js';
 import { runOnnx } from '../export/ort.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora } from './fixtures.js';
+import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.eval, graph = c.graphs.eval;
@@ -17,13 +15,7 @@ const weights = weightsWithLora(graph, 13);
 const feeds = feedsFor(plan, graph, 9);
 const OUTS = ['image_latent', 'text_latent', 'logits'];
 
-let gpu: Device;
-beforeAll(async () => {
-  const d = await openWebGpu();
-  if ('reason' in d) throw new Error(`WebGPU is required for these tests: ${d.reason}`);
-  gpu = d;
-}, 60_000);
-afterAll(() => gpu?.destroy());
+const webgpu = useWebGpu();
 
 describe('executor vs onnxruntime on the ONNX export', () => {
   let want: Record<string, Float32Array>;
@@ -33,7 +25,7 @@ describe('executor vs onnxruntime on the ONNX export', () => {
   }, 120_000);
 
   it.each(['cpu', 'webgpu'])('ct_clip_tiny eval forward on %s within 1e-4', async (backend) => {
-    const ex = await createExecutor(plan, graph, backend === 'cpu' ? new CpuDevice() : gpu);
+    const ex = await createExecutor(plan, graph, backend === 'cpu' ? new CpuDevice() : webgpu());
     await ex.loadWeights({ seed: 13, tensors: weights });
     await ex.prepare();
     await ex.run(feeds);

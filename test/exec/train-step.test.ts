@@ -1,14 +1,12 @@
 // A train plan step on the executor (forward here, backward/optimizer from launch-backward):
 // loss and updated LoRA weights match test/train's independent plan runner on cpu, and WebGPU
 // matches cpu; a step's param grads do not depend on what the grad buffers held before.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { openWebGpu } from '../../runtime/device/webgpu/device.js';
-import type { Device } from '../../runtime/device/types.js';
 import { createExecutor, type Executor } from '../../runtime/exec/index.js';
 import { PlanRunnerExecutor } from '../run/plan-runner-executor.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora } from './fixtures.js';
+import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.train!, graph = c.graphs.train!;
@@ -24,13 +22,7 @@ async function step(ex: Ex) {
   return { loss: await ex.output('loss'), a: await ex.readTensor(probe) };
 }
 
-let gpu: Device;
-beforeAll(async () => {
-  const d = await openWebGpu();
-  if ('reason' in d) throw new Error(`WebGPU is required for these tests: ${d.reason}`);
-  gpu = d;
-}, 60_000);
-afterAll(() => gpu?.destroy());
+const webgpu = useWebGpu();
 
 describe('executor: quickstart train step', () => {
   let cpu: { loss: Float32Array; a: Float32Array };
@@ -49,7 +41,7 @@ describe('executor: quickstart train step', () => {
   }, 300_000);
 
   it('webgpu matches cpu', async () => {
-    const ex = await createExecutor(plan, graph, gpu);
+    const ex = await createExecutor(plan, graph, webgpu());
     const got = await step(ex);
     ex.destroy();
     expect(maxAbsDiff(got.loss, cpu.loss)).toBeLessThanOrEqual(1e-4);
@@ -58,7 +50,7 @@ describe('executor: quickstart train step', () => {
 
   it('a step\'s param grads do not depend on stale gradient buffers', async () => {
     // On WebGPU for speed: the rule is the executor's, and the kernels reduce in a fixed order.
-    const ex = await createExecutor(plan, graph, gpu);
+    const ex = await createExecutor(plan, graph, webgpu());
     await ex.loadWeights({ seed: 21, tensors: weights });
     const names = plan.buffers.filter((b) => b.kind === 'param_grad').map((b) => b.name);
     expect(names.length).toBeGreaterThan(0);
