@@ -25,10 +25,13 @@ export interface OnnxRun {
 
 function declaredInputs(bytes: Uint8Array): Map<string, { dims: number[]; elemType: number }> {
   const m = onnx.ModelProto.decode(bytes);
-  return new Map((m.graph?.input ?? []).map((vi) => [vi.name, {
-    dims: (vi.type?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue)),
-    elemType: vi.type?.tensorType?.elemType ?? 0,
-  }]));
+  return new Map((m.graph?.input ?? []).map((vi) => {
+    if (!vi.name) throw new Error('runOnnx: the model declares an input without a name');
+    return [vi.name, {
+      dims: (vi.type?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue)),
+      elemType: vi.type?.tensorType?.elemType ?? 0,
+    }];
+  }));
 }
 
 /** Runs the model; outputs (and their dims) by graph output name. Non-f32 outputs are converted. */

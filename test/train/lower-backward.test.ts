@@ -7,12 +7,13 @@ import { compileExperiment } from '../../compiler/build.js';
 import { lowerBackwardKernel } from '../../compiler/kernels/launch-backward.js';
 import { kernelBindings } from '../../compiler/kernels/bindings.js';
 
-const planOf = (file: string, over: { trainBase?: boolean; loss?: 'pair_mse' | 'pair_ce' | 'clip' } = {}) => {
+type Over = { trainBase?: boolean; loss?: 'pair_mse' | 'pair_ce' | 'clip' };
+const planOf = (file: string, over: Over = {}) => {
   const exp = checkFiles(file).experiments[0]!;
   exp.train = { ...exp.train!, ...over };
   return compileExperiment(exp).plans.train!;
 };
-const CASES: [string, Parameters<typeof planOf>[1]][] = [
+const CASES: [string, Over][] = [
   ['examples/quickstart.medct', {}], ['examples/medct-vlm.medct', {}],
   // Full fine-tuning reaches every kind's parameter gradients (embedding, bias, LayerNorm, position bias, temperature).
   ['examples/quickstart.medct', { trainBase: true }], ['examples/quickstart.medct', { trainBase: true, loss: 'pair_ce' }],
