@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
+import { reviewCommands } from './commands/review.js';
 import { reportFailure } from './failure.js';
 import { diag } from '../compiler/diagnostics/catalog.js';
 import { diagnosticsToJson, renderDiagnostics } from '../compiler/diagnostics/render.js';
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
       process.exit(2);
     });
   for (const c of commands) cli = cli.command(c);
+  for (const c of reviewCommands) cli = cli.command(c);
   await cli.parseAsync();
 }
 

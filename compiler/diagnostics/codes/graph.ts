@@ -17,4 +17,6 @@ export const GRAPH_CODES = {
   E3021: 'nothing to build',
   E3022: 'cannot read resolved experiment file',
   W3023: 'training precision other than fp32 is not implemented',
+  // E3028: reading a build folder back (`medctc verify`, cli/review/verify.ts)
+  E3028: 'medctc.lock missing or invalid',
 } as const satisfies Record<string, string>;

@@ -2,4 +2,8 @@
 // its one-line title (the message says the specifics). Codes are never reused or renumbered.
 export const USAGE_CODES = {
   E0001: 'invalid command line',
+  // E001x: the reviewer's commands (explain, diff, verify, metrics: cli/review)
+  E0010: 'unknown experiment path',
+  E0011: 'no such experiment in the file',
+  E0012: 'cannot read the file at a git revision',
 } as const satisfies Record<string, string>;

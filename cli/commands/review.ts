@@ -1,0 +1,7 @@
+// The reviewer's commands (issue 13): explain, diff, verify, metrics. Registered by cli/medctc.ts
+// after the commands of ./index.ts.
+import type { CommandModule } from 'yargs';
+import { explainCommand } from './explain.js';
+import { metricsCommand } from './metrics.js';
+
+export const reviewCommands: CommandModule<object, any>[] = [explainCommand, metricsCommand];
