@@ -1,5 +1,5 @@
-// emitKernel: a KernelSpec -> readable WGSL or CUDA source with its launch geometry.
-// emitKernels: the build step's entry, writing kernels/<name>.wgsl and kernels/<name>.cu.
+// emitKernel: a KernelSpec -> readable WGSL, CUDA or C source with its launch geometry.
+// emitKernels: the build step's entry, writing kernels/<name>.wgsl, .cu (and .c when asked).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KernelSpec } from '../kernels/spec.js';
@@ -8,6 +8,10 @@ import { kernelBindings, type Binding } from '../kernels/bindings.js';
 import type { Target, TargetName } from './target.js';
 import { WGSL } from './wgsl/target.js';
 import { CUDA } from './cuda/target.js';
+import { C, NO_BARRIER, rawEntry } from './c/target.js';
+import { PRELUDE } from './c/prelude.js';
+import { cGemmProgram } from './c/gemm.js';
+import { cSumsqProgram } from './c/reduce.js';
 import { helperSource, type KernelProgram } from './kernels/program.js';
 import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraExpandProgram, loraBackwardInputProgram } from './kernels/gemm.js';
 import { attentionProgram, attentionBackwardProgram } from './kernels/attention.js';
@@ -15,7 +19,7 @@ import { pointwiseProgram } from './kernels/pointwise.js';
 import { backwardProgram } from './kernels/backward.js';
 import { glueProgram } from './kernels/glue.js';
 
-export const TARGETS: Record<TargetName, Target> = { wgsl: WGSL, cuda: CUDA };
+export const TARGETS: Record<TargetName, Target> = { wgsl: WGSL, cuda: CUDA, c: C };
 
 export interface Launch {
   entry: string;
@@ -33,7 +37,20 @@ export interface EmittedKernel {
   bindings: Binding[];
 }
 
+/** C bodies for the kinds whose GPU bodies need workgroup memory; every other kind is rendered
+ *  from its shared body through the C table. */
+function cpuProgram(spec: KernelSpec): KernelProgram | null {
+  switch (spec.kind) {
+    case 'gemm': case 'linear': case 'lora_linear': case 'lora_shrink': case 'lora_expand': case 'lora_backward_input':
+      return cGemmProgram(spec, kernelName(spec));
+    case 'sumsq': return cSumsqProgram(spec);
+    default: return null;
+  }
+}
+
 export function kernelProgram(T: Target, spec: KernelSpec): KernelProgram {
+  const cpu = T.name === 'c' ? cpuProgram(spec) : null;
+  if (cpu) return cpu;
   switch (spec.kind) {
     case 'gemm': return gemmProgram(T, spec);
     case 'linear': return linearProgram(T, spec);
@@ -57,13 +74,23 @@ export function emitKernel(spec: KernelSpec, target: TargetName): EmittedKernel 
   const bindings = kernelBindings(spec);
   const name = kernelName(spec);
   const lines: string[] = [
-    `// medctc kernel ${name} (${target === 'wgsl' ? 'WGSL' : 'CUDA'}), generated: do not edit.`,
+    `// medctc kernel ${name} (${target === 'wgsl' ? 'WGSL' : target === 'cuda' ? 'CUDA' : 'C'}), generated: do not edit.`,
     ...program.summary.map((s) => `//   ${s}`),
     `// bindings: ${bindings.map((b) => `${b.name}[${b.size}] ${b.dtype}${b.access === 'read' ? '' : ' (out)'}`).join(', ')}`,
     '',
   ];
+  if (target === 'c') lines.push(PRELUDE);
   for (const h of program.helpers) lines.push(...helperSource(T, h), '');
-  if (target === 'wgsl') {
+  if (target === 'c') {
+    lines.push(...(program.decls ?? []));
+    for (const st of program.stages) {
+      const sym = `${name}__${st.entry}`;
+      if (!st.raw && (st.shared.length || st.body.some((l) => l.includes(NO_BARRIER)))) {
+        throw new Error(`codegen: ${name} stage ${st.entry} synchronises a workgroup; the C target needs a CPU body for ${spec.kind}`);
+      }
+      lines.push(...(st.raw ? rawEntry(sym, bindings, st.body) : T.entry(sym, bindings, st.workgroup, [], st.body, st.grid)), '');
+    }
+  } else if (target === 'wgsl') {
     const shared = new Map<string, number>();
     for (const st of program.stages) for (const [n, size] of st.shared) shared.set(n, Math.max(shared.get(n) ?? 0, size));
     program.stages.forEach((st, i) => {
@@ -77,7 +104,8 @@ export function emitKernel(spec: KernelSpec, target: TargetName): EmittedKernel 
   }
   return {
     name, target, source: lines.join('\n'), bindings,
-    launches: program.stages.map((s) => ({ entry: s.entry, workgroup: s.workgroup, grid: s.grid })),
+    // A C entry's symbol carries the kernel name, so one shared object can hold a whole batch.
+    launches: program.stages.map((s) => ({ entry: target === 'c' ? `${name}__${s.entry}` : s.entry, workgroup: s.workgroup, grid: s.grid })),
   };
 }
 

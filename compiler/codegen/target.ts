@@ -1,14 +1,16 @@
 // The table a C-like target is rendered from (tinygrad style): type names, declarations, casts,
 // math functions, barrier, thread-index names, buffer declarations. Kernel bodies
-// (compiler/codegen/kernels) are written once against this table; WGSL and CUDA only differ here.
+// (compiler/codegen/kernels) are written once against this table; WGSL, CUDA and C only differ
+// here. C (compiler/codegen/c) runs a barrier-free body by looping over the workgroups and
+// threads of its launch; kernels that need workgroup memory have CPU-shaped bodies there.
 import type { Binding } from '../kernels/bindings.js';
 
-export type TargetName = 'wgsl' | 'cuda';
+export type TargetName = 'wgsl' | 'cuda' | 'c';
 export type Ty = 'f32' | 'i32' | 'u32';
 
 export interface Target {
   name: TargetName;
-  ext: 'wgsl' | 'cu';
+  ext: 'wgsl' | 'cu' | 'c';
   ty: Record<Ty, string>;
   /** Immutable local. */
   let(ty: Ty, name: string, expr: string): string;
@@ -19,6 +21,8 @@ export interface Target {
   /** `for (i = start; i < end; i += step) {` */
   for(name: string, start: string, end: string, step?: number): string;
   cast(ty: Ty, expr: string): string;
+  /** The f32 whose bits are the u32 `expr` (AdamW's learning rate travels as bits in params). */
+  bitsToF32(expr: string): string;
   f(x: number): string;
   sel(cond: string, ifTrue: string, ifFalse: string): string;
   call(fn: 'exp' | 'log' | 'sqrt' | 'abs' | 'max' | 'min', ...args: string[]): string;
@@ -27,8 +31,9 @@ export interface Target {
   fn(ret: Ty, name: string, args: [Ty, string][], body: string[]): string[];
   /** Module- or kernel-level workgroup memory. */
   shared(name: string, size: number): string;
-  /** The whole kernel entry: signature, thread-index preamble, body. Shared arrays go where the target wants them. */
-  entry(name: string, bindings: Binding[], workgroup: [number, number, number], shared: string[], body: string[]): string[];
+  /** The whole kernel entry: signature, thread-index preamble, body. Shared arrays go where the target wants them.
+   *  `grid` is the launch's workgroup count (C loops over it; GPUs get it from the dispatch). */
+  entry(name: string, bindings: Binding[], workgroup: [number, number, number], shared: string[], body: string[], grid?: [number, number, number]): string[];
 }
 
 /** Float literal without locale or precision surprises: shortest round-trip form of the f32 value. */

@@ -16,6 +16,7 @@ export const CUDA: Target = {
   arr: (t, n, size) => `${ty[t]} ${n}[${size}] = {};`,
   for: (n, s, e, step = 1) => `for (int ${n} = ${s}; ${n} < ${e}; ${n} += ${step}) {`,
   cast: (t, e) => `((${ty[t]})(${e}))`,
+  bitsToF32: (e) => `__uint_as_float(${e})`,
   f: (x) => `${floatLiteral(x)}f`.replace(/^-(.*)$/, '(-$1)'),
   sel: (c, a, b) => `((${c}) ? (${a}) : (${b}))`,
   call: (fn, ...args) => `${MATH[fn]}(${args.join(', ')})`,

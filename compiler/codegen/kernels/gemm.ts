@@ -20,7 +20,7 @@ import { dropoutThreshold, dropoutStreamKey, geluExpr, type KernelProgram, type 
 
 const BK = 16;
 
-interface Operand {
+export interface Operand {
   buf: string;
   /** A: stored [K,M] instead of [M,K]. B: stored [N,K] instead of [K,N]. */
   trans: boolean;
@@ -28,9 +28,9 @@ interface Operand {
   dropout?: Dropout;
 }
 /** Drop probability p and the mask's stream (dropoutStreamKey). */
-interface Dropout { p: number; stream: number }
-interface Segment { a: Operand; b: Operand; k: number; /** Accumulate separately and apply dropout keyed by the output index. */ outDropout?: Dropout }
-interface GemmStage {
+export interface Dropout { p: number; stream: number }
+export interface Segment { a: Operand; b: Operand; k: number; /** Accumulate separately and apply dropout keyed by the output index. */ outDropout?: Dropout }
+export interface GemmStage {
   entry: string; m: number; n: number; segments: Segment[]; alpha: number;
   bias?: string; activation: Activation; residual?: string; out: string;
 }
@@ -53,7 +53,7 @@ function keepFactor(T: Target, d: Dropout, idx: string): string {
   const key = `(params[0] ^ 0x${dropoutStreamKey(d.stream).toString(16)}u)`;
   return T.sel(`dropout_bits(${key}, ${T.cast('u32', idx)}) >= ${dropoutThreshold(d.p)}u`, T.f(1 / (1 - d.p)), T.f(0));
 }
-const drop = (p: number, stream: number): Dropout | undefined => (p > 0 ? { p, stream } : undefined);
+export const drop = (p: number, stream: number): Dropout | undefined => (p > 0 ? { p, stream } : undefined);
 
 function gemmStage(T: Target, g: GemmStage): Stage {
   const [RM, RN] = tileFactor(T.name, g.m, g.n);
@@ -132,7 +132,7 @@ function gemmStage(T: Target, g: GemmStage): Stage {
   };
 }
 
-function helpersFor(stages: GemmStage[]): Helper[] {
+export function helpersFor(stages: GemmStage[]): Helper[] {
   const h: Helper[] = [];
   if (stages.some((s) => s.activation === 'gelu')) h.push('erf');
   if (stages.some((s) => s.segments.some((g) => g.outDropout !== undefined || g.a.dropout || g.b.dropout))) h.push('dropout');
@@ -145,22 +145,6 @@ function program(T: Target, summary: string[], stages: GemmStage[]): KernelProgr
 
 const epi = (s: { bias: boolean; activation: Activation; residual: boolean }): string =>
   `${s.bias ? ' + bias' : ''}${s.activation !== 'none' ? `, ${s.activation}` : ''}${s.residual ? ', + residual' : ''}`;
-
-export function gemmProgram(T: Target, s: GemmSpec): KernelProgram {
-  return program(T, [`c[${s.m},${s.n}] = ${s.alpha}·a${s.transA ? 'ᵀ' : ''}·${s.maskB ? `dropout(b, p=${s.maskB}, stream ${s.stream ?? 0})` : 'b'}${s.transB ? 'ᵀ' : ''}${epi(s)}`], [{
-    entry: 'gemm', m: s.m, n: s.n, alpha: s.alpha, activation: s.activation, out: 'c',
-    bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
-    segments: [{ a: { buf: 'a', trans: s.transA }, b: { buf: 'b', trans: s.transB, dropout: drop(s.maskB, s.stream ?? 0) }, k: s.k }],
-  }]);
-}
-
-export function linearProgram(T: Target, s: LinearSpec): KernelProgram {
-  return program(T, [`y[${s.m},${s.n}] = x[${s.m},${s.k}]·Wᵀ${epi(s)}`], [{
-    entry: 'linear', m: s.m, n: s.n, alpha: 1, activation: s.activation, out: 'y',
-    bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
-    segments: [{ a: { buf: 'x', trans: false }, b: { buf: 'w', trans: true }, k: s.k }],
-  }]);
-}
 
 const shrinkStage = (s: { m: number; k: number; r: number; scaling: number; dropout: number; stream: number }): GemmStage => ({
   entry: 'lora_shrink', m: s.m, n: s.r, alpha: s.scaling, activation: 'none', out: 's',
@@ -175,24 +159,48 @@ const expandStage = (s: LoraExpandSpec | LoraLinearSpec): GemmStage => ({
   ],
 });
 
-export function loraShrinkProgram(T: Target, s: LoraShrinkSpec): KernelProgram {
-  return program(T, [`s[${s.m},${s.r}] = ${s.scaling}·dropout(x, p=${s.dropout}, stream ${s.stream})·Aᵀ`], [shrinkStage(s)]);
+export type GemmKind = GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec;
+
+/** What a GEMM-type kernel computes, as stages of segment lists: the GPU tiles below and the CPU
+ *  micro-kernels (compiler/codegen/c/gemm.ts) are both rendered from this one description. */
+export function gemmStages(s: GemmKind): { summary: string[]; stages: GemmStage[] } {
+  switch (s.kind) {
+    case 'gemm':
+      return { summary: [`c[${s.m},${s.n}] = ${s.alpha}·a${s.transA ? 'ᵀ' : ''}·${s.maskB ? `dropout(b, p=${s.maskB}, stream ${s.stream ?? 0})` : 'b'}${s.transB ? 'ᵀ' : ''}${epi(s)}`], stages: [{
+        entry: 'gemm', m: s.m, n: s.n, alpha: s.alpha, activation: s.activation, out: 'c',
+        bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
+        segments: [{ a: { buf: 'a', trans: s.transA }, b: { buf: 'b', trans: s.transB, dropout: drop(s.maskB, s.stream ?? 0) }, k: s.k }],
+      }] };
+    case 'linear':
+      return { summary: [`y[${s.m},${s.n}] = x[${s.m},${s.k}]·Wᵀ${epi(s)}`], stages: [{
+        entry: 'linear', m: s.m, n: s.n, alpha: 1, activation: s.activation, out: 'y',
+        bias: s.bias ? 'bias' : undefined, residual: s.residual ? 'residual' : undefined,
+        segments: [{ a: { buf: 'x', trans: false }, b: { buf: 'w', trans: true }, k: s.k }],
+      }] };
+    case 'lora_shrink':
+      return { summary: [`s[${s.m},${s.r}] = ${s.scaling}·dropout(x, p=${s.dropout}, stream ${s.stream})·Aᵀ`], stages: [shrinkStage(s)] };
+    case 'lora_expand':
+      return { summary: [`y[${s.m},${s.n}] = [x | s]·[W | B]ᵀ${epi(s)}`], stages: [expandStage(s)] };
+    case 'lora_linear':
+      return { summary: [
+        `stage 1 lora_shrink: s[${s.m},${s.r}] = ${s.scaling}·dropout(x[${s.m},${s.k}], p=${s.dropout}, stream ${s.stream})·Aᵀ`,
+        `stage 2 lora_expand: y[${s.m},${s.n}] = x·Wᵀ + s·Bᵀ${epi(s)} (one GEMM over K = ${s.k} + ${s.r})`,
+      ], stages: [shrinkStage(s), expandStage(s)] };
+    case 'lora_backward_input':
+      return { summary: [`dx[${s.m},${s.k}] = dy·W + dropout_mask(p=${s.dropout}, stream ${s.stream})⊙(ds·A)`], stages: [{
+        entry: 'lora_backward_input', m: s.m, n: s.k, alpha: 1, activation: 'none', out: 'dx',
+        segments: [
+          { a: { buf: 'dy', trans: false }, b: { buf: 'w', trans: false }, k: s.n },
+          { a: { buf: 'ds', trans: false }, b: { buf: 'lora_a', trans: false }, k: s.r, ...(s.dropout > 0 ? { outDropout: { p: s.dropout, stream: s.stream } } : {}) },
+        ],
+      }] };
+  }
 }
-export function loraExpandProgram(T: Target, s: LoraExpandSpec): KernelProgram {
-  return program(T, [`y[${s.m},${s.n}] = [x | s]·[W | B]ᵀ${epi(s)}`], [expandStage(s)]);
-}
-export function loraLinearProgram(T: Target, s: LoraLinearSpec): KernelProgram {
-  return program(T, [
-    `stage 1 lora_shrink: s[${s.m},${s.r}] = ${s.scaling}·dropout(x[${s.m},${s.k}], p=${s.dropout}, stream ${s.stream})·Aᵀ`,
-    `stage 2 lora_expand: y[${s.m},${s.n}] = x·Wᵀ + s·Bᵀ${epi(s)} (one GEMM over K = ${s.k} + ${s.r})`,
-  ], [shrinkStage(s), expandStage(s)]);
-}
-export function loraBackwardInputProgram(T: Target, s: LoraBackwardInputSpec): KernelProgram {
-  return program(T, [`dx[${s.m},${s.k}] = dy·W + dropout_mask(p=${s.dropout}, stream ${s.stream})⊙(ds·A)`], [{
-    entry: 'lora_backward_input', m: s.m, n: s.k, alpha: 1, activation: 'none', out: 'dx',
-    segments: [
-      { a: { buf: 'dy', trans: false }, b: { buf: 'w', trans: false }, k: s.n },
-      { a: { buf: 'ds', trans: false }, b: { buf: 'lora_a', trans: false }, k: s.r, ...(s.dropout > 0 ? { outDropout: { p: s.dropout, stream: s.stream } } : {}) },
-    ],
-  }]);
-}
+
+const gpuProgram = (T: Target, s: GemmKind): KernelProgram => { const g = gemmStages(s); return program(T, g.summary, g.stages); };
+export const gemmProgram = (T: Target, s: GemmSpec): KernelProgram => gpuProgram(T, s);
+export const linearProgram = (T: Target, s: LinearSpec): KernelProgram => gpuProgram(T, s);
+export const loraShrinkProgram = (T: Target, s: LoraShrinkSpec): KernelProgram => gpuProgram(T, s);
+export const loraExpandProgram = (T: Target, s: LoraExpandSpec): KernelProgram => gpuProgram(T, s);
+export const loraLinearProgram = (T: Target, s: LoraLinearSpec): KernelProgram => gpuProgram(T, s);
+export const loraBackwardInputProgram = (T: Target, s: LoraBackwardInputSpec): KernelProgram => gpuProgram(T, s);

@@ -243,10 +243,9 @@ export function pointwiseProgram(T: Target, spec: KernelSpec): KernelProgram | n
     case 'adamw': {
       const { numel, beta1, beta2, eps, weightDecay } = spec;
       // params = [dropout seed, 1-based step, lr as f32 bits, 0]: the scheduled lr changes every step.
-      const lrBits = T.name === 'wgsl' ? 'bitcast<f32>(params[2])' : '__uint_as_float(params[2])';
       return { summary: [`AdamW on ${numel} params: lr from params[2], betas (${beta1}, ${beta2}), eps ${eps}, weight decay ${weightDecay}`], helpers: [], stages: [flat(T, 'adamw', numel, WG, [
         T.let('f32', 'stp', T.cast('f32', 'params[1]')),
-        T.let('f32', 'lr', lrBits),
+        T.let('f32', 'lr', T.bitsToF32('params[2]')),
         T.let('f32', 'g', 'grad[i]'),
         T.let('f32', 'mi', `${f(beta1)} * m[i] + ${f(1 - beta1)} * g`),
         T.let('f32', 'vi', `${f(beta2)} * v[i] + ${f(1 - beta2)} * g * g`),

@@ -8,6 +8,9 @@ export interface Stage {
   grid: [number, number, number];
   shared: [name: string, size: number][];
   body: string[];
+  /** C only: `body` is the whole stage as CPU code (it partitions its work over threads itself)
+   *  instead of one invocation's body. */
+  raw?: boolean;
 }
 
 export interface KernelProgram {
@@ -15,6 +18,8 @@ export interface KernelProgram {
   summary: string[];
   helpers: Helper[];
   stages: Stage[];
+  /** C only: file-scope functions the stages call (micro-kernels, packing). */
+  decls?: string[];
 }
 
 export type Helper = 'erf' | 'dropout';

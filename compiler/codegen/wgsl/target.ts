@@ -13,6 +13,7 @@ export const WGSL: Target = {
   arr: (t, n, size) => `var ${n}: array<${ty[t]}, ${size}>;`,
   for: (n, s, e, step = 1) => `for (var ${n}: i32 = ${s}; ${n} < ${e}; ${n} += ${step}) {`,
   cast: (t, e) => `${ty[t]}(${e})`,
+  bitsToF32: (e) => `bitcast<f32>(${e})`,
   f: (x) => paren(floatLiteral(x)),
   sel: (c, a, b) => `select(${b}, ${a}, ${c})`,
   call: (fn, ...args) => `${fn}(${args.join(', ')})`,
