@@ -1,7 +1,8 @@
 // `medctc build`: a resolved experiment -> graph -> LoRA -> eval and train plans -> report, and
 // the build folder: experiment.json, plan.eval.json, plan.train.json (train experiments only),
-// report.md, report.json, kernels/ (WGSL and CUDA source of every kernel the executor dispatches)
-// and medctc.lock hashing all of them.
+// report.md, report.json, kernels/ (index.json and the WGSL, CUDA and C source of every kernel
+// the plans' steps dispatch) and medctc.lock hashing all of them. The runtime runs a build folder
+// as written: it loads these plans and kernels, checked against the lock, and lowers nothing.
 // compileExperiment is pure (no I/O, no weights allocated); writeBuild does the writing.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -9,9 +10,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { diag } from './diagnostics/catalog.js';
 import { DiagnosticError, type Diagnostic } from './diagnostics/types.js';
 import { verify } from './graph/verify.js';
-import { emitKernels } from './codegen/emit.js';
-import { lowerKernel } from './kernels/launch.js';
-import { kernelName, type KernelSpec } from './kernels/spec.js';
+import { kernelFiles, planKernelSpecs } from './codegen/library.js';
+import { TARGETS } from './codegen/emit.js';
+import type { TargetName } from './codegen/target.js';
+import type { KernelSpec } from './kernels/spec.js';
 import type { Graph } from './graph/types.js';
 import type { ResolvedExperiment } from './ir/experiment.js';
 import { buildModel } from './models/index.js';
@@ -133,28 +135,22 @@ export function artifactFiles(c: Compiled): Map<string, string> {
   return files;
 }
 
-/** The device kernels the executor dispatches for these plans (runtime/exec lowers every plan
- *  kernel with lowerKernel, backward and optimizer kinds through launch-backward), deduplicated
- *  by kernel name and sorted by it, so the build folder holds exactly the sources that run.
- *  A plan kernel without a lowering contributes nothing (the executor refuses such a plan). */
+/** The device kernels the plans' steps dispatch (compiler/plan/lower.ts lowers every plan kernel
+ *  once), deduplicated by kernel name and sorted by it: exactly the sources that run. */
 export function kernelSpecs(plans: (Plan | null)[]): KernelSpec[] {
-  const byName = new Map<string, KernelSpec>();
-  for (const p of plans) for (const k of p?.kernels ?? []) {
-    const l = lowerKernel(p!, k);
-    if ('unsupported' in l) continue;
-    for (const st of l.steps) {
-      const name = kernelName(st.spec);
-      if (!byName.has(name)) byName.set(name, st.spec);
-    }
-  }
-  return [...byName.keys()].sort().map((n) => byName.get(n)!);
+  return planKernelSpecs(plans);
 }
 
-/** Writes kernels/<name>.wgsl|.cu for the dispatched specs and removes kernel sources a previous
- *  build left there, so the folder (and the lock) lists exactly this build's kernels. */
+/** Every source language the build writes (kernels/<name>.wgsl, .cu, .c). */
+export const KERNEL_TARGETS = Object.keys(TARGETS) as TargetName[];
+
+/** Writes kernels/ for the dispatched specs and removes kernel sources a previous build left
+ *  there, so the folder (and the lock) lists exactly this build's kernels. */
 function writeKernels(specs: KernelSpec[], dir: string): void {
-  const written = new Set(emitKernels(specs, dir));
-  for (const f of readdirSync(dir)) if (/\.(wgsl|cu)$/.test(f) && !written.has(f)) rmSync(join(dir, f));
+  const files = kernelFiles(specs, KERNEL_TARGETS);
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of files) writeAtomic(join(dir, name), text);
+  for (const f of readdirSync(dir)) if (/\.(wgsl|cu|c)$/.test(f) && !files.has(f)) rmSync(join(dir, f));
 }
 
 /** sha256 of the first bytes that identify a weights file: its safetensors header. */
@@ -208,9 +204,12 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
   const weights = exp.model.weights ? { path: exp.model.weights, manifest: weightsManifestHash(resolve(opts.baseDir, exp.model.weights)) } : null;
   const dataManifest = join(resolve(opts.baseDir, exp.data.source.root), 'manifest.json');
   const lock = canonicalJson({
-    lockVersion: 1,
+    lockVersion: 2,
     compiler: { name: COMPILER_NAME, version: COMPILER_VERSION },
     experiment: exp.name,
+    // Where the experiment's relative paths (data root, weights, vocab) resolve, from this folder:
+    // what `medctc run BUILD_DIR` needs to find them again.
+    specDir: relative(resolve(outDir), resolve(opts.baseDir)).split('\\').join('/') || '.',
     sources,
     weights,
     data: { root: exp.data.source.root, manifest: existsSync(dataManifest) ? sha256(readFileSync(dataManifest)) : null },

@@ -93,7 +93,7 @@ async function onnxFiles(baseDir: string): Promise<(c: Compiled) => ReadonlyMap<
   ]);
   return (c) => {
     const g = c.graphs.eval, exp = c.experiment;
-    const w = initWeights(g, exp.seed);
+    const w = initWeights(g.tensors, exp.seed);
     if (exp.model.weights) {
       withSafetensors(resolve(baseDir, exp.model.weights), (f) => {
         for (const t of g.tensors) if (w.has(t.name) && f.has(t.name)) w.set(t.name, f.readF32(t.name));

@@ -1,5 +1,5 @@
-// `medctc evaluate FILE [--adapter DIR]`: zero-shot evaluation of the experiment's model on its
-// eval split, with a trained PEFT adapter merged when given (as `medctc run` writes it).
+// `medctc evaluate FILE|BUILD_DIR [--adapter DIR]`: zero-shot evaluation of the experiment's model
+// on its eval split, with a trained PEFT adapter merged when given (as `medctc run` writes it).
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { readAdapter } from '../../runtime/adapter/index.js';
@@ -17,8 +17,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     train: false,
     // Beside the run's own results, not over them.
     defaultSub: 'evaluate',
-    adapterFor: (_exp, compiled) => (a.adapter
-      ? { tensors: adapterTensorsFor(compiled.graphs.eval, readAdapter(resolve(a.adapter)), a.adapter), from: a.adapter }
+    adapterFor: (model) => (a.adapter
+      ? { tensors: adapterTensorsFor(model, readAdapter(resolve(a.adapter)), a.adapter), from: a.adapter }
       : undefined),
   }),
 };

@@ -1,5 +1,6 @@
-// `medctc run FILE`: build, train and evaluate an experiment into a run folder (see
-// runtime/run/run.ts for what the folder holds). `medctc train` and `medctc evaluate` are the
+// `medctc run FILE|BUILD_DIR`: build (a spec file), train and evaluate an experiment into a run
+// folder (see runtime/run/run.ts for what the folder holds). A build folder runs as it was
+// written, without the spec and without recompiling. `medctc train` and `medctc evaluate` are the
 // same pipeline with one half left out; this file holds the plumbing the three share.
 import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
@@ -9,7 +10,9 @@ import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics
 import { DiagnosticError, type Diagnostic } from '../../compiler/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderTable } from '../../runtime/eval/index.js';
-import { comparisonTable, runCompiled, type RunOptions, type RunResult } from '../../runtime/run/index.js';
+import { comparisonTable, runBuilt, runCompiled, type RunOptions, type RunResult } from '../../runtime/run/index.js';
+import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/run/build-dir.js';
+import type { PlanModel } from '../../compiler/plan/types.js';
 import { load } from './build.js';
 
 export interface PipelineArgs {
@@ -26,7 +29,7 @@ export interface PipelineArgs {
 /** Options every pipeline command takes. */
 export function pipelineOptions<T>(y: Argv<T>, what: { train: boolean }): Argv<T> {
   let a = y
-    .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json)' })
+    .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json), or a build folder (`medctc build --out DIR`)' })
     .option('out', { type: 'string', describe: 'run folder (default: the spec\'s outputs.dir; a sweep gets one sub-folder per variant)' })
     .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' })
     .option('json', { type: 'boolean', default: false, describe: 'summary as JSON on stdout, progress as JSON lines on stderr' })
@@ -61,7 +64,8 @@ function applyOverrides(e: ResolvedExperiment, a: PipelineArgs): { exp: Resolved
 
 /** Checks, compiles and runs every experiment of `a.file`; prints the results. Exit 2 on a user error. */
 export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train' | 'evaluate'> & {
-  adapterFor?: (exp: ResolvedExperiment, compiled: ReturnType<typeof compileExperiment>) => RunOptions['adapter'];
+  /** The adapter to evaluate with, checked against the eval plan's model. */
+  adapterFor?: (model: PlanModel) => RunOptions['adapter'];
   defaultSub?: string;
 }): Promise<void> {
   let sources = new Map<string, string>();
@@ -77,6 +81,13 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     return;
   }
   try {
+    if (isBuildFolder(a.file)) {
+      const r = await runBuildFolder(a, mode);
+      if (!r) return;
+      if (a.json) process.stdout.write(JSON.stringify({ ok: true, ...resultJson(r) }, null, 2) + '\n');
+      else printResult(r);
+      return;
+    }
     const checked = load(a.file);
     sources = checked.sources;
     const errors = checked.diagnostics.filter((d) => d.severity === 'error');
@@ -100,22 +111,45 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
       const r = await runCompiled(compiled, {
         outDir, baseDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
         train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
-        adapter: mode.adapterFor?.(exp, compiled),
+        adapter: mode.adapterFor?.(compiled.plans.eval.model),
       });
       results.push(r);
       if (!a.json) printResult(r);
     }
     if (a.json) {
-      const items = results.map((r) => ({
-        dir: r.dir, experiment: r.experiment, device: r.device, seconds: r.seconds, train: r.train,
-        baseline: r.metrics?.baseline?.mean ?? null, final: r.metrics?.final.mean ?? null,
-      }));
+      const items = results.map(resultJson);
       process.stdout.write(JSON.stringify(items.length === 1 ? { ok: true, ...items[0] } : { ok: true, variants: items }, null, 2) + '\n');
     }
   } catch (e) {
     if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
     throw e;
   }
+}
+
+const resultJson = (r: RunResult) => ({
+  dir: r.dir, experiment: r.experiment, device: r.device, seconds: r.seconds, train: r.train,
+  baseline: r.metrics?.baseline?.mean ?? null, final: r.metrics?.final.mean ?? null,
+});
+
+/** Runs an existing build folder: only options that leave the program unchanged apply. */
+async function runBuildFolder(a: PipelineArgs, mode: Parameters<typeof runPipeline>[1]): Promise<RunResult | null> {
+  const changes = (['epochs', 'limit'] as const).filter((k) => a[k] !== undefined);
+  if (changes.length) {
+    process.stderr.write(`error[E0001]: --${changes[0]} changes the experiment, and a build folder runs as it was built\n  = help: rebuild with the change in the spec, or run the spec file itself\n`);
+    process.exitCode = 2;
+    return null;
+  }
+  const b: BuiltExperiment = readBuild(a.file);
+  const overrides: Record<string, unknown> = {};
+  let built = b;
+  if (a.backend) { built = { ...b, experiment: { ...b.experiment, backend: a.backend } }; overrides.backend = a.backend; }
+  if (a.baseline !== undefined) overrides.baseline = a.baseline;
+  const outDir = a.out ? resolve(a.out) : mode.defaultSub ? join(b.dir, mode.defaultSub) : b.dir;
+  return runBuilt(built, {
+    outDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
+    train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
+    adapter: mode.adapterFor?.(b.plans.eval.model),
+  });
 }
 
 function printResult(r: RunResult): void {

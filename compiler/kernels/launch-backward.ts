@@ -10,7 +10,8 @@
 // Gradients listed in `backward.accumulate` were written by an earlier kernel: a step that cannot
 // add into its output itself writes a scratch buffer, then `axpy {accumulate}` adds it in (binding
 // the destination both read-only and writable in one dispatch is invalid on WebGPU).
-import type { Plan, PlanBuffer, PlanKernel } from '../plan/types.js';
+import type { ForwardPlanSpec, PlanBuffer, PlanKernel } from '../plan/types.js';
+import type { PlanDraft } from './launch.js';
 import { sumsqParts, type GemmSpec, type KernelSpec, type LoraLinearSpec } from './spec.js';
 import { loraBackwardSteps, type KernelStep } from './lora.js';
 
@@ -28,14 +29,6 @@ class Unsupported extends Error {}
 const numel = (b: PlanBuffer): number => b.shape.reduce((a, c) => a * c, 1);
 const gemm = (p: Omit<GemmSpec, 'kind' | 'bias' | 'activation' | 'residual' | 'maskB'>): GemmSpec =>
   ({ kind: 'gemm', bias: false, activation: 'none', residual: false, maskB: 0, ...p });
-const num = (s: PlanKernel['spec'], key: string): number => {
-  const v = s[key];
-  if (typeof v !== 'number') throw new Unsupported(`parameter ${key} is ${JSON.stringify(v)}`);
-  return v;
-};
-
-/** The forward's dropout stream (the backward spec copies the forward's): the backward must redraw the same mask. */
-const dropoutStream = (s: PlanKernel['spec']): number => (num(s, 'dropout') > 0 ? num(s, 'stream') : 0);
 
 /** Builds one kernel's steps: named plan buffers, scratch, and the add-into tail for accumulated gradients. */
 class Builder {
@@ -44,7 +37,7 @@ class Builder {
   readonly scratch: LoweredSteps['scratch'] = {};
   private readonly tail: KernelStep[] = [];
   private readonly acc: Set<number>;
-  constructor(readonly plan: Plan, readonly k: PlanKernel) { this.acc = new Set(k.backward?.accumulate ?? []); }
+  constructor(readonly plan: PlanDraft, readonly k: PlanKernel) { this.acc = new Set(k.backward?.accumulate ?? []); }
 
   /** Arg name of a plan buffer. */
   buf(id: number): string {
@@ -80,20 +73,19 @@ class Builder {
 }
 
 /** Roles of a backward kernel's buffers, by the forward kernel's input / output positions. */
-function roles(plan: Plan, k: PlanKernel) {
-  const fwd = plan.kernels[k.backward!.forward]!;
-  const name = (id: number) => plan.buffers[id]!.name;
-  const byName = (ids: number[], n: string) => ids.find((b) => name(b) === n);
+function roles(plan: PlanDraft, k: PlanKernel) {
+  const bw = k.backward!;
+  const fwd = plan.kernels[bw.forward]!;
   return {
     fwd,
     /** Gradient of forward output i (an input of k), if any. */
-    dOut: (i: number) => byName(k.inputs, `grad:${name(fwd.outputs[i]!)}`),
+    dOut: (i: number) => bw.dOutputs[i] ?? undefined,
     /** Forward input i as read by k (saved activation, weight), if k reads it. */
     saved: (i: number) => (k.inputs.includes(fwd.inputs[i]!) ? fwd.inputs[i]! : undefined),
     /** Forward output i as read by k (attention's o, the extra lse / lora_s). */
     savedOut: (i: number) => (k.inputs.includes(fwd.outputs[i]!) ? fwd.outputs[i]! : undefined),
     /** The gradient k writes for forward input i, if any. */
-    dIn: (i: number) => byName(k.outputs, `grad:${name(fwd.inputs[i]!)}`),
+    dIn: (i: number) => bw.dInputs[i] ?? undefined,
   };
 }
 
@@ -110,7 +102,7 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-export function lowerBackwardKernel(plan: Plan, k: PlanKernel): BackwardLowering {
+export function lowerBackwardKernel(plan: PlanDraft, k: PlanKernel): BackwardLowering {
   try {
     const b = new Builder(plan, k);
     if (k.phase === 'optimizer') lowerOptimizer(b);
@@ -125,7 +117,7 @@ export function lowerBackwardKernel(plan: Plan, k: PlanKernel): BackwardLowering
 function lowerOptimizer(b: Builder): void {
   const { plan, k } = b;
   const s = k.spec;
-  if (k.kind === 'grad_clip') {
+  if (s.kind === 'grad_clip') {
     const grads = k.inputs;
     const tensors = grads.length;
     const norms = b.tmp('norms', tensors);
@@ -133,16 +125,16 @@ function lowerOptimizer(b: Builder): void {
       const n = numel(plan.buffers[g]!);
       b.push({ kind: 'sumsq', numel: n, tensors, index }, [b.buf(g), norms, b.tmp(`partial${index}`, sumsqParts(n))]);
     });
-    grads.forEach((g) => b.push({ kind: 'grad_clip_scale', numel: numel(plan.buffers[g]!), tensors, maxNorm: num(s, 'maxNorm') }, [norms, b.buf(g)]));
+    grads.forEach((g) => b.push({ kind: 'grad_clip_scale', numel: numel(plan.buffers[g]!), tensors, maxNorm: s.maxNorm }, [norms, b.buf(g)]));
     return;
   }
-  if (k.kind === 'adamw') {
+  if (s.kind === 'adamw') {
     // Inputs: params, grads, then (m, v) per param (lower.ts).
     const n = k.inputs.length / 4;
     if (!Number.isInteger(n)) throw new Unsupported(`${k.inputs.length} inputs are not params, grads, (m, v)`);
     for (let i = 0; i < n; i++) {
       const p = k.inputs[i]!, g = k.inputs[n + i]!, m = k.inputs[2 * n + 2 * i]!, v = k.inputs[2 * n + 2 * i + 1]!;
-      b.push({ kind: 'adamw', numel: numel(plan.buffers[p]!), beta1: num(s, 'beta1'), beta2: num(s, 'beta2'), eps: num(s, 'eps'), weightDecay: num(s, 'weightDecay') },
+      b.push({ kind: 'adamw', numel: numel(plan.buffers[p]!), beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay },
         [b.buf(g), 'params', b.buf(p), b.buf(m), b.buf(v)]);
     }
     return;
@@ -153,22 +145,21 @@ function lowerOptimizer(b: Builder): void {
 function lowerBackward(b: Builder): void {
   const { plan, k } = b;
   const r = roles(plan, k);
-  const s = k.spec;
-  const fwdKind = k.kind.replace(/_backward$/, '');
+  const s = k.spec as ForwardPlanSpec;
   const sz = (id: number) => numel(plan.buffers[id]!);
-  switch (fwdKind) {
+  switch (s.kind) {
     case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss': {
       // The loss is the graph's output: its gradient is 1, so dlogits is the loss kernel's own
       // gradient output; re-running it (B·P pairs: trivial) keeps the forward free of backward work.
       const logits = need(r.saved(0), 'logits');
       const d = need(r.dIn(0), 'dlogits');
       const loss = b.tmp('loss', 1);
-      if (fwdKind === 'clip_loss') b.push({ kind: 'clip_loss', batch: num(s, 'batch') }, [b.buf(logits), loss, b.out(d, 'dlogits')]);
-      else b.push({ kind: fwdKind, batch: num(s, 'batch') }, [b.buf(logits), b.buf(need(r.saved(1), 'targets')), loss, b.out(d, 'dlogits')]);
+      if (s.kind === 'clip_loss') b.push({ kind: 'clip_loss', batch: s.batch }, [b.buf(logits), loss, b.out(d, 'dlogits')]);
+      else b.push({ kind: s.kind, batch: s.batch }, [b.buf(logits), b.buf(need(r.saved(1), 'targets')), loss, b.out(d, 'dlogits')]);
       return;
     }
     case 'elementwise': case 'add': {
-      const ops = fwdKind === 'add' ? ['add'] : (s.ops as string[]);
+      const ops = s.kind === 'add' ? ['add'] : s.ops;
       const dy = b.buf(need(r.dOut(0), 'output gradient'));
       const n = sz(r.fwd.outputs[0]!);
       const op = ops[0]!;
@@ -178,7 +169,7 @@ function lowerBackward(b: Builder): void {
         if (d === undefined) continue;
         if (op === 'gelu') { b.push({ kind: 'gelu_backward', numel: n }, [b.buf(need(r.saved(0), 'x')), dy, b.out(d, 'dx')]); continue; }
         if (op === 'exp' || op === 'leaky_relu') {
-          b.push({ kind: 'unary_grad', numel: n, op, slope: op === 'leaky_relu' ? num(s, 'slope') : 0 }, [b.buf(need(r.saved(0), 'x')), dy, b.out(d, 'dx')]);
+          b.push({ kind: 'unary_grad', numel: n, op, slope: op === 'leaky_relu' && s.kind === 'elementwise' ? s.slope : 0 }, [b.buf(need(r.saved(0), 'x')), dy, b.out(d, 'dx')]);
           continue;
         }
         // add / mul with NumPy broadcasting: an operand of the output's size gets dy (·other), one
@@ -201,12 +192,12 @@ function lowerBackward(b: Builder): void {
     }
     case 'gelu': {
       const d = need(r.dIn(0), 'dx');
-      b.push({ kind: 'gelu_backward', numel: num(s, 'numel') }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.dOut(0), 'dy')), b.out(d, 'dx')]);
+      b.push({ kind: 'gelu_backward', numel: s.numel }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.dOut(0), 'dy')), b.out(d, 'dx')]);
       return;
     }
     case 'gemm': {
-      if (s.transA || s.bias || s.residual || (s.activation && s.activation !== 'none')) throw new Unsupported('gemm backward with transA / bias / epilogue');
-      const m = num(s, 'm'), kk = num(s, 'k'), n = num(s, 'n'), alpha = num(s, 'alpha'), transB = s.transB === true;
+      if (s.transA || s.bias || s.residual || s.activation !== 'none' || s.maskB > 0) throw new Unsupported('gemm backward with transA / bias / epilogue / mask');
+      const { m, k: kk, n, alpha, transB } = s;
       const dC = b.buf(need(r.dOut(0), 'dC'));
       const dA = r.dIn(0), dB = r.dIn(1);
       if (dA !== undefined) b.push(gemm({ m, k: n, n: kk, transA: false, transB: !transB, alpha }), [dC, b.buf(need(r.saved(1), 'B')), b.out(dA, 'da')]);
@@ -219,17 +210,18 @@ function lowerBackward(b: Builder): void {
       return;
     }
     case 'linear': case 'lora_linear': {
-      if (s.activation && s.activation !== 'none') throw new Unsupported('linear backward through a fused activation (fusion keeps activations out of GEMMs that need a gradient)');
-      const m = num(s, 'm'), kk = num(s, 'k'), n = num(s, 'n');
-      const lora = fwdKind === 'lora_linear';
-      const hasBias = s.bias === true, hasRes = s.residual === true;
+      if (s.activation !== 'none') throw new Unsupported('linear backward through a fused activation (fusion keeps activations out of GEMMs that need a gradient)');
+      const { m, k: kk, n } = s;
+      const lora = s.kind === 'lora_linear';
+      const hasBias = s.bias, hasRes = s.residual;
       const base = lora ? 4 : 2;
       const biasAt = hasBias ? base : -1, resAt = hasRes ? base + (hasBias ? 1 : 0) : -1;
       if (r.fwd.inputs.length !== base + (hasBias ? 1 : 0) + (hasRes ? 1 : 0)) throw new Unsupported('forward inputs do not match [x, W, (A, B), (bias), (residual)]');
       const dy = b.buf(need(r.dOut(0), 'dy'));
       const dx = r.dIn(0), dW = r.dIn(1);
-      if (lora) {
-        const spec: LoraLinearSpec = { kind: 'lora_linear', m, k: kk, n, r: num(s, 'r'), scaling: num(s, 'scaling'), dropout: num(s, 'dropout'), stream: dropoutStream(s), bias: hasBias, activation: 'none', residual: hasRes };
+      if (s.kind === 'lora_linear') {
+        // The forward's dropout stream: the backward must redraw the same mask.
+        const spec: LoraLinearSpec = { ...s, stream: s.dropout > 0 ? s.stream : 0, activation: 'none' };
         const dA = r.dIn(2), dB = r.dIn(3);
         const names: Record<string, string | undefined> = {
           dy, x: b.buf(need(r.saved(0), 'x')), w: b.buf(need(r.saved(1), 'W')), lora_a: b.buf(need(r.saved(2), 'lora_A')), lora_b: b.buf(need(r.saved(3), 'lora_B')),
@@ -255,41 +247,41 @@ function lowerBackward(b: Builder): void {
     }
     case 'l2norm': {
       const d = need(r.dIn(0), 'dx');
-      b.push({ kind: 'l2norm_backward', rows: num(s, 'rows'), n: num(s, 'n'), eps: num(s, 'eps') }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.dOut(0), 'dy')), b.out(d, 'dx')]);
+      b.push({ kind: 'l2norm_backward', rows: s.rows, n: s.n, eps: s.eps }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.dOut(0), 'dy')), b.out(d, 'dx')]);
       return;
     }
     case 'l2norm_scale': {
-      const rows = num(s, 'rows'), n = num(s, 'n');
-      b.push({ kind: 'l2norm_scale_backward', rows, n, eps: num(s, 'eps') }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.saved(1), 'gamma')), b.buf(need(r.dOut(0), 'dy')),
+      const { rows, n } = s;
+      b.push({ kind: 'l2norm_scale_backward', rows, n, eps: s.eps }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.saved(1), 'gamma')), b.buf(need(r.dOut(0), 'dy')),
         b.outOrTmp(r.dIn(0), 'dx', rows * n), b.outOrTmp(r.dIn(1), 'dgamma', n), b.tmp('stats', rows)]);
       return;
     }
     case 'layer_norm': {
-      const rows = num(s, 'rows'), n = num(s, 'n');
-      b.push({ kind: 'layer_norm_backward', rows, n, eps: num(s, 'eps'), bias: s.bias !== false }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.saved(1), 'gamma')), b.buf(need(r.dOut(0), 'dy')),
-        b.outOrTmp(r.dIn(0), 'dx', rows * n), b.outOrTmp(r.dIn(1), 'dgamma', n), b.outOrTmp(s.bias !== false ? r.dIn(2) : undefined, 'dbeta', n), b.tmp('stats', rows * 2)]);
+      const { rows, n } = s;
+      b.push({ kind: 'layer_norm_backward', rows, n, eps: s.eps, bias: s.bias }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.saved(1), 'gamma')), b.buf(need(r.dOut(0), 'dy')),
+        b.outOrTmp(r.dIn(0), 'dx', rows * n), b.outOrTmp(r.dIn(1), 'dgamma', n), b.outOrTmp(s.bias ? r.dIn(2) : undefined, 'dbeta', n), b.tmp('stats', rows * 2)]);
       return;
     }
     case 'geglu': {
-      b.push({ kind: 'geglu_backward', rows: num(s, 'rows'), n: num(s, 'n') }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.dOut(0), 'dy')), b.out(need(r.dIn(0), 'dx'), 'dx')]);
+      b.push({ kind: 'geglu_backward', rows: s.rows, n: s.n }, [b.buf(need(r.saved(0), 'x')), b.buf(need(r.dOut(0), 'dy')), b.out(need(r.dIn(0), 'dx'), 'dx')]);
       return;
     }
     case 'attention': {
-      const hasBias = s.bias === true, hasMask = s.mask === true;
-      const { batch, heads, nq, nk, dh } = { batch: num(s, 'batch'), heads: num(s, 'heads'), nq: num(s, 'nq'), nk: num(s, 'nk'), dh: num(s, 'dh') };
+      const hasBias = s.bias, hasMask = s.mask;
+      const { batch, heads, nq, nk, dh } = s;
       const dBias = hasBias ? r.dIn(3) : undefined;
       const args = [0, 1, 2].map((i) => b.buf(need(r.saved(i), ['q', 'k', 'v'][i]!)));
       if (hasBias) args.push(b.buf(need(r.saved(3), 'bias')));
       if (hasMask) args.push(b.buf(need(r.saved(hasBias ? 4 : 3), 'mask')));
       args.push(b.buf(need(r.savedOut(0), 'o')), b.buf(need(r.savedOut(1), 'lse')), b.buf(need(r.dOut(0), 'dout')));
       args.push(b.outOrTmp(r.dIn(0), 'dq', batch * nq * heads * dh), b.outOrTmp(r.dIn(1), 'dk', batch * nk * heads * dh), b.outOrTmp(r.dIn(2), 'dv', batch * nk * heads * dh));
-      b.push({ kind: 'attention_backward', batch, heads, nq, nk, dh, scale: num(s, 'scale'), bias: hasBias, mask: hasMask }, args);
+      b.push({ kind: 'attention_backward', batch, heads, nq, nk, dh, scale: s.scale, bias: hasBias, mask: hasMask }, args);
       // A trainable position bias: its own kernel (one thread per bias entry, batches summed in order).
-      if (dBias !== undefined) b.push({ kind: 'attention_bias_grad', batch, heads, nq, nk, dh, scale: num(s, 'scale'), mask: hasMask }, [...args.slice(0, 3 + 1 + (hasMask ? 1 : 0) + 3), b.out(dBias, 'dbias')]);
+      if (dBias !== undefined) b.push({ kind: 'attention_bias_grad', batch, heads, nq, nk, dh, scale: s.scale, mask: hasMask }, [...args.slice(0, 3 + 1 + (hasMask ? 1 : 0) + 3), b.out(dBias, 'dbias')]);
       return;
     }
     case 'mean_pool': {
-      const outer = num(s, 'outer'), axisLen = num(s, 'axisLen'), inner = num(s, 'inner');
+      const { outer, axisLen, inner } = s;
       b.push({ kind: 'mean_pool_backward', outer, axisLen, inner }, [b.buf(need(r.dOut(0), 'dy')), b.out(need(r.dIn(0), 'dx'), 'dx')]);
       return;
     }
@@ -299,38 +291,38 @@ function lowerBackward(b: Builder): void {
       return;
     }
     case 'copy': {
-      const inShape = s.inShape as number[];
+      const inShape = s.inShape;
       const d = need(r.dIn(0), 'dx');
       const dy = b.buf(need(r.dOut(0), 'dy'));
       if (s.op === 'permute') {
-        const perm = s.perm as number[];
+        const perm = s.perm;
         const inv = perm.map((_, i) => perm.indexOf(i));
         b.push({ kind: 'permute', inShape: perm.map((p) => inShape[p]!), perm: inv }, [dy, b.out(d, 'dx')]);
         return;
       }
       if (s.op === 'slice') {
-        const axis = num(s, 'axis');
+        const axis = s.axis;
         const outer = inShape.slice(0, axis).reduce((a, c) => a * c, 1), inner = inShape.slice(axis + 1).reduce((a, c) => a * c, 1);
-        b.push({ kind: 'slice_backward', outer, len: inShape[axis]!, inner, start: num(s, 'start'), end: num(s, 'end'), accumulate: b.isAcc(d) }, [dy, b.buf(d)]);
+        b.push({ kind: 'slice_backward', outer, len: inShape[axis]!, inner, start: s.start, end: s.end, accumulate: b.isAcc(d) }, [dy, b.buf(d)]);
         return;
       }
-      throw new Unsupported(`copy op ${String(s.op)}`);
+      break;
     }
     case 'dwconv3d': {
-      const { batch, t, h, w, c } = { batch: num(s, 'batch'), t: num(s, 't'), h: num(s, 'h'), w: num(s, 'w'), c: num(s, 'c') };
+      const { batch, t, h, w, c } = s;
       const dy = b.buf(need(r.dOut(0), 'dy'));
       const dW = r.dIn(1), dBias = r.dIn(2);
       // x is saved only when the conv's params train; otherwise dweight goes to a scratch and x is never read for dx.
       const x = r.saved(0) !== undefined ? b.buf(r.saved(0)!) : dy;
       if (dW !== undefined && r.saved(0) === undefined) throw new Unsupported('dweight without the saved input');
       const n = batch * t * h * w * c;
-      b.push({ kind: 'dwconv3d_backward', batch, t, h, w, c, bias: s.bias !== false }, [x, b.buf(need(r.saved(1), 'weight')), dy,
+      b.push({ kind: 'dwconv3d_backward', batch, t, h, w, c, bias: s.bias }, [x, b.buf(need(r.saved(1), 'weight')), dy,
         b.outOrTmp(r.dIn(0), 'dx', n), b.outOrTmp(dW, 'dweight', c * 27), b.outOrTmp(dBias, 'dbias', c)]);
       return;
     }
     case 'embedding': {
       const d = need(r.dIn(1), 'dtable');
-      b.push({ kind: 'embedding_backward', tokens: num(s, 'tokens'), dim: num(s, 'dim'), vocab: num(s, 'vocab') }, [b.buf(need(r.saved(0), 'ids')), b.buf(need(r.dOut(0), 'dy')), b.out(d, 'dtable')]);
+      b.push({ kind: 'embedding_backward', tokens: s.tokens, dim: s.dim, vocab: s.vocab }, [b.buf(need(r.saved(0), 'ids')), b.buf(need(r.dOut(0), 'dy')), b.out(d, 'dtable')]);
       return;
     }
   }

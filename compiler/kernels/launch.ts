@@ -6,8 +6,8 @@
 // (compiler/plan/lower.ts): reads bind the inputs in order, writes bind the outputs in order, and
 // writes the plan does not keep (vq idx, a loss's dLogits in eval, an eval attention's lse) go to
 // scratch. The step arg `params` is reserved for the executor's runtime-scalars buffer.
-import type { Plan, PlanKernel } from '../plan/types.js';
-import type { KernelSpec } from './spec.js';
+import type { ElementwiseChainSpec, Plan, PlanKernel } from '../plan/types.js';
+import type { ElementwiseSpec, KernelSpec } from './spec.js';
 import type { KernelStep } from './lora.js';
 import { kernelBindings } from './bindings.js';
 import { lowerBackwardKernel } from './launch-backward.js';
@@ -25,7 +25,10 @@ export type Lowering = LoweredKernel | { unsupported: string };
 
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
-export function lowerKernel(plan: Plan, k: PlanKernel): Lowering {
+/** The part of a plan lowering reads: its buffers and kernels (lowering runs while the plan is built). */
+export type PlanDraft = Pick<Plan, 'buffers' | 'kernels'>;
+
+export function lowerKernel(plan: PlanDraft, k: PlanKernel): Lowering {
   if (k.phase === 'backward' || k.phase === 'optimizer') return lowerBackwardKernel(plan, k);
   try {
     return lowerForward(plan, k);
@@ -34,74 +37,52 @@ export function lowerKernel(plan: Plan, k: PlanKernel): Lowering {
   }
 }
 
-type Spec = PlanKernel['spec'];
-const num = (s: Spec, key: string): number => {
-  const v = s[key];
-  if (typeof v !== 'number') throw new Error(`parameter ${key} is ${JSON.stringify(v)}`);
-  return v;
-};
-const shapeOf = (plan: Plan, id: number): number[] => plan.buffers[id]!.shape;
+const shapeOf = (plan: PlanDraft, id: number): number[] => plan.buffers[id]!.shape;
 
-/** Forward and prepare kinds. Plan specs of the kinds the backends run directly already carry the
- *  KernelSpec's parameters (compiler/plan/specs.ts); the glue kinds map to their own KernelSpecs. */
-function lowerForward(plan: Plan, k: PlanKernel): Lowering {
+/** Forward and prepare kinds. Plan specs of the kinds the backends run directly are already the
+ *  KernelSpec (compiler/plan/specs.ts); the glue kinds map to their own KernelSpecs. */
+function lowerForward(plan: PlanDraft, k: PlanKernel): Lowering {
   const s = k.spec;
-  switch (k.kind) {
-    case 'lora_linear':
-      // The adapter's dropout stream keys its mask; a plan without it would silently share one mask.
-      if (num(s, 'dropout') > 0) num(s, 'stream');
-      return bindInOrder(plan, k, { stream: 0, ...s, kind: k.kind } as unknown as KernelSpec);
-    case 'linear': case 'attention': case 'layer_norm': case 'l2norm_scale': case 'geglu':
+  switch (s.kind) {
+    case 'lora_linear': case 'linear': case 'attention': case 'layer_norm': case 'l2norm_scale': case 'geglu':
     case 'mean_pool': case 'embedding': case 'dwconv3d': case 'vq_nearest': case 'add': case 'gelu':
-    case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss':
-      return bindInOrder(plan, k, { ...s, kind: k.kind } as unknown as KernelSpec);
-    case 'gemm':
-      return bindInOrder(plan, k, { ...s, kind: 'gemm', maskB: 0 } as unknown as KernelSpec);
-    case 'l2norm':
-      return bindInOrder(plan, k, { kind: 'l2norm', rows: num(s, 'rows'), n: num(s, 'n'), eps: num(s, 'eps') });
-    case 'rel_pos_grid':
-      return bindInOrder(plan, k, { kind: 'rel_pos_grid', h: num(s, 'h'), w: num(s, 'w') });
+    case 'pair_mse_loss': case 'pair_ce_loss': case 'clip_loss': case 'gemm': case 'l2norm': case 'rel_pos_grid':
+      return bindInOrder(plan, k, s);
     case 'lora_merge': {
       // W' = W + scaling·B·A: one GEMM of B [n,r] by A [r,k] with W as the residual.
       const [w, a, b] = k.inputs as [number, number, number];
-      const kk = num(s, 'k'), n = num(s, 'n'), r = num(s, 'r');
-      const spec: KernelSpec = { kind: 'gemm', m: n, k: r, n: kk, transA: false, transB: false, alpha: num(s, 'scaling'), bias: false, activation: 'none', residual: true, maskB: 0 };
+      const spec: KernelSpec = { kind: 'gemm', m: s.n, k: s.r, n: s.k, transA: false, transB: false, alpha: s.scaling, bias: false, activation: 'none', residual: true, maskB: 0 };
       return bindInOrder(plan, { ...k, inputs: [b, a, w] }, spec);
     }
     case 'copy': {
-      const inShape = s.inShape as number[];
-      if (s.op === 'permute') return bindInOrder(plan, k, { kind: 'permute', inShape, perm: s.perm as number[] });
-      if (s.op === 'slice') {
-        const axis = num(s, 'axis');
-        return bindInOrder(plan, k, {
-          kind: 'slice', outer: numel(inShape.slice(0, axis)), len: inShape[axis]!, inner: numel(inShape.slice(axis + 1)),
-          start: num(s, 'start'), end: num(s, 'end'),
+      const inShape = s.inShape;
+      switch (s.op) {
+        case 'permute': return bindInOrder(plan, k, { kind: 'permute', inShape, perm: s.perm });
+        case 'slice': return bindInOrder(plan, k, {
+          kind: 'slice', outer: numel(inShape.slice(0, s.axis)), len: inShape[s.axis]!, inner: numel(inShape.slice(s.axis + 1)), start: s.start, end: s.end,
         });
       }
-      if (s.op === 'reshape') return bindInOrder(plan, k, { kind: 'axpy', numel: numel(inShape), alpha: 1, accumulate: false });
-      return { unsupported: `copy op ${String(s.op)}` };
+      break;
     }
-    case 'elementwise': return lowerElementwise(plan, k);
-    default:
-      return { unsupported: `no kernel for plan kind ${k.kind} yet` };
+    case 'elementwise': return lowerElementwise(plan, k, s);
   }
+  return { unsupported: `no forward kernel for plan kind ${k.kind}` };
 }
 
 const BINARY = new Set(['add', 'mul']);
 const UNARY = new Set(['scale', 'exp', 'leaky_relu', 'gelu']);
 
 /** A one-op elementwise kernel; binary operands may broadcast along leading axes only. */
-function lowerElementwise(plan: Plan, k: PlanKernel): Lowering {
-  const s = k.spec;
-  const ops = s.ops as string[];
+function lowerElementwise(plan: PlanDraft, k: PlanKernel, s: ElementwiseChainSpec): Lowering {
+  const ops = s.ops;
   if (ops.length !== 1) return { unsupported: `elementwise chain [${ops.join(', ')}] (only single ops have a kernel)` };
   const op = ops[0]!;
   const out = shapeOf(plan, k.outputs[0]!);
   const n = numel(out);
-  const base = { kind: 'elementwise' as const, numel: n, slope: typeof s.slope === 'number' ? s.slope : 0, factor: typeof s.factor === 'number' ? s.factor : 1 };
+  const base = { kind: 'elementwise' as const, numel: n, slope: s.slope, factor: s.factor };
   if (UNARY.has(op)) {
     if (k.inputs.length !== 1 || numel(shapeOf(plan, k.inputs[0]!)) !== n) return { unsupported: `elementwise ${op} over ${k.inputs.length} inputs` };
-    return bindInOrder(plan, k, { ...base, op: op as 'exp', aNumel: n, bNumel: 0 });
+    return bindInOrder(plan, k, { ...base, op: op as ElementwiseSpec['op'], aNumel: n, bNumel: 0 });
   }
   if (!BINARY.has(op)) return { unsupported: `elementwise op ${op}` };
   const ins = k.inputs.length === 1 ? [k.inputs[0]!, k.inputs[0]!] : k.inputs;
@@ -115,11 +96,11 @@ function lowerElementwise(plan: Plan, k: PlanKernel): Lowering {
       if (numel(sh) !== n) return { unsupported: `elementwise ${op}: operand [${shapeOf(plan, id).join(', ')}] does not broadcast along leading axes of [${out.join(', ')}]` };
     }
   }
-  return bindInOrder(plan, { ...k, inputs: ins }, { ...base, op: op as 'add', aNumel: numel(shapeOf(plan, ins[0]!)), bNumel: numel(shapeOf(plan, ins[1]!)) });
+  return bindInOrder(plan, { ...k, inputs: ins }, { ...base, op: op as ElementwiseSpec['op'], aNumel: numel(shapeOf(plan, ins[0]!)), bNumel: numel(shapeOf(plan, ins[1]!)) });
 }
 
 /** One step whose reads take k.inputs and writes take k.outputs in order (extra writes -> scratch). */
-export function bindInOrder(plan: Plan, k: PlanKernel, spec: KernelSpec): LoweredKernel {
+export function bindInOrder(plan: PlanDraft, k: PlanKernel, spec: KernelSpec): LoweredKernel {
   const ins = [...k.inputs], outs = [...k.outputs];
   const out: LoweredKernel = { steps: [], buffers: {}, scratch: {} };
   const args = kernelBindings(spec).map((b) => {

@@ -7,9 +7,11 @@ import { differentiableInputs, needsGradient } from '../passes/autodiff.js';
 import { fuse, type KernelGroup } from '../passes/fuse.js';
 import type { Graph } from '../graph/types.js';
 import type { TrainSpec } from '../ir/experiment.js';
+import { kernelName } from '../kernels/spec.js';
+import { lowerKernel } from '../kernels/launch.js';
 import { alignUp, liveLowerBound, placeBuffers } from './memory.js';
 import { groupSpec } from './specs.js';
-import { PLAN_VERSION, type Arena, type BufferKind, type KernelPhase, type Plan, type PlanBuffer, type PlanKernel } from './types.js';
+import { PLAN_VERSION, type Arena, type BufferKind, type KernelPhase, type Plan, type PlanBuffer, type PlanKernel, type PlanModel, type PlanSpec } from './types.js';
 
 export const ALIGNMENT = 256;
 const DTYPE_BYTES = 4;
@@ -66,7 +68,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
   const bufByKey = new Map<string, number>();
   const kernels: PlanKernel[] = [];
 
-  const newBuffer = (key: string, name: string, shape: number[], dtype: 'f32' | 'i32', kind: BufferKind, arena: Arena, tensor: number | null): number => {
+  const newBuffer = (key: string, name: string, shape: number[], dtype: PlanBuffer['dtype'], kind: BufferKind, arena: Arena, tensor: number | null): number => {
     const have = bufByKey.get(key);
     if (have !== undefined) return have;
     const id = buffers.length;
@@ -80,8 +82,8 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const kind: BufferKind = tt.role === 'param' || tt.role === 'buffer' ? 'weight' : tt.role === 'input' ? 'input' : 'activation';
     return newBuffer(`t${r}`, tt.name, tt.shape, tt.dtype, kind, kind === 'weight' ? 'weights' : 'work', r);
   };
-  const emit = (kind: string, phase: KernelPhase, ops: number[], module: string, inputs: number[], outputs: number[], spec: PlanKernel['spec'], flops: number, backward: PlanKernel['backward'] = null): PlanKernel => {
-    const k: PlanKernel = { id: kernels.length, kind, phase, ops, module, inputs, outputs, spec: { ...spec, kind }, backward, flops, invariant: false };
+  const emit = (kind: string, phase: KernelPhase, ops: number[], module: string, inputs: number[], outputs: number[], spec: PlanSpec, flops: number, backward: PlanKernel['backward'] = null): PlanKernel => {
+    const k: PlanKernel = { id: kernels.length, kind, phase, ops, module, inputs, outputs, spec, steps: [], backward, flops, invariant: false };
     kernels.push(k);
     return k;
   };
@@ -144,14 +146,13 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
     const module = graph.ops[g.ops[0]!]!.module;
     const { spec, flops } = groupSpec(graph, g, !train && g.kind === 'lora_linear');
     let inBufs = bindingOrder(g, ins).map(tensorBuffer);
-    let kind = spec.kind;
+    const kind = spec.kind;
     if (!train && g.kind === 'lora_linear') {
       // Merged: the kernel reads W + s·BA instead of W, A and B.
       const base = graph.ops[g.ops[0]!]!;
       const drop = new Set([base.inputs[1]!, graph.lora!.adapters.find((a) => a.module === base.module)!.a, graph.lora!.adapters.find((a) => a.module === base.module)!.b].map(tensorBuffer));
       inBufs = inBufs.filter((b) => !drop.has(b));
       inBufs.splice(1, 0, merged.get(base.module)!);
-      kind = 'linear';
     }
     const outBufs = outs.map(tensorBuffer);
     const rule = SAVES[g.kind];
@@ -190,6 +191,7 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       const extra = extraSaved.get(gi);
       const outputs: number[] = [];
       const accumulate: number[] = [];
+      const dInputOf = new Map<number, number>();
       for (const t of diffIns) {
         const tt = graph.tensors[t]!;
         if (isTrainableParam(t)) {
@@ -197,22 +199,27 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
           // A param read by several kernels (a shared weight) sums their contributions.
           if (!paramGrads.includes(b)) { paramGrads.push(b); trainables.push(t); } else accumulate.push(b);
           outputs.push(b);
+          dInputOf.set(tensorBuffer(t), b);
         } else {
           if (gradOf.has(t)) accumulate.push(gradOf.get(t)!);
           else gradOf.set(t, newBuffer(`grad:${t}`, `grad:${tt.name}`, tt.shape, 'f32', 'gradient', 'work', null));
           outputs.push(gradOf.get(t)!);
+          dInputOf.set(tensorBuffer(t), gradOf.get(t)!);
         }
       }
       const fwd = forwardKernel.get(gi)!;
+      // Roles by the forward kernel's positions (the lowering never guesses them from names).
+      const dOutputs = fwd.outputs.map((b) => { const t = buffers[b]!.tensor; return t !== null && outs.includes(t) && gradOf.has(t) ? gradOf.get(t)! : null; });
+      const dInputs = fwd.inputs.map((b) => dInputOf.get(b) ?? null);
       const needDX = diffIns.some((t) => !isTrainableParam(t));
       const flops = (needDX ? fwd.flops : 0) + (paramGrad ? fwd.flops : 0);
       emit(`${fwd.kind}_backward`, 'backward', [...g.ops], fwd.module,
         [...gradIns, ...saved, ...weights, ...(extra !== undefined ? [extra] : [])], outputs,
-        { ...fwd.spec, kind: '' }, flops, { forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate });
+        fwd.spec, flops, { forward: fwd.id, inputGrads: needDX, paramGrads: paramGrad, accumulate, dOutputs, dInputs });
     }
     const elements = trainables.reduce((a, t) => a + graph.tensors[t]!.shape.reduce((x, y) => x * y, 1), 0);
     if (opts.train?.gradClip != null && paramGrads.length) {
-      emit('grad_clip', 'optimizer', [], '', paramGrads, paramGrads, { kind: '', maxNorm: opts.train.gradClip, tensors: paramGrads.length, elements }, 3 * elements);
+      emit('grad_clip', 'optimizer', [], '', paramGrads, paramGrads, { kind: 'grad_clip', maxNorm: opts.train.gradClip, tensors: paramGrads.length, elements }, 3 * elements);
     }
     if (paramGrads.length) {
       const moments = trainables.flatMap((t) => {
@@ -224,17 +231,22 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
       // One multi-tensor step: inputs are params, grads, then (m, v) per param, in that order.
       // `lr` is the configured base rate; kernels read each step's scheduled rate from the runtime params.
       emit('adamw', 'optimizer', [], '', [...params, ...paramGrads, ...moments], [...params, ...moments], {
-        kind: '', numel: elements, lr: o?.lr ?? 0, beta1: o?.beta1 ?? 0.9, beta2: o?.beta2 ?? 0.999, eps: o?.eps ?? 1e-8, weightDecay: o?.weightDecay ?? 0,
+        kind: 'adamw', numel: elements, lr: o?.lr ?? 0, beta1: o?.beta1 ?? 0.9, beta2: o?.beta2 ?? 0.999, eps: o?.eps ?? 1e-8, weightDecay: o?.weightDecay ?? 0,
       }, 12 * elements);
     }
   }
 
   const hoisted = train ? new Set<number>() : markInvariant(graph, kernels, tensorBuffer);
 
+  // Lower each kernel to its device steps once, here: scratch and the runtime-scalars buffer
+  // become plan buffers, so the memory plan covers everything a device allocates.
+  const paramsBuf = newBuffer('params', 'params', [4], 'u32', 'params', 'state', null);
+  lowerSteps(buffers, kernels, paramsBuf, (key, name, elements, dtype) => newBuffer(key, name, [elements], dtype, 'scratch', 'work', null));
+
   // Lifetimes of work buffers, then placement.
   const end = kernels.length;
   for (const k of kernels) {
-    for (const b of [...k.inputs, ...k.outputs]) {
+    for (const b of [...k.inputs, ...k.outputs, ...k.steps.flatMap((st) => st.args)]) {
       const buf = buffers[b]!;
       if (buf.arena !== 'work') continue;
       const start = buf.kind === 'input' ? -1 : k.id;
@@ -267,13 +279,48 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
   return {
     planVersion: PLAN_VERSION, mode: opts.mode, experiment: opts.experiment, architecture: graph.architecture,
     batch: { images: volume?.shape[0] ?? 0, texts: ids?.shape[0] ?? 0 },
-    inputs, outputs, buffers, kernels,
+    inputs, outputs, buffers, kernels, model: planModel(graph, (t) => bufByKey.get(`t${root(t)}`) ?? null),
     memory: {
       alignment: ALIGNMENT, weightsBytes: arenaSize.weights, stateBytes: arenaSize.state, workPeakBytes: placed.peak,
       workNaiveBytes: work.reduce((a, b) => a + alignUp(b.bytes, ALIGNMENT), 0),
       workLowerBoundBytes: liveLowerBound(work.map((b) => ({ bytes: b.bytes, live: b.live! })), ALIGNMENT),
     },
   };
+}
+
+/** Sets every kernel's steps (compiler/kernels/launch.ts); a kernel no device can run is a compiler bug. */
+function lowerSteps(buffers: PlanBuffer[], kernels: PlanKernel[], paramsBuf: number,
+  scratch: (key: string, name: string, elements: number, dtype: PlanBuffer['dtype']) => number): void {
+  const draft = { buffers, kernels } as Pick<Plan, 'buffers' | 'kernels'>;
+  const problems: string[] = [];
+  for (const k of kernels) {
+    const l = lowerKernel(draft, k);
+    if ('unsupported' in l) { problems.push(`kernel ${k.id} ${k.kind} (${k.module || k.phase}): ${l.unsupported}`); continue; }
+    const ids = new Map<string, number>(Object.entries(l.buffers));
+    ids.set('params', paramsBuf);
+    for (const [name, s] of Object.entries(l.scratch)) ids.set(name, scratch(`scratch:${name}`, name, s.elements, s.dtype));
+    k.steps = l.steps.map((st) => ({ kernel: kernelName(st.spec), spec: st.spec, args: st.args.map((a) => {
+      const id = ids.get(a);
+      if (id === undefined) throw new Error(`internal: kernel ${k.id} ${k.kind}: step arg ${a} is neither a plan buffer nor scratch`);
+      return id;
+    }) }));
+  }
+  if (problems.length) throw new Error(`internal: ${problems.length} plan kernel(s) have no device lowering:\n  ${problems.slice(0, 8).join('\n  ')}`);
+}
+
+/** Every weight of the model (the plan may read fewer) and its adapters, so the runtime can load,
+ *  check and write state dicts without the graph. */
+function planModel(graph: Graph, bufferOf: (t: number) => number | null): PlanModel {
+  const weights = graph.tensors.filter((t) => t.role === 'param' || t.role === 'buffer').map((t) => ({
+    name: t.name, shape: [...t.shape], dtype: t.dtype, role: t.role as 'param' | 'buffer', trainable: t.trainable === true, lora: t.lora === true,
+    init: t.init ?? null, buffer: bufferOf(t.id),
+  }));
+  const lora = graph.lora && {
+    dropout: graph.lora.dropout, modulesToSave: [...graph.lora.modulesToSave],
+    adapters: graph.lora.adapters.map((a) => ({ module: a.module, rank: a.rank, alpha: a.alpha, scaling: a.scaling, inFeatures: a.inFeatures, outFeatures: a.outFeatures,
+      a: graph.tensors[a.a]!.name, b: graph.tensors[a.b]!.name, target: a.target })),
+  };
+  return { weights, lora };
 }
 
 /** The feed that changes between runs of an eval plan; everything not derived from it is invariant. */

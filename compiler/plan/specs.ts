@@ -1,12 +1,12 @@
 // Per-kernel parameters (the KernelSpec a backend's kernel is generated from) and FLOP counts.
 import type { KernelGroup } from '../passes/fuse.js';
 import type { Graph, Op } from '../graph/types.js';
-import type { KernelSpec } from './types.js';
+import type { CopyPlanSpec, ElementwiseChainSpec, ForwardPlanSpec } from './types.js';
 
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 const ELEMENTWISE_FLOPS: Record<string, number> = { add: 1, mul: 1, scale: 1, exp: 4, gelu: 8, leaky_relu: 1, dropout: 2 };
 
-export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec: KernelSpec; flops: number } {
+export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec: ForwardPlanSpec; flops: number } {
   const ops = g.ops.map((i) => graph.ops[i]!);
   const first = ops.find((o) => o.kind !== 'reshape')!;
   const shape = (t: number) => graph.tensors[t]!.shape;
@@ -47,7 +47,7 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       const mm = first as Extract<Op, { kind: 'matmul' }>;
       const [m, k] = shape(mm.inputs[0]!) as [number, number];
       const n = shape(mm.outputs[0]!)[1]!;
-      return { spec: { kind: 'gemm', m, k, n, transA: false, transB: mm.attrs.transB, alpha: 1, bias: false, activation: 'none', residual: false }, flops: 2 * m * k * n };
+      return { spec: { kind: 'gemm', m, k, n, transA: false, transB: mm.attrs.transB, alpha: 1, bias: false, activation: 'none', residual: false, maskB: 0 }, flops: 2 * m * k * n };
     }
     case 'layer_norm': {
       const x = shape(first.inputs[0]!);
@@ -69,7 +69,7 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
       if (g.epilogue.join() === 'add' && sameShape) return { spec: { kind: 'add', numel: outN }, flops: epiFlops };
       if (g.epilogue.join() === 'gelu') return { spec: { kind: 'gelu', numel: outN }, flops: epiFlops };
       // The ops' scalar attributes travel with the chain (a kernel, forward or backward, needs them).
-      const spec: KernelSpec = { kind: 'elementwise', numel: outN, ops: g.epilogue };
+      const spec: ElementwiseChainSpec = { kind: 'elementwise', numel: outN, ops: [...g.epilogue], slope: 0, factor: 1 };
       for (const o of ops) {
         if (o.kind === 'leaky_relu') spec.slope = o.attrs.slope;
         if (o.kind === 'scale') spec.factor = o.attrs.factor;
@@ -94,9 +94,10 @@ export function groupSpec(graph: Graph, g: KernelGroup, merged: boolean): { spec
     }
     case 'copy': {
       const x = shape(first.inputs[0]!);
-      const spec: KernelSpec = { kind: 'copy', op: first.kind, inShape: x };
-      if (first.kind === 'permute') spec.perm = first.attrs.perm;
-      if (first.kind === 'slice') Object.assign(spec, { axis: first.attrs.axis, start: first.attrs.start, end: first.attrs.end });
+      let spec: CopyPlanSpec;
+      if (first.kind === 'permute') spec = { kind: 'copy', op: 'permute', inShape: x, perm: [...first.attrs.perm] };
+      else if (first.kind === 'slice') spec = { kind: 'copy', op: 'slice', inShape: x, axis: first.attrs.axis, start: first.attrs.start, end: first.attrs.end };
+      else throw new Error(`plan: copy group of ${first.kind}`);
       return { spec, flops: 0 };
     }
     case 'vq_nearest': {

@@ -30,8 +30,16 @@ export function validatePlan(plan: unknown): string[] {
   p.buffers.forEach((b, i) => { if (b.id !== i) errs.push(`buffer ${i} has id ${b.id}`); });
   p.kernels.forEach((k, i) => {
     if (k.id !== i) errs.push(`kernel ${i} has id ${k.id}`);
-    if (k.spec.kind !== k.kind) errs.push(`kernel ${i}: spec.kind ${k.spec.kind} differs from kind ${k.kind}`);
-    for (const b of [...k.inputs, ...k.outputs]) {
+    const want = k.phase === 'backward' ? `${k.spec.kind}_backward` : k.spec.kind;
+    if (want !== k.kind) errs.push(`kernel ${i}: kind ${k.kind} does not fit its spec (${k.spec.kind}, ${k.phase})`);
+    if (k.phase === 'backward' && p.kernels[k.backward?.forward ?? -1]?.spec.kind !== k.spec.kind) errs.push(`kernel ${i}: a backward kernel's spec is its forward kernel's`);
+    const used = new Set([...k.inputs, ...k.outputs]);
+    for (const st of k.steps) for (const b of st.args) {
+      const buf = p.buffers[b];
+      if (!buf) errs.push(`kernel ${i} (${k.kind}) step ${st.kernel} uses missing buffer ${b}`);
+      else if (!used.has(b) && buf.kind !== 'scratch' && buf.kind !== 'params') errs.push(`kernel ${i} (${k.kind}) step ${st.kernel} touches ${buf.name}, which the kernel does not list`);
+    }
+    for (const b of [...k.inputs, ...k.outputs, ...k.steps.flatMap((st) => st.args)]) {
       const buf = p.buffers[b];
       if (!buf) { errs.push(`kernel ${i} (${k.kind}) uses missing buffer ${b}`); continue; }
       if (buf.arena === 'work' && (!buf.live || i < buf.live[0] || i > buf.live[1])) errs.push(`kernel ${i} (${k.kind}) uses ${buf.name} outside its lifetime`);

@@ -1,16 +1,20 @@
-// Shared argument check: a dispatch with the wrong buffers is a diagnosable mistake, not a GPU fault.
+// Shared argument check: a dispatch with the wrong buffers is medctc's own bug (the plan names
+// every argument), so it is an internal error, caught here rather than as a GPU fault.
 import type { Binding } from '../../compiler/kernels/bindings.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
-import type { DeviceBuffer } from './types.js';
+import { InternalError, type DeviceBuffer } from './types.js';
 
 export function checkBuffers(kernel: string, bindings: Binding[], buffers: DeviceBuffer[]): void {
   if (buffers.length !== bindings.length) {
-    throw new DiagnosticError(diag('E4004', `kernel ${kernel} takes ${bindings.length} buffers (${bindings.map((b) => b.name).join(', ')}), got ${buffers.length}`, null));
+    throw new InternalError(`kernel ${kernel} takes ${bindings.length} buffers (${bindings.map((b) => b.name).join(', ')}), got ${buffers.length}`);
   }
   bindings.forEach((b, i) => {
-    if (buffers[i]!.bytes < b.size * 4) {
-      throw new DiagnosticError(diag('E4004', `kernel ${kernel}: buffer ${i} (${b.name}) holds ${buffers[i]!.bytes} bytes, needs ${b.size * 4}`, null));
-    }
+    if (buffers[i]!.bytes < b.size * 4) throw new InternalError(`kernel ${kernel}: buffer ${i} (${b.name}) holds ${buffers[i]!.bytes} bytes, needs ${b.size * 4}`);
   });
+}
+
+/** Offsets of views: what every device's view() checks before handing one out. */
+export function checkView(parent: DeviceBuffer, offset: number, bytes: number): void {
+  if (offset % 256 !== 0 || offset < 0 || bytes < 0 || offset + bytes > parent.bytes) {
+    throw new InternalError(`view [${offset}, +${bytes}) of a ${parent.bytes}-byte buffer (offsets are multiples of 256 inside the buffer)`);
+  }
 }

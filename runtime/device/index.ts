@@ -12,14 +12,13 @@ import { CpuDevice } from './cpu/device.js';
 import { openWebGpu } from './webgpu/device.js';
 import { openCuda } from './cuda/device.js';
 
-export type { BackendName, Device, DeviceBuffer, Program, Unavailable } from './types.js';
+export { InternalError, type BackendName, type Device, type DeviceBuffer, type KernelSource, type Program, type SourceTarget, type Unavailable } from './types.js';
 export { CpuDevice } from './cpu/device.js';
 export { runReference, pairLoss, clipLoss, type Buffers, type HostArray } from './cpu/reference.js';
 export { dropoutBits, dropoutKeep } from './cpu/rng.js';
 export { erf, gelu, geluGrad } from './cpu/math.js';
 export { openWebGpu, WebGpuDevice } from './webgpu/device.js';
 export { openCuda, CudaDevice, loadCuda } from './cuda/device.js';
-export { compileSteps, dispatchSteps } from './steps.js';
 
 export const isUnavailable = (d: Device | Unavailable): d is Unavailable => 'reason' in d;
 
@@ -29,6 +28,7 @@ export async function tryOpenDevice(name: BackendName): Promise<Device | Unavail
     case 'cpu': return new CpuDevice();
     case 'webgpu': return openWebGpu();
     case 'cuda': return openCuda();
+    case 'native': return { backend: 'native', reason: 'the native CPU backend is not wired in yet' };
   }
 }
 

@@ -1,9 +1,18 @@
-// The device interface every backend implements (tinygrad-sized): allocate, copy in, copy out,
-// compile a kernel (cached), dispatch it, synchronise, free. Async because WebGPU is.
+// The device interface every backend implements (tinygrad-sized): an allocator (alloc, views at
+// offsets, copy in, copy out, free), a compiler (kernel source -> program, cached) and a program
+// runner (dispatch, synchronise). Async because WebGPU is. A device never generates code: it is
+// handed the source the build wrote (KernelSource), so what ran is what `medctc build` wrote.
 import type { KernelSpec } from '../../compiler/kernels/spec.js';
+import type { KernelSource } from '../../compiler/codegen/library.js';
+import type { TargetName } from '../../compiler/codegen/target.js';
 import type { HostArray } from './cpu/reference.js';
 
-export type BackendName = 'cpu' | 'webgpu' | 'cuda';
+export type { KernelSource, Launch } from '../../compiler/codegen/library.js';
+
+export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'native';
+
+/** Source languages a device can be handed (null: the TypeScript reference interprets the spec). */
+export type SourceTarget = TargetName;
 
 export interface DeviceBuffer {
   readonly bytes: number;
@@ -18,14 +27,19 @@ export interface Device {
   readonly backend: BackendName;
   /** e.g. "webgpu: llvmpipe (opengles, compatibility)". */
   readonly description: string;
-  /** True when this device runs kernels on a CPU (CPU backend, or WebGPU on a software adapter). */
+  /** True when this device runs kernels on a CPU (CPU backends, or WebGPU on a software adapter). */
   readonly software: boolean;
+  /** The source language it compiles, or null (it interprets specs). */
+  readonly target: SourceTarget | null;
   alloc(bytes: number): DeviceBuffer;
+  /** `bytes` bytes of `buffer` from `offset` (a multiple of 256): how arenas hand out buffers.
+   *  A view is freed with its parent. */
+  view(buffer: DeviceBuffer, offset: number, bytes: number): DeviceBuffer;
   upload(buffer: DeviceBuffer, data: HostArray): Promise<void>;
   /** Copies into `out` (whose byte length must not exceed the buffer's). */
   download(buffer: DeviceBuffer, out: HostArray): Promise<void>;
-  /** Generates (for GPUs), compiles and caches the kernel for a spec; same spec, same program. */
-  compile(spec: KernelSpec): Promise<Program>;
+  /** Compiles a batch of kernels (a device may compile them in one go); same source, same program. */
+  compile(kernels: KernelSource[]): Promise<Program[]>;
   /** Enqueues every launch of the program with buffers in kernelBindings(spec) order. */
   dispatch(program: Program, buffers: DeviceBuffer[]): void;
   /** Waits until every enqueued dispatch and copy has finished. */
@@ -38,4 +52,10 @@ export interface Device {
 export interface Unavailable {
   backend: BackendName;
   reason: string;
+}
+
+/** A mistake inside medctc (generated code that does not compile, a dispatch with the wrong
+ *  buffers): exit 3 with "please report", never a user diagnostic. */
+export class InternalError extends Error {
+  override readonly name = 'InternalError';
 }

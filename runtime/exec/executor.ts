@@ -1,39 +1,40 @@
-// Runs a compiled plan on a device: one device buffer per plan buffer, every kernel lowered once
-// (compiler/kernels/launch.ts) and its programs compiled once (the device caches by spec), then
-// each run() is uploads of the feeds and scalars plus a stream of dispatches, with no wait: the
-// caller synchronises by reading an output.
+// Runs a compiled plan on a device exactly as the compiler wrote it: the plan's arenas allocated
+// once (./arena.ts: every buffer a view at its planned offset), every kernel's steps (lowered by
+// the compiler, compiler/plan/lower.ts) compiled once from the library's sources, then each run()
+// is uploads of the feeds and scalars plus a stream of dispatches, with no wait: the caller
+// synchronises by reading an output. Nothing is re-lowered or re-derived here.
 //
 // Loop-invariant kernels (PlanKernel.invariant, eval plans: the text tower and other weight-only
 // work) are skipped when nothing they read can have changed since the run that last computed
 // them: weights (loadWeights, writeTensor, prepare), the non-volume feeds (compared byte for
-// byte) and the run scalars. Their results stay in their own buffers, so a skipping run reads
-// exactly the bytes a recomputing one would write.
-//
-// Memory: each plan buffer gets its own device buffer. The plan's work-arena offsets (liveness
-// planned, compiler/plan/memory.ts) would let buffers share one allocation, but Device binds whole
-// buffers; aliasing by offset is future work (it needs sub-buffer bindings in the Device interface).
-import type { Graph } from '../../compiler/graph/types.js';
+// byte) and the run scalars. Their results are live for the whole plan (no other buffer takes
+// their bytes), so a skipping run reads exactly the bytes a recomputing one would write.
+import type { KernelLibrary } from '../../compiler/codegen/library.js';
 import type { Plan, PlanBuffer, PlanKernel } from '../../compiler/plan/types.js';
-import { lowerKernel, type LoweredKernel } from '../../compiler/kernels/launch.js';
 import type { Device, DeviceBuffer, Program } from '../device/types.js';
+import { ArenaAllocation, type MemoryReport } from './arena.js';
 import { initWeights } from './init.js';
 import { packScalars, type Executor, type Feeds, type RunScalars } from './types.js';
 
 const numel = (b: PlanBuffer): number => b.shape.reduce((a, c) => a * c, 1);
-const bytesFor = (elements: number): number => Math.max(16, Math.ceil(elements * 4 / 16) * 16);
 
 interface Launch { program: Program; args: DeviceBuffer[] }
 
 export interface ExecutorOptions {
+  /** Where the kernels' sources come from: the build folder (runtime/exec/library.ts) or, in tests
+   *  and benchmarks, compiler/codegen/library.ts emittedLibrary(device.target). */
+  kernels: KernelLibrary;
   /** Skip invariant kernels when their inputs are unchanged (default true); false recomputes every run. */
   hoistInvariant?: boolean;
+  /** Largest single allocation (default: the device's own limit, if it has one). */
+  maxBufferBytes?: number;
 }
 
 const bytesOf = (a: Float32Array | Int32Array | Uint32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 export class PlanExecutor implements Executor {
+  private readonly arenas: ArenaAllocation;
   private readonly bufs: DeviceBuffer[];
-  private readonly scratch = new Map<string, DeviceBuffer>();
   private readonly params: DeviceBuffer;
   private readonly launches = new Map<number, Launch[]>();
   private readonly byName = new Map<string, PlanBuffer>();
@@ -43,65 +44,52 @@ export class PlanExecutor implements Executor {
   private readonly invariantFeeds: string[];
   private lastInvariantInputs: Map<string, Buffer> | null = null;
 
-  private constructor(readonly plan: Plan, readonly graph: Graph, readonly device: Device, opts: ExecutorOptions = {}) {
+  private constructor(readonly plan: Plan, readonly device: Device, opts: ExecutorOptions) {
     const invariantReads = new Set(plan.kernels.filter((k) => k.invariant).flatMap((k) => k.inputs));
     this.hoist = (opts.hoistInvariant ?? true) && plan.kernels.some((k) => k.invariant);
     this.invariantFeeds = Object.keys(plan.inputs).filter((n) => invariantReads.has(plan.inputs[n]!));
-    this.bufs = plan.buffers.map((b) => device.alloc(bytesFor(numel(b))));
-    this.params = device.alloc(16);
+    const max = opts.maxBufferBytes ?? (device as { maxBufferBytes?: number }).maxBufferBytes;
+    this.arenas = new ArenaAllocation(plan, device, max);
+    this.bufs = this.arenas.views;
+    const params = plan.buffers.find((b) => b.kind === 'params');
+    if (!params) throw new Error(`internal: the ${plan.mode} plan has no params buffer`);
+    this.params = this.bufs[params.id]!;
     for (const b of plan.buffers) if (b.kind === 'weight' || b.kind === 'merged_weight' || !this.byName.has(b.name)) this.byName.set(b.name, b);
     for (const b of plan.buffers) if (b.kind === 'weight') this.byName.set(b.name, b);
   }
 
-  static async create(plan: Plan, graph: Graph, device: Device, opts: ExecutorOptions = {}): Promise<PlanExecutor> {
-    const ex = new PlanExecutor(plan, graph, device, opts);
-    const lowered: [PlanKernel, LoweredKernel][] = [];
-    const problems: string[] = [];
-    for (const k of plan.kernels) {
-      const l = lowerKernel(plan, k);
-      if ('unsupported' in l) problems.push(`kernel ${k.id} ${k.kind} (${k.module || k.phase}): ${l.unsupported}`);
-      else lowered.push([k, l]);
-    }
-    if (problems.length) {
+  static async create(plan: Plan, device: Device, opts: ExecutorOptions): Promise<PlanExecutor> {
+    const ex = new PlanExecutor(plan, device, opts);
+    try {
+      const steps = plan.kernels.flatMap((k) => k.steps.map((st) => ({ k, st })));
+      const programs = await device.compile(steps.map(({ st }) => opts.kernels.source(st.kernel, st.spec)));
+      steps.forEach(({ k, st }, i) => {
+        const list = ex.launches.get(k.id) ?? ex.launches.set(k.id, []).get(k.id)!;
+        list.push({ program: programs[i]!, args: st.args.map((a) => ex.bufs[a]!) });
+      });
+    } catch (e) {
       ex.destroy();
-      throw new Error(`this ${plan.mode} plan cannot run on ${device.backend}: ${problems.length} kernel(s) have no device lowering:\n  ${problems.slice(0, 8).join('\n  ')}`);
-    }
-    for (const [k, l] of lowered) {
-      const launches: Launch[] = [];
-      for (const st of l.steps) {
-        const program = await device.compile(st.spec);
-        launches.push({ program, args: st.args.map((a) => ex.resolve(a, l)) });
-      }
-      ex.launches.set(k.id, launches);
+      throw e;
     }
     return ex;
   }
 
-  private resolve(arg: string, l: LoweredKernel): DeviceBuffer {
-    if (arg === 'params') return this.params;
-    const id = l.buffers[arg];
-    if (id !== undefined) return this.bufs[id]!;
-    const s = l.scratch[arg];
-    if (!s) throw new Error(`internal: step arg ${arg} is neither a plan buffer nor scratch`);
-    let b = this.scratch.get(arg);
-    if (!b) { b = this.device.alloc(bytesFor(s.elements)); this.scratch.set(arg, b); }
-    return b;
-  }
+  /** Planned and allocated bytes per arena. */
+  get memory(): MemoryReport { return this.arenas.memory; }
 
   async loadWeights(opts: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }): Promise<void> {
     this.lastInvariantInputs = null;
-    const init = initWeights(this.graph, opts.seed);
-    const known = new Set(this.graph.tensors.map((t) => t.name));
+    const weights = this.plan.model.weights;
+    const known = new Set(weights.map((w) => w.name));
     for (const name of opts.tensors?.keys() ?? []) if (!known.has(name)) throw new Error(`loadWeights: the model has no tensor named ${name}`);
-    for (const b of this.plan.buffers) {
-      if (b.kind === 'weight') {
-        const v = opts.tensors?.get(b.name) ?? init.get(b.name);
-        if (!v) throw new Error(`loadWeights: no value for ${b.name} (no initialiser and none given)`);
-        await this.upload(b, v, 'loadWeights');
-      } else if (b.kind === 'optimizer' || b.kind === 'param_grad') {
-        await this.device.upload(this.bufs[b.id]!, new Float32Array(numel(b)));
-      }
+    const init = initWeights(weights.filter((w) => w.buffer !== null && !opts.tensors?.has(w.name)), opts.seed);
+    for (const w of weights) {
+      if (w.buffer === null) continue;
+      const v = opts.tensors?.get(w.name) ?? init.get(w.name);
+      if (!v) throw new Error(`loadWeights: no value for ${w.name} (no initialiser and none given)`);
+      await this.upload(this.plan.buffers[w.buffer]!, v, 'loadWeights');
     }
+    for (const b of this.plan.buffers) if (b.kind === 'optimizer' || b.kind === 'param_grad') await this.device.upload(this.bufs[b.id]!, this.zeros(numel(b)));
   }
 
   async prepare(): Promise<void> {
@@ -152,7 +140,7 @@ export class PlanExecutor implements Executor {
   private dispatchPhase(phase: PlanKernel['phase'], invariantToo = true): void {
     for (const k of this.plan.kernels) {
       if (k.phase !== phase || (k.invariant && !invariantToo)) continue;
-      for (const l of this.launches.get(k.id)!) this.device.dispatch(l.program, l.args);
+      for (const l of this.launches.get(k.id) ?? []) this.device.dispatch(l.program, l.args);
     }
   }
 
@@ -174,7 +162,7 @@ export class PlanExecutor implements Executor {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const b of [...this.bufs, ...this.scratch.values(), this.params]) this.device.free(b);
+    this.arenas.free();
   }
 
   private tensorBuffer(name: string): PlanBuffer {
@@ -202,6 +190,6 @@ export class PlanExecutor implements Executor {
   }
 }
 
-export function createExecutor(plan: Plan, graph: Graph, device: Device, opts: ExecutorOptions = {}): Promise<Executor> {
-  return PlanExecutor.create(plan, graph, device, opts);
+export function createExecutor(plan: Plan, device: Device, opts: ExecutorOptions): Promise<PlanExecutor> {
+  return PlanExecutor.create(plan, device, opts);
 }

@@ -1,11 +1,14 @@
 // Seeded weight init (spec/compiler.md "Initialisers"): one independent stream per tensor,
 // Rng(seed, 'init', name), filled row-major, so adding a tensor never shifts another's values.
-import type { Graph } from '../../compiler/graph/types.js';
+import type { Init } from '../../compiler/graph/types.js';
 import { Rng } from '../util/rng.js';
 
-export function initWeights(graph: Graph, seed: number): Map<string, Float32Array> {
+/** What initialisation needs of a weight: the plan's PlanWeight and the graph's Tensor both fit. */
+export interface InitTensor { name: string; shape: readonly number[]; init?: Init | null; role: string }
+
+export function initWeights(tensors: readonly InitTensor[], seed: number): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  for (const t of graph.tensors) {
+  for (const t of tensors) {
     if ((t.role !== 'param' && t.role !== 'buffer') || !t.init) continue;
     const v = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
     const init = t.init;

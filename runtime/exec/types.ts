@@ -14,9 +14,9 @@
 // feeds) or the scalars differ byte for byte from the run that last computed them; otherwise it
 // reuses their results. Outputs are bit-identical to recomputing every time (the same kernels
 // read the same bytes). Writing weights by any other path than this interface is not tracked.
-import type { Graph } from '../../compiler/graph/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import type { Device } from '../device/types.js';
+import type { MemoryReport } from './arena.js';
 
 export interface RunScalars { dropoutSeed: number; adamStep: number; lr: number } // lr: this step's learning rate
 
@@ -25,7 +25,9 @@ export type Feeds = Record<string, Float32Array | Int32Array>;
 export interface Executor {
   readonly plan: Plan;
   readonly device: Device;
-  /** Uploads every weight buffer: by graph tensor name from `tensors` when given, else seeded init from the graph's Init. */
+  /** Planned and allocated device bytes per arena. */
+  readonly memory: MemoryReport;
+  /** Uploads every weight buffer: by state-dict name from `tensors` when given, else seeded init (plan.model.weights' init). */
   loadWeights(opts: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }): Promise<void>;
   /** Runs the 'prepare' kernels (eval: LoRA merge); call after weights change. Invalidates invariant results. */
   prepare(): Promise<void>;
@@ -40,7 +42,6 @@ export interface Executor {
   destroy(): void;
 }
 
-export type CreateExecutor = (plan: Plan, graph: Graph, device: Device) => Promise<Executor>;
 
 /** Packs RunScalars into the params buffer layout above. */
 export function packScalars(s: RunScalars): Uint32Array {

@@ -2,7 +2,7 @@
 // against the LoRA modules the experiment's graph has (same modules, ranks, shapes and alpha, since
 // the eval plan merges with the scaling the spec gives).
 import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
-import type { Graph } from '../../compiler/graph/types.js';
+import type { PlanModel } from '../../compiler/plan/types.js';
 import type { Adapter } from '../adapter/types.js';
 
 /** Graph tensor name -> values, for every LoRA matrix and modules_to_save parameter of `a`. */
@@ -13,11 +13,11 @@ export function adapterTensors(a: Adapter): Map<string, Float32Array> {
   return out;
 }
 
-/** `adapterTensors(a)` after checking that `a` fits `graph` exactly; E5565 naming `source` otherwise. */
-export function adapterTensorsFor(graph: Graph, a: Adapter, source: string): Map<string, Float32Array> {
+/** `adapterTensors(a)` after checking that `a` fits the plan's model exactly; E5565 naming `source` otherwise. */
+export function adapterTensorsFor(model: PlanModel, a: Adapter, source: string): Map<string, Float32Array> {
   const problems: string[] = [];
   const have = new Map(a.modules.map((m) => [m.path, m]));
-  const want = graph.lora?.adapters ?? [];
+  const want = model.lora?.adapters ?? [];
   for (const g of want) {
     const m = have.get(g.module);
     if (!m) { problems.push(`no weights for ${g.module}`); continue; }
@@ -29,11 +29,11 @@ export function adapterTensorsFor(graph: Graph, a: Adapter, source: string): Map
     }
   }
   for (const path of have.keys()) problems.push(`${path} is not adapted by the experiment`);
-  const saved = new Set(graph.lora?.modulesToSave ?? []);
+  const saved = new Set(model.lora?.modulesToSave ?? []);
   for (const s of a.saved) {
     if (!saved.has(s.path)) { problems.push(`${s.path} (modules_to_save) is not trained by the experiment`); continue; }
     for (const [p, t] of Object.entries(s.params)) {
-      const tensor = graph.tensors.find((x) => x.name === `${s.path}.${p}`);
+      const tensor = model.weights.find((x) => x.name === `${s.path}.${p}`);
       if (!tensor || tensor.shape.join(',') !== t.shape.join(',')) problems.push(`${s.path}.${p} [${t.shape.join(', ')}] does not match the model`);
     }
   }

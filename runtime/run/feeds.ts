@@ -25,7 +25,12 @@ export function promptTexts(prompts: PromptSpec): string[] {
 export interface TextFeeds { input_ids: Int32Array; attention_mask: Float32Array }
 
 export function textFeeds(tok: WordPieceTokenizer, prompts: PromptSpec, maxLength: number): TextFeeds {
-  const { ids, attentionMask } = tok.encodeBatch(promptTexts(prompts), maxLength);
+  return reportFeeds(tok, promptTexts(prompts), maxLength);
+}
+
+/** Any texts (the CLIP loss: each volume's report, in batch order) as the text feeds. */
+export function reportFeeds(tok: WordPieceTokenizer, texts: readonly string[], maxLength: number): TextFeeds {
+  const { ids, attentionMask } = tok.encodeBatch([...texts], maxLength);
   return { input_ids: ids, attention_mask: Float32Array.from(attentionMask) };
 }
 
@@ -59,10 +64,10 @@ const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b
 
 /**
  * Checks that data fits the plan before anything runs: the preprocessed volume size must be the
- * model's input size and the prompts must be the text batch the plan was lowered for. `source`
- * names the spec for the diagnostic.
+ * model's input size and the text feeds (the prompts; null when they come per batch, as the CLIP
+ * loss's reports do) must be the text batch the plan was lowered for. `source` names the spec.
  */
-export function checkDataFitsPlan(plan: Plan, volumeShape: readonly number[], texts: number, source: string): void {
+export function checkDataFitsPlan(plan: Plan, volumeShape: readonly number[], text: TextFeeds | null, source: string): void {
   const buf = (name: string) => {
     const id = plan.inputs[name];
     if (id === undefined) throw new Error(`internal: ${plan.mode} plan has no input \`${name}\``);
@@ -75,7 +80,8 @@ export function checkDataFitsPlan(plan: Plan, volumeShape: readonly number[], te
       { file: source, start: 0, end: 0 }, { help: `set data.preprocess.size to [${want.join(', ')}] voxels, or change the model's frames / image_size` }));
   }
   const ids = buf('input_ids').shape;
-  if (ids[0] !== texts) throw new Error(`internal: ${plan.mode} plan takes ${ids[0]} texts, the prompts make ${texts}`);
+  if (ids[0] !== plan.batch.texts) throw new Error(`internal: the ${plan.mode} plan's input_ids [${ids.join(', ')}] disagree with its text batch ${plan.batch.texts}`);
+  if (text && text.input_ids.length !== numel(ids)) throw new Error(`internal: the ${plan.mode} plan takes ${plan.batch.texts} texts of ${ids[1]} tokens, the prompts make ${text.input_ids.length} tokens`);
 }
 
 /** Checks every feed against the plan's input buffer: a mismatch is a bug in this module. */

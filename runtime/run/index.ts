@@ -1,8 +1,9 @@
 // Public surface of runtime/run: running a compiled experiment (train + evaluate) into a run folder.
-export { runCompiled, summaryLine, type RunOptions, type RunResult } from './run.js';
+export { runBuilt, runCompiled, summaryLine, type RunOptions, type RunResult } from './run.js';
+export { readBuild, isBuildFolder, type BuiltExperiment } from './build-dir.js';
 export { trainLoop, planTraining, trainedAdapter, loraTensorNames, epochOrder, dropoutSeed, type StepRecord, type TrainSummary, type TrainLoopOptions } from './train.js';
 export { evaluateItems, promptLatents, type EvalRun, type EvaluateOptions } from './evaluate.js';
-export { promptTexts, textFeeds, volumeBatch, targetBatch, fullBatches, checkDataFitsPlan, assertFeeds, type TextFeeds } from './feeds.js';
+export { promptTexts, textFeeds, reportFeeds, volumeBatch, targetBatch, fullBatches, checkDataFitsPlan, assertFeeds, type TextFeeds } from './feeds.js';
 export { type RunExecutor, type CreateExecutor, type RunScalars, type Feeds } from './executor.js';
 export { startReporter, stepLine, rate, type RunReporter, type RunProgressMode } from './progress.js';
 export { comparisonTable, metricsMarkdown, hashFolder, clearResults, RESULT_FILES, ADAPTER_DIR, type MetricsFile } from './outputs.js';

@@ -1,12 +1,15 @@
-// `medctc run`: one compiled experiment -> the run folder. Build artifacts (compiler/build.ts),
-// data (synthesised into the spec's data root when absent, preprocessed once into the cache),
-// optional zero-shot baseline, training on the train plan, the PEFT adapter, evaluation on the
-// eval plan with the trained adapter merged, metrics and scores, and run.json (what ran where,
-// how long, with which seed, and the sha256 of every file). Result files are written only once
-// everything has run, so a failed run leaves no adapter or metrics behind.
+// `medctc run`: a build folder -> the run folder. The build (compiler/build.ts; `medctc run FILE`
+// writes it into the run folder first) is read back and checked against its lock
+// (./build-dir.ts), then: data (synthesised into the spec's data root when absent, preprocessed
+// once into the cache), optional zero-shot baseline, training on the train plan, the PEFT adapter,
+// evaluation on the eval plan with the trained adapter merged (baseline and final share one eval
+// executor), metrics and scores, and run.json (what ran where, how long, with which seed, the
+// memory each plan allocated against its plan, and the sha256 of every file). Result files are
+// written only once everything has run, so a failed run leaves no adapter or metrics behind.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
+import type { Plan } from '../../compiler/plan/types.js';
 import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
 import { openDataSet, tokenizerFor, type DataSet } from '../data/index.js';
 import type { ProgressMode } from '../data/progress.js';
@@ -14,9 +17,10 @@ import { openDevice, type Device } from '../device/index.js';
 import { writeScoresCsv } from '../eval/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { adapterTensors } from './adapter.js';
-import { createExecutor } from '../exec/index.js';
-import type { CreateExecutor } from './executor.js';
-import { checkDataFitsPlan, textFeeds, type TextFeeds } from './feeds.js';
+import { createExecutor, type MemoryReport } from '../exec/index.js';
+import type { CreateExecutor, RunExecutor } from './executor.js';
+import { readBuild, type BuiltExperiment } from './build-dir.js';
+import { checkDataFitsPlan, reportFeeds, textFeeds, type TextFeeds } from './feeds.js';
 import { evaluateItems, type EvalRun } from './evaluate.js';
 import { ADAPTER_DIR, clearResults, hashFolder, metricsJson, metricsMarkdown, type MetricsFile } from './outputs.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
@@ -25,9 +29,7 @@ import { loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeig
 
 export interface RunOptions {
   outDir: string;
-  /** Folder the spec's relative paths (data root, cache, weights, vocab) resolve against. */
-  baseDir: string;
-  /** The spec file, named by diagnostics and recorded in run.json. */
+  /** The spec file (or build folder), named by diagnostics and recorded in run.json. */
   source: string;
   progress: RunProgressMode;
   /** Skip training (evaluate the base model, or `adapter`). */
@@ -57,139 +59,163 @@ export interface RunResult {
 const dataProgress = (m: RunProgressMode): ProgressMode => (m === 'json' ? 'json' : m === 'quiet' ? 'quiet' : 'auto');
 const shown = (p: string): string => (isAbsolute(p) ? relative(process.cwd(), p) || '.' : p);
 
-export async function runCompiled(c: Compiled, o: RunOptions): Promise<RunResult> {
-  const exp = c.experiment;
+/** Writes the build of `c` into the run folder, then runs that folder (`runBuilt`). */
+export async function runCompiled(c: Compiled, o: RunOptions & { baseDir: string }): Promise<RunResult> {
   const t0 = performance.now();
+  mkdirSync(o.outDir, { recursive: true });
+  await writeBuild(c, o.outDir, { baseDir: o.baseDir });
+  return runBuilt(readBuild(o.outDir), o, { build: (performance.now() - t0) / 1000 });
+}
+
+/** The device bytes an executor holds, per arena: what the plan planned and what was allocated. */
+const memoryOf = (e: RunExecutor): MemoryReport => e.memory;
+
+export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<string, number> = {}): Promise<RunResult> {
+  const exp = b.experiment;
+  const t0 = performance.now() - 1000 * Object.values(spent).reduce((x, y) => x + y, 0);
   const started = new Date().toISOString();
   const rep = o.reporter ?? startReporter(o.progress);
-  const times: Record<string, number> = {};
+  const times: Record<string, number> = { ...spent };
   const timed = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     const s = performance.now();
     try { return await fn(); } finally { times[key] = (performance.now() - s) / 1000; }
   };
-  const doTrain = (o.train ?? true) && c.plans.train !== null && !o.adapter;
+  const trainPlan: Plan | null = b.plans.train;
+  const evalPlan = b.plans.eval;
+  const doTrain = (o.train ?? true) && trainPlan !== null && !o.adapter;
   const doEval = o.evaluate ?? true;
   const doBaseline = doEval && doTrain && (o.baseline ?? exp.evaluate.baseline);
+  const baseDir = b.baseDir;
 
   mkdirSync(o.outDir, { recursive: true });
   clearResults(o.outDir, { adapter: doTrain });
-  await timed('build', () => writeBuild(c, o.outDir, { baseDir: o.baseDir }));
   const device = o.device ?? await timed('device', () => openDevice(exp.backend));
   rep.note(`${exp.name}: ${device.description}`, { device: device.description, backend: device.backend });
+  const kernels = b.kernels(device.target);
 
   let ds!: DataSet;
   await timed('data', async () => {
-    ds = await openDataSet(exp.data, exp.prompts, { baseDir: o.baseDir, progress: dataProgress(o.progress) });
+    ds = await openDataSet(exp.data, exp.prompts, { baseDir, progress: dataProgress(o.progress) });
     if (doTrain) await ds.train.prepare({ progress: dataProgress(o.progress) });
     if (doEval) await ds.eval.prepare({ progress: dataProgress(o.progress) });
   });
   rep.note(`data: ${ds.train.items.length} train / ${ds.eval.items.length} eval volumes from ${shown(ds.root)}`,
     { train: ds.train.items.length, eval: ds.eval.items.length, root: ds.root });
-  const vocab = exp.model.text.vocab === null ? null : resolve(o.baseDir, exp.model.text.vocab);
-  const text: TextFeeds = textFeeds(tokenizerFor({ ...exp.model.text, vocab }, exp.model.architecture), exp.prompts, exp.model.text.maxLength);
-  const texts = 2 * exp.prompts.pathologies.length;
-  checkDataFitsPlan(c.plans.eval, ds.eval.shape, texts, o.source);
+  const vocab = exp.model.text.vocab === null ? null : resolve(baseDir, exp.model.text.vocab);
+  const tokenizer = tokenizerFor({ ...exp.model.text, vocab }, exp.model.architecture);
+  const text: TextFeeds = textFeeds(tokenizer, exp.prompts, exp.model.text.maxLength);
+  checkDataFitsPlan(evalPlan, ds.eval.shape, text, o.source);
   if (doTrain) {
-    checkDataFitsPlan(c.plans.train!, ds.train.shape, texts, o.source);
+    // The CLIP loss pairs each volume with its own report; the pair losses read the prompts.
+    if (exp.train!.loss !== 'clip') checkDataFitsPlan(trainPlan!, ds.train.shape, text, o.source);
+    else checkDataFitsPlan(trainPlan!, ds.train.shape, null, o.source);
     planTraining(ds.train.items.length, exp.train!, o.source);
   }
 
-  const weights = exp.model.weights ? loadBaseWeights(c.graphs.eval, resolve(o.baseDir, exp.model.weights), o.source) : undefined;
+  const weights = exp.model.weights ? loadBaseWeights(evalPlan.model, resolve(baseDir, exp.model.weights), o.source) : undefined;
   // After a run that trains the base, evaluation uses the trained base.
   let evalBase = weights;
   const create = o.createExecutor ?? createExecutor;
+  const memory: Record<string, MemoryReport> = {};
 
+  // One eval executor for the baseline and the final evaluation (weights reloaded in between).
+  let evalExec: RunExecutor | null = null;
   const evaluateWith = async (what: string, lora: Map<string, Float32Array> | null): Promise<EvalRun> => {
-    const exec = await create(c.plans.eval, c.graphs.eval, device);
-    try {
-      await exec.loadWeights({ seed: exp.seed, tensors: evalBase });
-      for (const [name, data] of lora ?? []) await exec.writeTensor(name, data);
-      await exec.prepare();
-      return await evaluateItems({
-        exec, items: ds.eval.items, text, pathologies: exp.prompts.pathologies, evaluate: exp.evaluate, source: o.adapter?.from ?? o.outDir,
-        onVolume: (done, total) => rep.count(`evaluating (${what})`, done, total),
-      });
-    } finally {
-      exec.destroy();
-    }
+    evalExec ??= await create(evalPlan, device, { kernels });
+    memory.eval = memoryOf(evalExec);
+    await evalExec.loadWeights({ seed: exp.seed, tensors: evalBase });
+    for (const [name, data] of lora ?? []) await evalExec.writeTensor(name, data);
+    await evalExec.prepare();
+    return evaluateItems({
+      exec: evalExec, items: ds.eval.items, text, pathologies: exp.prompts.pathologies, evaluate: exp.evaluate, source: o.adapter?.from ?? o.outDir,
+      onVolume: (done, total) => rep.count(`evaluating (${what})`, done, total),
+    });
   };
 
-  const baseline = doBaseline ? await timed('baseline', () => evaluateWith('before training', null)) : null;
-  if (baseline) rep.note(`before training: ${summaryLine(baseline)}`, { phase: 'baseline', mean: baseline.results.mean });
+  try {
+    const baseline = doBaseline ? await timed('baseline', () => evaluateWith('before training', null)) : null;
+    if (baseline) rep.note(`before training: ${summaryLine(baseline)}`, { phase: 'baseline', mean: baseline.results.mean });
 
-  let trained: Adapter | null = null;
-  let trainedBase: Map<string, Float32Array> | null = null;
-  let trainSummary: TrainSummary | null = null;
-  if (doTrain) {
-    const log = join(o.outDir, 'train_log.jsonl');
-    const exec = await create(c.plans.train!, c.graphs.train!, device);
-    try {
-      await exec.loadWeights({ seed: exp.seed, tensors: weights });
-      trainSummary = await timed('train', () => trainLoop({
-        exec, items: ds.train.items, text, train: exp.train!, seed: exp.seed, source: o.source,
-        onStep: (r) => {
-          rep.step(r);
-          appendFileSync(log, JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n');
-        },
-      }));
-      if (exp.train!.trainBase) {
-        const inPlan = new Set(c.plans.train!.buffers.filter((b) => b.kind === 'weight').map((b) => b.name));
-        trainedBase = await trainedBaseWeights(c.graphs.train!, inPlan, (n) => exec.readTensor(n), weights, exp.seed);
-        evalBase = trainedBase;
+    let trained: Adapter | null = null;
+    let trainedBase: Map<string, Float32Array> | null = null;
+    let trainSummary: TrainSummary | null = null;
+    if (doTrain) {
+      const log = join(o.outDir, 'train_log.jsonl');
+      const exec = await create(trainPlan!, device, { kernels });
+      memory.train = memoryOf(exec);
+      try {
+        await exec.loadWeights({ seed: exp.seed, tensors: weights });
+        const maxLength = exp.model.text.maxLength;
+        trainSummary = await timed('train', () => trainLoop({
+          exec, items: ds.train.items, train: exp.train!, seed: exp.seed, source: o.source,
+          text: exp.train!.loss === 'clip' ? (batch) => reportFeeds(tokenizer, batch.map((it) => it.reportText), maxLength) : text,
+          onStep: (r) => {
+            rep.step(r);
+            appendFileSync(log, JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n');
+          },
+        }));
+        if (exp.train!.trainBase) {
+          trainedBase = await trainedBaseWeights(trainPlan!.model, (n) => exec.readTensor(n), weights, exp.seed);
+          evalBase = trainedBase;
+        }
+        if (exp.lora) trained = await trainedAdapter(exec, trainPlan!.model, settingsFromLoraSpec(exp.lora, exp.model.weights ?? exp.model.architecture));
+      } finally {
+        exec.destroy();
       }
-      if (exp.lora) trained = await trainedAdapter(exec, c.graphs.train!, settingsFromLoraSpec(exp.lora, exp.model.weights ?? exp.model.architecture));
-    } finally {
-      exec.destroy();
+      rep.note(`trained ${trainSummary.steps} steps in ${trainSummary.seconds.toFixed(1)} s: loss ${trainSummary.firstLoss.toFixed(5)} -> ${trainSummary.lastLoss.toFixed(5)}`,
+        { phase: 'trained', ...trainSummary });
     }
-    rep.note(`trained ${trainSummary.steps} steps in ${trainSummary.seconds.toFixed(1)} s: loss ${trainSummary.firstLoss.toFixed(5)} -> ${trainSummary.lastLoss.toFixed(5)}`,
-      { phase: 'trained', ...trainSummary });
-  }
 
-  const lora = trained ? adapterTensors(trained) : o.adapter?.tensors ?? null;
-  const final = doEval ? await timed('evaluate', () => evaluateWith(lora ? 'with the adapter' : 'base model', lora)) : null;
+    const lora = trained ? adapterTensors(trained) : o.adapter?.tensors ?? null;
+    const final = doEval ? await timed('evaluate', () => evaluateWith(lora ? 'with the adapter' : 'base model', lora)) : null;
 
-  // Everything ran: write the results.
-  if (trained && exp.outputs.adapter) writeAdapter(join(o.outDir, ADAPTER_DIR), trained);
-  if (trainedBase) {
-    writeModelWeights(o.outDir, c.graphs.train!, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name });
-    rep.note(`wrote the trained base weights: ${shown(join(o.outDir, MODEL_WEIGHTS_FILE))}`, { phase: 'weights', file: MODEL_WEIGHTS_FILE });
-  }
-  let metrics: MetricsFile | null = null;
-  if (final) {
-    metrics = {
-      metricsVersion: 1, experiment: exp.name, split: exp.data.evalSplit, volumes: final.volumes.length, metrics: [...exp.evaluate.metrics],
-      finalModel: lora ? 'adapted' : 'base', baseline: baseline?.results ?? null, final: final.results,
+    // Everything ran: write the results.
+    if (trained && exp.outputs.adapter) writeAdapter(join(o.outDir, ADAPTER_DIR), trained);
+    if (trainedBase) {
+      writeModelWeights(o.outDir, trainPlan!.model, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name });
+      rep.note(`wrote the trained base weights: ${shown(join(o.outDir, MODEL_WEIGHTS_FILE))}`, { phase: 'weights', file: MODEL_WEIGHTS_FILE });
+    }
+    let metrics: MetricsFile | null = null;
+    if (final) {
+      metrics = {
+        metricsVersion: 1, experiment: exp.name, split: exp.data.evalSplit, volumes: final.volumes.length, metrics: [...exp.evaluate.metrics],
+        finalModel: lora ? 'adapted' : 'base', baseline: baseline?.results ?? null, final: final.results,
+      };
+      writeFileAtomic(join(o.outDir, 'metrics.json'), metricsJson(metrics));
+      const notes = [`- model: ${exp.model.architecture}${exp.model.weights ? ` (${exp.model.weights})` : ' (seeded init)'}${trainedBase ? ', base trained in this run' : ''}; ${lora ? (trained ? 'trained adapter' : `adapter ${o.adapter!.from}`) : 'no adapter'}`,
+        `- device: ${device.description}; seed ${exp.seed}`, ''];
+      writeFileAtomic(join(o.outDir, 'metrics.md'), metricsMarkdown(metrics, notes));
+      if (exp.outputs.scores) {
+        writeScoresCsv(join(o.outDir, 'scores.csv'), final.volumes, exp.prompts.pathologies, final.scores, final.truth);
+        if (baseline) writeScoresCsv(join(o.outDir, 'scores.baseline.csv'), baseline.volumes, exp.prompts.pathologies, baseline.scores, baseline.truth);
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const run = {
+      runVersion: 2,
+      medctc: COMPILER_VERSION,
+      experiment: exp.name,
+      spec: o.source,
+      build: { dir: relative(o.outDir, b.dir) || '.', lock: b.lockSha256 },
+      started,
+      finished: new Date().toISOString(),
+      seconds: { total: seconds, ...times },
+      backend: device.backend,
+      device: device.description,
+      seed: exp.seed,
+      overrides: o.overrides ?? {},
+      memory,
+      data: { root: ds.root, train: doTrain ? ds.train.items.length : null, eval: doEval ? ds.eval.items.length : null, shape: ds.eval.shape },
+      train: trainSummary && exp.train ? { ...trainSummary, batchSize: exp.train.batchSize, droppedPerEpoch: ds.train.items.length % exp.train.batchSize } : null,
+      adapter: trained && exp.outputs.adapter ? ADAPTER_DIR : o.adapter?.from ?? null,
+      files: hashFolder(o.outDir),
     };
-    writeFileAtomic(join(o.outDir, 'metrics.json'), metricsJson(metrics));
-    const notes = [`- model: ${exp.model.architecture}${exp.model.weights ? ` (${exp.model.weights})` : ' (seeded init)'}${trainedBase ? ', base trained in this run' : ''}; ${lora ? (trained ? 'trained adapter' : `adapter ${o.adapter!.from}`) : 'no adapter'}`,
-      `- device: ${device.description}; seed ${exp.seed}`, ''];
-    writeFileAtomic(join(o.outDir, 'metrics.md'), metricsMarkdown(metrics, notes));
-    if (exp.outputs.scores) {
-      writeScoresCsv(join(o.outDir, 'scores.csv'), final.volumes, exp.prompts.pathologies, final.scores, final.truth);
-      if (baseline) writeScoresCsv(join(o.outDir, 'scores.baseline.csv'), baseline.volumes, exp.prompts.pathologies, baseline.scores, baseline.truth);
-    }
+    writeFileAtomic(join(o.outDir, 'run.json'), canonicalJson(run));
+    rep.stop();
+    return { dir: o.outDir, experiment: exp.name, device: device.description, train: trainSummary, metrics, seconds };
+  } finally {
+    (evalExec as RunExecutor | null)?.destroy();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const run = {
-    runVersion: 1,
-    medctc: COMPILER_VERSION,
-    experiment: exp.name,
-    spec: o.source,
-    started,
-    finished: new Date().toISOString(),
-    seconds: { total: seconds, ...times },
-    backend: device.backend,
-    device: device.description,
-    seed: exp.seed,
-    overrides: o.overrides ?? {},
-    data: { root: ds.root, train: doTrain ? ds.train.items.length : null, eval: doEval ? ds.eval.items.length : null, shape: ds.eval.shape },
-    train: trainSummary && exp.train ? { ...trainSummary, batchSize: exp.train.batchSize, droppedPerEpoch: ds.train.items.length % exp.train.batchSize } : null,
-    adapter: trained && exp.outputs.adapter ? ADAPTER_DIR : o.adapter?.from ?? null,
-    files: hashFolder(o.outDir),
-  };
-  writeFileAtomic(join(o.outDir, 'run.json'), canonicalJson(run));
-  rep.stop();
-  return { dir: o.outDir, experiment: exp.name, device: device.description, train: trainSummary, metrics, seconds };
 }
 
 export function summaryLine(e: EvalRun): string {

@@ -3,7 +3,7 @@
 // step's scheduled learning rate, 1-based AdamW step and a fresh dropout seed. A non-finite loss
 // stops training with E5562 before anything is written from the diverged weights.
 import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
-import type { Graph } from '../../compiler/graph/types.js';
+import type { PlanModel } from '../../compiler/plan/types.js';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 import type { Adapter, AdapterSettings, SavedModule } from '../adapter/types.js';
 import type { DataItem } from '../data/dataset.js';
@@ -34,7 +34,8 @@ export interface StepRecord {
 export interface TrainLoopOptions {
   exec: RunExecutor;
   items: readonly DataItem[];
-  text: TextFeeds;
+  /** The text feeds: the same every step (the prompts), or per batch (the CLIP loss's reports). */
+  text: TextFeeds | ((batch: readonly DataItem[]) => TextFeeds);
   train: TrainSpec;
   seed: number;
   /** The spec file, named by diagnostics. */
@@ -80,7 +81,10 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       const volumes = await Promise.all(batch.map((it) => it.load()));
       const lr = lrAt(step - 1);
       const seedForStep = dropoutSeed(o.seed, step);
-      const feeds = { volume: volumeBatch(volumes), input_ids: o.text.input_ids, attention_mask: o.text.attention_mask, targets: targetBatch(batch.map((it) => it.labels)) };
+      const text = typeof o.text === 'function' ? o.text(batch) : o.text;
+      const feeds: Record<string, Float32Array | Int32Array> = { volume: volumeBatch(volumes), input_ids: text.input_ids, attention_mask: text.attention_mask };
+      // The pair losses' targets; the CLIP loss has none (its positives are the diagonal).
+      if ('targets' in exec.plan.inputs) feeds.targets = targetBatch(batch.map((it) => it.labels));
       if (step === 1) assertFeeds(exec.plan, feeds);
       await exec.run(feeds, { lr, adamStep: step, dropoutSeed: seedForStep });
       const loss = (await exec.output('loss'))[0]!;
@@ -102,25 +106,25 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
 }
 
 /** Graph tensor names of every LoRA matrix, A then B per adapted module. */
-export function loraTensorNames(graph: Graph): string[] {
-  return (graph.lora?.adapters ?? []).flatMap((a) => [graph.tensors[a.a]!.name, graph.tensors[a.b]!.name]);
+export function loraTensorNames(model: PlanModel): string[] {
+  return (model.lora?.adapters ?? []).flatMap((a) => [a.a, a.b]);
 }
 
 /** The trained adapter as the executor holds it (LoRA matrices and modules_to_save parameters). */
-export async function trainedAdapter(exec: RunExecutor, graph: Graph, settings: AdapterSettings): Promise<Adapter> {
-  const lora = graph.lora;
+export async function trainedAdapter(exec: RunExecutor, model: PlanModel, settings: AdapterSettings): Promise<Adapter> {
+  const lora = model.lora;
   if (!lora) throw new Error('internal: readAdapter on a graph without LoRA');
   const modules = [];
   for (const a of lora.adapters) {
     modules.push({
       path: a.module, rank: a.rank, alpha: a.alpha, inFeatures: a.inFeatures, outFeatures: a.outFeatures,
-      A: await exec.readTensor(graph.tensors[a.a]!.name), B: await exec.readTensor(graph.tensors[a.b]!.name),
+      A: await exec.readTensor(a.a), B: await exec.readTensor(a.b),
     });
   }
   const saved: SavedModule[] = [];
   for (const path of lora.modulesToSave) {
     const params: SavedModule['params'] = {};
-    for (const t of graph.tensors) {
+    for (const t of model.weights) {
       if (t.role !== 'param' || !t.name.startsWith(`${path}.`)) continue;
       params[t.name.slice(path.length + 1)] = { shape: [...t.shape], data: await exec.readTensor(t.name) };
     }

@@ -3,7 +3,7 @@
 // plausible-looking but meaningless evaluation), and, when the base itself trains, written back as
 // a full state dict that a later experiment can name in `model ... { weights "..." }`.
 import { join } from 'node:path';
-import type { Graph, Tensor as GraphTensor } from '../../compiler/graph/types.js';
+import type { PlanModel, PlanWeight } from '../../compiler/plan/types.js';
 import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
 import { didYouMean } from '../../compiler/check/suggest.js';
 import { fromFloat32, withSafetensors, writeSafetensors } from '../io/safetensors.js';
@@ -12,7 +12,7 @@ import { initWeights } from '../exec/init.js';
 export const MODEL_WEIGHTS_FILE = 'model.safetensors';
 
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-const baseTensors = (graph: Graph): GraphTensor[] => graph.tensors.filter((t) => (t.role === 'param' || t.role === 'buffer') && !t.lora);
+const baseTensors = (model: PlanModel): PlanWeight[] => model.weights.filter((t) => !t.lora);
 
 /** A key prefix that, stripped from the file's names, makes them the model's (DDP's `module.`, a
  *  Lightning `model.`...), to say so in the error instead of leaving the user to guess. */
@@ -28,12 +28,12 @@ function strippablePrefix(fileNames: readonly string[], wanted: ReadonlySet<stri
 }
 
 /**
- * Every base parameter and buffer of `graph` from the safetensors `file` (any float dtype, read as
+ * Every base parameter and buffer of the model (the plan's `model.weights`) from the safetensors `file` (any float dtype, read as
  * f32). A tensor the model needs but the file lacks, a shape that differs, or a non-finite value is
  * an error naming the tensor; tensors the model does not use (e.g. BERT's `position_ids`) are ignored.
  */
-export function loadBaseWeights(graph: Graph, file: string, source: string): Map<string, Float32Array> {
-  const need = baseTensors(graph);
+export function loadBaseWeights(model: PlanModel, file: string, source: string): Map<string, Float32Array> {
+  const need = baseTensors(model);
   return withSafetensors(file, (f) => {
     const names = f.names();
     const missing = need.filter((t) => !f.has(t.name)).map((t) => t.name);
@@ -69,12 +69,12 @@ export function loadBaseWeights(graph: Graph, file: string, source: string): Map
 
 /** The full base state dict after the base trained: what the train executor holds, and for tensors
  *  the train plan never allocated (unused heads, VQ statistics) the values it started from. */
-export async function trainedBaseWeights(graph: Graph, inPlan: ReadonlySet<string>, read: (name: string) => Promise<Float32Array>,
+export async function trainedBaseWeights(model: PlanModel, read: (name: string) => Promise<Float32Array>,
   start: ReadonlyMap<string, Float32Array> | undefined, seed: number): Promise<Map<string, Float32Array>> {
-  const init = start ? null : initWeights(graph, seed);
+  const init = start ? null : initWeights(model.weights, seed);
   const out = new Map<string, Float32Array>();
-  for (const t of baseTensors(graph)) {
-    const v = inPlan.has(t.name) ? await read(t.name) : (start?.get(t.name) ?? init?.get(t.name));
+  for (const t of baseTensors(model)) {
+    const v = t.buffer !== null ? await read(t.name) : (start?.get(t.name) ?? init?.get(t.name));
     if (!v || v.length !== numel(t.shape)) throw new Error(`internal: no value of size ${numel(t.shape)} for base tensor ${t.name}`);
     out.set(t.name, v);
   }
@@ -82,8 +82,8 @@ export async function trainedBaseWeights(graph: Graph, inPlan: ReadonlySet<strin
 }
 
 /** Writes the state dict as `model.safetensors` (f32, sorted names, atomic). */
-export function writeModelWeights(dir: string, graph: Graph, weights: ReadonlyMap<string, Float32Array>, metadata: Record<string, string>): string {
-  const shapes = new Map(graph.tensors.map((t) => [t.name, [...t.shape]]));
+export function writeModelWeights(dir: string, model: PlanModel, weights: ReadonlyMap<string, Float32Array>, metadata: Record<string, string>): string {
+  const shapes = new Map(model.weights.map((t) => [t.name, [...t.shape]]));
   const entries = [...weights.keys()].sort().map((n) => [n, fromFloat32(weights.get(n)!, shapes.get(n)!)] as [string, ReturnType<typeof fromFloat32>]);
   const path = join(dir, MODEL_WEIGHTS_FILE);
   writeSafetensors(path, entries, metadata);

@@ -2,7 +2,7 @@
 // Codes are never reused or renumbered once released.
 export const CODEGEN_CODES = {
   E4001: 'compute backend unavailable',
-  E4002: 'generated kernel failed to compile',
+  // E4002 (generated kernel failed to compile) and E4004 (kernel buffers do not match its
+  // bindings) are retired: both are medctc's own bugs, reported as internal errors (exit 3).
   E4003: 'unknown compute backend',
-  E4004: 'kernel buffers do not match its bindings',
 } as const satisfies Record<string, string>;

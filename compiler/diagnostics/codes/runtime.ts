@@ -33,8 +33,19 @@ export const RUNTIME_CODES = {
   E5565: 'adapter does not fit the experiment',
   E5566: 'base weights do not fit the model',
   E5567: 'base weights hold a non-finite value',
+  E5568: 'build folder does not match its lock',
+  E5569: 'not a build folder',
   // E557x: evaluation (runtime/eval)
   E5570: 'model produced a non-finite score',
+  // E558x: PyTorch checkpoints (runtime/io/pt.ts, zip.ts, torch-pickle.ts)
+  E5580: 'cannot read PyTorch checkpoint',
+  E5581: 'PyTorch checkpoint is truncated or corrupt',
+  E5582: 'checkpoint names a global outside the allow-list',
+  E5583: 'checkpoint holds an object that is not a tensor state dict',
+  E5584: 'checkpoint holds no single state dict',
+  E5585: 'unsupported tensor storage',
+  E5586: 'tensor view lies outside its storage',
+  E5587: 'tensor not found in checkpoint',
 } as const satisfies Record<string, string>;
 
 export type RuntimeCode = keyof typeof RUNTIME_CODES;

@@ -1,15 +1,17 @@
-// The CPU device: buffers are host ArrayBuffers; "compiling" maps a spec to its reference function.
+// The CPU reference device: buffers are host ArrayBuffers (views are byte ranges of them);
+// "compiling" keeps the spec, which the reference interpreter (./reference.ts) runs. It is the
+// living definition of every kernel, written to be read, not to be fast: the oracle the other
+// backends are tested against.
 import type { KernelSpec } from '../../../compiler/kernels/spec.js';
-import { kernelName } from '../../../compiler/kernels/spec.js';
-import { kernelBindings } from '../../../compiler/kernels/bindings.js';
-import type { Device, DeviceBuffer, Program } from '../types.js';
-import { checkBuffers } from '../check.js';
+import type { Device, DeviceBuffer, KernelSource, Program } from '../types.js';
+import { checkBuffers, checkView } from '../check.js';
 import { runReference, type Buffers, type HostArray } from './reference.js';
 
 class CpuBuffer implements DeviceBuffer {
-  readonly data: ArrayBuffer;
-  constructor(readonly bytes: number) { this.data = new ArrayBuffer(Math.max(4, Math.ceil(bytes / 4) * 4)); }
+  constructor(readonly bytes: number, readonly data: ArrayBuffer, readonly offset: number) {}
 }
+
+interface CpuProgram extends Program { readonly kernel: KernelSource }
 
 const VIEW = { f32: Float32Array, i32: Int32Array, u32: Uint32Array } as const;
 
@@ -17,20 +19,36 @@ export class CpuDevice implements Device {
   readonly backend = 'cpu' as const;
   readonly description = 'cpu: TypeScript reference kernels';
   readonly software = true;
-  alloc(bytes: number): DeviceBuffer { return new CpuBuffer(bytes); }
+  readonly target = null;
+  alloc(bytes: number): DeviceBuffer {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    return new CpuBuffer(size, new ArrayBuffer(size), 0);
+  }
+  view(buffer: DeviceBuffer, offset: number, bytes: number): DeviceBuffer {
+    checkView(buffer, offset, bytes);
+    const b = buffer as CpuBuffer;
+    return new CpuBuffer(bytes, b.data, b.offset + offset);
+  }
   async upload(buffer: DeviceBuffer, data: HostArray): Promise<void> {
-    new Uint8Array((buffer as CpuBuffer).data).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const b = buffer as CpuBuffer;
+    new Uint8Array(b.data, b.offset, b.bytes).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
   async download(buffer: DeviceBuffer, out: HostArray): Promise<void> {
-    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array((buffer as CpuBuffer).data, 0, out.byteLength));
+    const b = buffer as CpuBuffer;
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(b.data, b.offset, out.byteLength));
   }
-  async compile(spec: KernelSpec): Promise<Program> { return { name: kernelName(spec), spec }; }
+  async compile(kernels: KernelSource[]): Promise<Program[]> {
+    return kernels.map((kernel): CpuProgram => ({ name: kernel.name, spec: kernel.spec, kernel }));
+  }
   dispatch(program: Program, buffers: DeviceBuffer[]): void {
-    const bindings = kernelBindings(program.spec);
+    const { bindings } = (program as CpuProgram).kernel;
     checkBuffers(program.name, bindings, buffers);
     const named: Buffers = {};
-    bindings.forEach((b, i) => { named[b.name] = new VIEW[b.dtype]((buffers[i] as CpuBuffer).data, 0, b.size); });
-    runReference(program.spec, named);
+    bindings.forEach((b, i) => {
+      const buf = buffers[i] as CpuBuffer;
+      named[b.name] = new VIEW[b.dtype](buf.data, buf.offset, b.size);
+    });
+    runReference(program.spec as KernelSpec, named);
   }
   async synchronize(): Promise<void> {}
   free(): void {}

@@ -1,21 +1,18 @@
 // CUDA device: generated CUDA C compiled by NVRTC to PTX, loaded and launched through the driver API.
 import koffi from 'koffi';
-import type { KernelSpec } from '../../../compiler/kernels/spec.js';
-import { kernelBindings } from '../../../compiler/kernels/bindings.js';
-import { emitKernel } from '../../../compiler/codegen/emit.js';
-import { DiagnosticError } from '../../../compiler/diagnostics/types.js';
-import { diag } from '../../../compiler/diagnostics/catalog.js';
-import type { Device, DeviceBuffer, Program, Unavailable } from '../types.js';
+import { InternalError, type Device, type DeviceBuffer, type KernelSource, type Program, type Unavailable } from '../types.js';
 import type { HostArray } from '../cpu/reference.js';
-import { checkBuffers } from '../check.js';
+import { checkBuffers, checkView } from '../check.js';
 import { loadCuda, type CudaApi } from './driver.js';
 
 export { loadCuda } from './driver.js';
 
+/** Device memory, or a view of it (a pointer offset into the parent allocation). */
 class CuBuffer implements DeviceBuffer {
-  constructor(readonly bytes: number, readonly ptr: bigint) {}
+  constructor(readonly bytes: number, readonly ptr: bigint, readonly owner: boolean) {}
 }
 interface CuProgram extends Program {
+  kernel: KernelSource;
   functions: { fn: unknown; grid: [number, number, number]; block: [number, number, number] }[];
 }
 
@@ -50,7 +47,8 @@ function errorString(api: CudaApi, code: number): string {
 export class CudaDevice implements Device {
   readonly backend = 'cuda' as const;
   readonly software = false;
-  private readonly cache = new Map<string, Promise<CuProgram>>();
+  readonly target = 'cuda' as const;
+  private readonly cache = new Map<string, CuProgram>();
   constructor(private readonly api: CudaApi, readonly description: string, private readonly arch: string) {}
 
   private check(what: string, code: number): void {
@@ -60,7 +58,11 @@ export class CudaDevice implements Device {
   alloc(bytes: number): DeviceBuffer {
     const out = [0n];
     this.check('cuMemAlloc', this.api.cuMemAlloc(out, Math.max(4, bytes)));
-    return new CuBuffer(bytes, BigInt(out[0]!));
+    return new CuBuffer(bytes, BigInt(out[0]!), true);
+  }
+  view(buffer: DeviceBuffer, offset: number, bytes: number): DeviceBuffer {
+    checkView(buffer, offset, bytes);
+    return new CuBuffer(bytes, (buffer as CuBuffer).ptr + BigInt(offset), false);
   }
   async upload(buffer: DeviceBuffer, data: HostArray): Promise<void> {
     this.check('cuMemcpyHtoD', this.api.cuMemcpyHtoD((buffer as CuBuffer).ptr, data, data.byteLength));
@@ -69,14 +71,16 @@ export class CudaDevice implements Device {
     this.check('cuMemcpyDtoH', this.api.cuMemcpyDtoH(out, (buffer as CuBuffer).ptr, out.byteLength));
   }
 
-  compile(spec: KernelSpec): Promise<Program> {
-    const k = emitKernel(spec, 'cuda');
-    let p = this.cache.get(k.name);
-    if (!p) { p = Promise.resolve().then(() => this.build(spec, k)); this.cache.set(k.name, p); }
-    return p;
+  async compile(kernels: KernelSource[]): Promise<Program[]> {
+    return kernels.map((k) => {
+      if (k.target !== 'cuda' || k.source === null) throw new InternalError(`cuda was handed kernel ${k.name} as ${k.target ?? 'a spec'}, not CUDA C`);
+      let p = this.cache.get(k.source);
+      if (!p) { p = this.build(k); this.cache.set(k.source, p); }
+      return p;
+    });
   }
 
-  private build(spec: KernelSpec, k: ReturnType<typeof emitKernel>): CuProgram {
+  private build(k: KernelSource): CuProgram {
     const { api } = this;
     const prog = [null];
     this.check('nvrtcCreateProgram', api.nvrtcCreateProgram(prog, k.source, `${k.name}.cu`, 0, null, null));
@@ -86,8 +90,7 @@ export class CudaDevice implements Device {
       api.nvrtcGetProgramLogSize(prog[0], size);
       const log = Buffer.alloc(Number(size[0]));
       api.nvrtcGetProgramLog(prog[0], log);
-      throw new DiagnosticError(diag('E4002', `CUDA kernel ${k.name} failed to compile with NVRTC: ${log.toString('utf8').replace(/\0+$/, '').trim()}`, null,
-        { help: 'this is a code generator bug: report it with the kernel spec' }));
+      throw new InternalError(`CUDA kernel ${k.name} failed to compile with NVRTC: ${log.toString('utf8').replace(/\0+$/, '').trim()}`);
     }
     const size = [0];
     api.nvrtcGetPTXSize(prog[0], size);
@@ -101,12 +104,12 @@ export class CudaDevice implements Device {
       this.check(`cuModuleGetFunction(${l.entry})`, api.cuModuleGetFunction(fn, mod[0], l.entry));
       return { fn: fn[0], grid: l.grid, block: l.workgroup };
     });
-    return { name: k.name, spec, functions };
+    return { name: k.name, spec: k.spec, kernel: k, functions };
   }
 
   dispatch(program: Program, buffers: DeviceBuffer[]): void {
     const p = program as CuProgram;
-    checkBuffers(p.name, kernelBindings(p.spec), buffers);
+    checkBuffers(p.name, p.kernel.bindings, buffers);
     // kernelParams: an array of pointers, each to one argument (here: a device pointer).
     const n = buffers.length;
     const args = koffi.alloc('uint64_t', n);
@@ -128,6 +131,6 @@ export class CudaDevice implements Device {
   }
 
   async synchronize(): Promise<void> { this.check('cuCtxSynchronize', this.api.cuCtxSynchronize()); }
-  free(buffer: DeviceBuffer): void { this.api.cuMemFree((buffer as CuBuffer).ptr); }
+  free(buffer: DeviceBuffer): void { const b = buffer as CuBuffer; if (b.owner) this.api.cuMemFree(b.ptr); }
   destroy(): void { this.cache.clear(); }
 }

@@ -2,20 +2,17 @@
 // first (a real GPU); where there is none (CPU-only machines), Dawn's OpenGL ES backend in
 // compatibility mode on Mesa llvmpipe, which needs EGL_PLATFORM=surfaceless.
 import { create, globals } from 'webgpu';
-import type { KernelSpec } from '../../../compiler/kernels/spec.js';
-import { kernelBindings } from '../../../compiler/kernels/bindings.js';
-import { emitKernel } from '../../../compiler/codegen/emit.js';
-import { DiagnosticError } from '../../../compiler/diagnostics/types.js';
-import { diag } from '../../../compiler/diagnostics/catalog.js';
-import type { Device, DeviceBuffer, Program, Unavailable } from '../types.js';
+import { InternalError, type Device, type DeviceBuffer, type KernelSource, type Program, type Unavailable } from '../types.js';
 import type { HostArray } from '../cpu/reference.js';
-import { checkBuffers } from '../check.js';
+import { checkBuffers, checkView } from '../check.js';
 
+/** A GPU buffer, or a view of one: bound with a binding offset (256-aligned, as the plan places them). */
 class GpuBuffer implements DeviceBuffer {
-  constructor(readonly bytes: number, readonly buffer: GPUBuffer) {}
+  constructor(readonly bytes: number, readonly buffer: GPUBuffer, readonly offset: number, readonly owner: boolean) {}
 }
 
 interface GpuProgram extends Program {
+  kernel: KernelSource;
   layout: GPUBindGroupLayout;
   pipelines: { pipeline: GPUComputePipeline; grid: [number, number, number] }[];
 }
@@ -57,29 +54,41 @@ export async function openWebGpu(): Promise<WebGpuDevice | Unavailable> {
   const device = await adapter.requestDevice({ requiredLimits });
   const info = adapter.info;
   const software = isSoftware(info) || mode !== 'default';
-  return new WebGpuDevice(device, `webgpu: ${info.description || info.vendor || 'adapter'} (${mode})`, software);
+  return new WebGpuDevice(device, `webgpu: ${info.description || info.vendor || 'adapter'} (${mode})`, software,
+    Math.min(adapter.limits.maxBufferSize, adapter.limits.maxStorageBufferBindingSize));
 }
 
 export class WebGpuDevice implements Device {
   readonly backend = 'webgpu' as const;
+  readonly target = 'wgsl' as const;
   private readonly cache = new Map<string, Promise<GpuProgram>>();
-  constructor(readonly device: GPUDevice, readonly description: string, readonly software: boolean) {}
+  constructor(readonly device: GPUDevice, readonly description: string, readonly software: boolean,
+    /** The largest buffer this adapter can allocate and bind whole. */
+    readonly maxBufferBytes: number) {}
 
   alloc(bytes: number): DeviceBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    return new GpuBuffer(bytes, this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }));
+    return new GpuBuffer(size, this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }), 0, true);
+  }
+
+  view(buffer: DeviceBuffer, offset: number, bytes: number): DeviceBuffer {
+    checkView(buffer, offset, bytes);
+    const b = buffer as GpuBuffer;
+    // Bindings and copies want sizes in multiples of 4 (every element here is 4 bytes wide).
+    return new GpuBuffer(Math.min(Math.ceil(bytes / 4) * 4, b.bytes - offset), b.buffer, b.offset + offset, false);
   }
 
   async upload(buffer: DeviceBuffer, data: HostArray): Promise<void> {
-    // writeBuffer needs a multiple of 4 bytes: every element type here is 4 bytes wide.
-    this.device.queue.writeBuffer((buffer as GpuBuffer).buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    const b = buffer as GpuBuffer;
+    this.device.queue.writeBuffer(b.buffer, b.offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   async download(buffer: DeviceBuffer, out: HostArray): Promise<void> {
+    const b = buffer as GpuBuffer;
     const size = Math.ceil(out.byteLength / 4) * 4;
     const staging = this.device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer((buffer as GpuBuffer).buffer, 0, staging, 0, size);
+    enc.copyBufferToBuffer(b.buffer, b.offset, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(staging.getMappedRange(), 0, out.byteLength));
@@ -87,24 +96,20 @@ export class WebGpuDevice implements Device {
     staging.destroy();
   }
 
-  compile(spec: KernelSpec): Promise<Program> {
-    const k = emitKernel(spec, 'wgsl');
-    let p = this.cache.get(k.name);
-    if (!p) {
-      p = this.build(spec, k);
-      this.cache.set(k.name, p);
-    }
-    return p;
+  compile(kernels: KernelSource[]): Promise<Program[]> {
+    return Promise.all(kernels.map((k) => {
+      if (k.target !== 'wgsl' || k.source === null) throw new InternalError(`webgpu was handed kernel ${k.name} as ${k.target ?? 'a spec'}, not WGSL`);
+      let p = this.cache.get(k.source);
+      if (!p) { p = this.build(k); this.cache.set(k.source, p); }
+      return p;
+    }));
   }
 
-  private async build(spec: KernelSpec, k: ReturnType<typeof emitKernel>): Promise<GpuProgram> {
-    const module = this.device.createShaderModule({ code: k.source, label: k.name });
+  private async build(k: KernelSource): Promise<GpuProgram> {
+    const module = this.device.createShaderModule({ code: k.source!, label: k.name });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length) {
-      throw new DiagnosticError(diag('E4002', `WGSL kernel ${k.name} failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`, null,
-        { help: 'this is a code generator bug: report it with the kernel spec' }));
-    }
+    if (errors.length) throw new InternalError(`WGSL kernel ${k.name} failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
     const layout = this.device.createBindGroupLayout({
       entries: k.bindings.map((b, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.access === 'read' ? 'read-only-storage' as const : 'storage' as const } })),
     });
@@ -115,16 +120,19 @@ export class WebGpuDevice implements Device {
       grid: l.grid,
     })));
     const err = await this.device.popErrorScope();
-    if (err) throw new DiagnosticError(diag('E4002', `WGSL kernel ${k.name}: pipeline creation failed: ${err.message}`, null));
-    return { name: k.name, spec, layout, pipelines };
+    if (err) throw new InternalError(`WGSL kernel ${k.name}: pipeline creation failed: ${err.message}`);
+    return { name: k.name, spec: k.spec, kernel: k, layout, pipelines };
   }
 
   dispatch(program: Program, buffers: DeviceBuffer[]): void {
     const p = program as GpuProgram;
-    checkBuffers(p.name, kernelBindings(p.spec), buffers);
+    checkBuffers(p.name, p.kernel.bindings, buffers);
     const group = this.device.createBindGroup({
       layout: p.layout,
-      entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).buffer } })),
+      entries: buffers.map((b, i) => {
+        const g = b as GpuBuffer;
+        return { binding: i, resource: { buffer: g.buffer, offset: g.offset, size: g.bytes } };
+      }),
     });
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -138,6 +146,6 @@ export class WebGpuDevice implements Device {
   }
 
   synchronize(): Promise<void> { return this.device.queue.onSubmittedWorkDone(); }
-  free(buffer: DeviceBuffer): void { (buffer as GpuBuffer).buffer.destroy(); }
+  free(buffer: DeviceBuffer): void { const b = buffer as GpuBuffer; if (b.owner) b.buffer.destroy(); }
   destroy(): void { this.device.destroy(); }
 }
