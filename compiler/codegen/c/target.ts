@@ -45,12 +45,28 @@ export const C: Target = {
   entry(name, bindings, wg, shared, body, grid = [1, 1, 1]) {
     if (shared.length) throw new Error(`codegen: C entry ${name} uses workgroup memory; it needs a CPU-shaped body`);
     const [wx, wy, wz] = wg, [gx, gy, gz] = grid;
-    const perGroup = wx * wy * wz, total = perGroup * gx * gy * gz;
+    const perGroup = wx * wy * wz, groups = gx * gy * gz, total = perGroup * groups;
+    const head = [`void ${name}(const uint64_t *medctc_args, int medctc_threads) {`, ...argDecls(bindings).map((l) => `  ${l}`), `  const int gx = ${gx};`];
+    const parallel = `  #pragma omp parallel for num_threads(medctc_threads) schedule(static) if (${total} >= ${PARALLEL_MIN})`;
+    const flatBody = wy === 1 && wz === 1 && gz === 1 && !body.some((l) => /\bfor \(/.test(l));
+    if (flatBody) {
+      // One element per invocation, no inner loop: the invocations of a workgroup are SIMD lanes.
+      return [
+        ...head, parallel,
+        `  for (int medctc_wg = 0; medctc_wg < ${groups}; medctc_wg++) {`,
+        `    const int bx = medctc_wg % ${gx}; const int by = medctc_wg / ${gx}; const int bz = 0; const int ty = 0;`,
+        '    (void)bx; (void)by; (void)bz; (void)ty; (void)gx;',
+        '    #pragma omp simd',
+        `    for (int tx = 0; tx < ${wx}; tx++) {`,
+        ...body.map((l) => `      ${l}`),
+        '    }',
+        '  }',
+        '  (void)medctc_threads;',
+        '}',
+      ];
+    }
     return [
-      `void ${name}(const uint64_t *medctc_args, int medctc_threads) {`,
-      ...argDecls(bindings).map((l) => `  ${l}`),
-      `  const int gx = ${gx};`,
-      `  #pragma omp parallel for num_threads(medctc_threads) schedule(static) if (${total} >= ${PARALLEL_MIN})`,
+      ...head, parallel,
       `  for (long medctc_inv = 0; medctc_inv < ${total}L; medctc_inv++) {`,
       `    const int tx = (int)(medctc_inv % ${wx});`,
       `    const int ty = (int)((medctc_inv / ${wx}) % ${wy});`,
