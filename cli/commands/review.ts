@@ -3,5 +3,6 @@
 import type { CommandModule } from 'yargs';
 import { explainCommand } from './explain.js';
 import { metricsCommand } from './metrics.js';
+import { verifyCommand } from './verify.js';
 
-export const reviewCommands: CommandModule<object, any>[] = [explainCommand, metricsCommand];
+export const reviewCommands: CommandModule<object, any>[] = [explainCommand, metricsCommand, verifyCommand];
