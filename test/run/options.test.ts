@@ -27,6 +27,9 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CLI = resolve('dist/cli/medctc.js');
+// Tests wait for each other's runs (two at a time) and for the shared weights file; under a full
+// suite on 2 cores that is well past the default 120 s.
+const RUN_TIMEOUT = 300_000;
 const ROOT = mkdtempSync(join(tmpdir(), 'medctc-options-'));
 const DATA = join(ROOT, 'data'), CACHE = join(ROOT, 'cache');
 afterAll(() => { if (!process.env.MEDCTC_TEST_KEEP) rmSync(ROOT, { recursive: true, force: true }); });
@@ -228,7 +231,7 @@ function expectedPairLoss(scores: Scores, volumes: string[], term: (p: number, t
   return sum / n;
 }
 
-describe.concurrent('train.loss', () => {
+describe.concurrent('train.loss', { timeout: RUN_TIMEOUT }, () => {
   it('pair_mse: step-1 loss = mean (P(present) - target)^2', async () => {
     const [run, scores] = await Promise.all([runSpec('loss-pair_mse', { ...LOSS_RUN, train: lossTrain('pair_mse') }), trainScores()]);
     expect(run.log.map((l) => l.step)).toEqual([1, 2]);
@@ -259,7 +262,7 @@ describe.concurrent('train.loss', () => {
 // ---------------------------------------------------------------------------------------------
 // train.optimizer
 
-describe.concurrent('train.optimizer', () => {
+describe.concurrent('train.optimizer', { timeout: RUN_TIMEOUT }, () => {
   it('adamw: the first step moves every lora_B entry by exactly lr and decays lora_A by lr·weight_decay', async () => {
     const lr = 0.01, wd = 0.5;
     const base = { pathologies: 1, limit: 1 } as const;
@@ -310,7 +313,7 @@ function transformersLr(kind: string, base: number, step: number, warmup: number
   return base * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * 0.5 * 2 * progress)));
 }
 
-describe.concurrent('train.schedule', () => {
+describe.concurrent('train.schedule', { timeout: RUN_TIMEOUT }, () => {
   const lr = 0.01;
   // 5 train volumes, batch 1: 5 steps per epoch.
   const cases: { name: string; schedule: string; epochs: number; kind: string; warmup: number }[] = [
@@ -355,7 +358,7 @@ function expectedThreshold(rows: { p: number; truth: number }[], rule: 'roc_corn
 }
 const accuracyAt = (rows: { p: number; truth: number }[], t: number) => rows.filter((r) => (r.p > t ? 1 : 0) === r.truth).length / rows.length;
 
-describe.concurrent('evaluate.threshold', () => {
+describe.concurrent('evaluate.threshold', { timeout: RUN_TIMEOUT }, () => {
   // The base model with spread scores, evaluated on the 8 train volumes (all 18 labels), no training.
   const evalRun = once(async () => ({ hot: await hotWeights() }));
   const thresholds = new Map<string, Promise<Run>>();
