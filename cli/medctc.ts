@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
+import { weightsCommands } from './commands/weights.js';
 import { reviewCommands } from './commands/review.js';
 import { reportFailure } from './failure.js';
 import { diag } from '../compiler/diagnostics/catalog.js';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
       process.exit(2);
     });
   for (const c of commands) cli = cli.command(c);
+  for (const c of weightsCommands) cli = cli.command(c);
   for (const c of reviewCommands) cli = cli.command(c);
   await cli.parseAsync();
 }
