@@ -4,5 +4,6 @@ import type { CommandModule } from 'yargs';
 import { explainCommand } from './explain.js';
 import { metricsCommand } from './metrics.js';
 import { verifyCommand } from './verify.js';
+import { diffCommand } from './diff.js';
 
-export const reviewCommands: CommandModule<object, any>[] = [explainCommand, metricsCommand, verifyCommand];
+export const reviewCommands: CommandModule<object, any>[] = [explainCommand, diffCommand, verifyCommand, metricsCommand];
