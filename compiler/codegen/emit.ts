@@ -12,6 +12,7 @@ import { C, NO_BARRIER, rawEntry } from './c/target.js';
 import { PRELUDE } from './c/prelude.js';
 import { cGemmProgram } from './c/gemm.js';
 import { cSumsqProgram } from './c/reduce.js';
+import { cAttentionBackwardProgram } from './c/attention.js';
 import { helperSource, type KernelProgram } from './kernels/program.js';
 import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraExpandProgram, loraBackwardInputProgram } from './kernels/gemm.js';
 import { attentionProgram, attentionBackwardProgram } from './kernels/attention.js';
@@ -37,13 +38,15 @@ export interface EmittedKernel {
   bindings: Binding[];
 }
 
-/** C bodies for the kinds whose GPU bodies need workgroup memory; every other kind is rendered
- *  from its shared body through the C table. */
+/** C bodies for the kinds whose GPU bodies need workgroup memory (and attention_backward, whose
+ *  thread-per-row GPU body recomputes every probability twice); every other kind is rendered from
+ *  its shared body through the C table. */
 function cpuProgram(spec: KernelSpec): KernelProgram | null {
   switch (spec.kind) {
     case 'gemm': case 'linear': case 'lora_linear': case 'lora_shrink': case 'lora_expand': case 'lora_backward_input':
       return cGemmProgram(spec, kernelName(spec));
     case 'sumsq': return cSumsqProgram(spec);
+    case 'attention_backward': return cAttentionBackwardProgram(spec);
     default: return null;
   }
 }

@@ -17,7 +17,8 @@ import { randomInputs, cloneBuffers } from '../../kernels/inputs.js';
 import { expectClose } from '../../kernels/harness.js';
 import { cSource, runProgram, sameBits } from './helpers.js';
 
-/** Shapes at the C GEMM's edges: 12×32 and 16×16 micro-tiles, 96-row blocks, 256-deep K panels. */
+/** Shapes at the C GEMM's edges (12×32 and 16×16 micro-tiles, 96-row blocks, 256-deep K panels)
+ *  and sizes that make the other CPU bodies split over threads. */
 const CPU_EDGE_SPECS: KernelSpec[] = [
   { kind: 'gemm', m: 97, k: 513, n: 33, transA: false, transB: true, alpha: 1, bias: true, activation: 'gelu', residual: true, maskB: 0 },
   { kind: 'gemm', m: 13, k: 257, n: 17, transA: true, transB: false, alpha: -0.5, bias: false, activation: 'none', residual: false, maskB: 0.3, stream: 9 },
@@ -26,6 +27,9 @@ const CPU_EDGE_SPECS: KernelSpec[] = [
   { kind: 'lora_linear', m: 200, k: 270, n: 48, r: 16, scaling: 2, dropout: 0.05, stream: 3, bias: true, activation: 'gelu', residual: false },
   { kind: 'lora_backward_input', m: 101, k: 45, n: 300, r: 16, dropout: 0.05, stream: 4 },
   { kind: 'sumsq', numel: 16384 * 3 + 17, tensors: 1, index: 0 },
+  // attention_backward's CPU body (per batch·head scratch): enough pairs to split over threads.
+  { kind: 'attention_backward', batch: 3, heads: 4, nq: 33, nk: 40, dh: 16, scale: 0.25, bias: false, mask: true },
+  { kind: 'attention_backward', batch: 2, heads: 3, nq: 17, nk: 17, dh: 16, scale: 8, bias: true, mask: false },
 ];
 const SPECS = [...SAMPLE_SPECS, ...CPU_EDGE_SPECS];
 
