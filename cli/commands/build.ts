@@ -44,7 +44,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json)' })
     .option('out', { type: 'string', default: 'build', describe: 'build folder (a sweep writes one sub-folder per variant)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout' })
-    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' })
+    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda', 'reference'], describe: 'override the experiment\'s backend (cpu: native C; reference: the TypeScript oracle)' })
     .option('onnx', { type: 'boolean', default: false, describe: 'also write model.onnx: the eval forward with the spec\'s weights, seeded init where it has none, LoRA unmerged' }) as never,
   handler: async (a) => {
     const fail = (diags: Diagnostic[], sources: Map<string, string> = new Map()): void => {

@@ -31,7 +31,7 @@ export function pipelineOptions<T>(y: Argv<T>, what: { train: boolean }): Argv<T
   let a = y
     .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json), or a build folder (`medctc build --out DIR`)' })
     .option('out', { type: 'string', describe: 'run folder (default: the spec\'s outputs.dir; a sweep gets one sub-folder per variant)' })
-    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda'], describe: 'override the experiment\'s backend' })
+    .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda', 'reference'], describe: 'override the experiment\'s backend (cpu: native C; reference: the TypeScript oracle)' })
     .option('json', { type: 'boolean', default: false, describe: 'summary as JSON on stdout, progress as JSON lines on stderr' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
     .option('limit', { type: 'number', describe: 'use at most N volumes per split (overrides data.limit)' });

@@ -59,7 +59,7 @@ export function resolveExperiment(r: Reader, input: VariantInput): ResolvedExper
   const seedE = get('seed');
   const seed = (seedE && r.int(seedE, '/seed', { min: 0, max: 2 ** 32 - 1 })) ?? 0;
   const backendE = get('backend');
-  const backend: BackendName = (backendE && r.enumOf(backendE, r.single(backendE, 'a backend'), '/backend', ['auto', 'cpu', 'webgpu', 'cuda'] as const)) ?? 'auto';
+  const backend: BackendName = (backendE && r.enumOf(backendE, r.single(backendE, 'a backend'), '/backend', ['auto', 'cpu', 'webgpu', 'cuda', 'reference'] as const)) ?? 'auto';
 
   const modelE = get('model');
   if (!modelE && !r.parentChecked) r.missing(decl.namePos, decl.block, 'model', `experiment \`${decl.name}\``, 'model ct_clip { ... }');

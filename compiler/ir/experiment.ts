@@ -7,7 +7,7 @@ export const EXPERIMENT_IR_VERSION = 1 as const;
 
 export type Encoder = 'text' | 'image';
 export type Architecture = 'ct_clip' | 'ct_clip_tiny';
-export type BackendName = 'auto' | 'cpu' | 'webgpu' | 'cuda';
+export type BackendName = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'reference';
 
 export interface ResolvedExperiment {
   irVersion: typeof EXPERIMENT_IR_VERSION;

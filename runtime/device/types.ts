@@ -9,7 +9,8 @@ import type { HostArray } from './cpu/reference.js';
 
 export type { KernelSource, Launch } from '../../compiler/codegen/library.js';
 
-export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'native';
+/** cpu: the native backend (generated C, system compiler); reference: the TypeScript reference kernels, the oracle. */
+export type BackendName = 'reference' | 'cpu' | 'webgpu' | 'cuda';
 
 /** Source languages a device can be handed (null: the TypeScript reference interprets the spec). */
 export type SourceTarget = TargetName;

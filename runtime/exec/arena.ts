@@ -5,7 +5,8 @@
 import type { Arena, Plan, PlanBuffer } from '../../compiler/plan/types.js';
 import type { Device, DeviceBuffer } from '../device/types.js';
 
-export interface ArenaMemory { plannedBytes: number; allocatedBytes: number }
+/** One arena's bytes: planned (compiler/plan/memory.ts) and allocated, in how many allocations. */
+export interface ArenaMemory { plannedBytes: number; allocatedBytes: number; allocations: number }
 export type MemoryReport = Record<Arena, ArenaMemory>;
 
 /** [start, end) byte ranges covering `bufs`, each at most `max` long where buffers allow, cut only
@@ -34,7 +35,7 @@ export class ArenaAllocation {
 
   constructor(plan: Plan, private readonly device: Device, maxBuffer = Number.MAX_SAFE_INTEGER) {
     const planned: Record<Arena, number> = { weights: plan.memory.weightsBytes, state: plan.memory.stateBytes, work: plan.memory.workPeakBytes };
-    this.memory = { weights: { plannedBytes: 0, allocatedBytes: 0 }, state: { plannedBytes: 0, allocatedBytes: 0 }, work: { plannedBytes: 0, allocatedBytes: 0 } };
+    this.memory = { weights: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 }, state: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 }, work: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 } };
     this.views = new Array<DeviceBuffer>(plan.buffers.length);
     for (const arena of ['weights', 'state', 'work'] as const) {
       const bufs = plan.buffers.filter((b) => b.arena === arena);
@@ -46,6 +47,7 @@ export class ArenaAllocation {
         const seg = device.alloc(end - start);
         this.allocations.push(seg);
         this.memory[arena].allocatedBytes += seg.bytes;
+        this.memory[arena].allocations++;
         for (const b of bufs) if (b.offset >= start && b.offset < end) this.views[b.id] = device.view(seg, b.offset - start, roundUp(b.bytes, 4));
       }
     }

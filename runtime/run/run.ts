@@ -89,7 +89,7 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
 
   mkdirSync(o.outDir, { recursive: true });
   clearResults(o.outDir, { adapter: doTrain });
-  const device = o.device ?? await timed('device', () => openDevice(exp.backend));
+  const device = o.device ?? await timed('device', () => openDevice(exp.backend, (line) => rep.note(line, { notice: line })));
   rep.note(`${exp.name}: ${device.description}`, { device: device.description, backend: device.backend });
   const kernels = b.kernels(device.target);
 
@@ -202,6 +202,8 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
       seconds: { total: seconds, ...times },
       backend: device.backend,
       device: device.description,
+      // The native backend's C compiler, flags and thread count (results are bit-reproducible for them).
+      ...('compiler' in device ? { compiler: { ...(device as { compiler: object }).compiler, threads: (device as { threads?: number }).threads ?? null } } : {}),
       seed: exp.seed,
       overrides: o.overrides ?? {},
       memory,

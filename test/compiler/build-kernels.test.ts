@@ -18,7 +18,8 @@ function compileExample(file: string): { c: Compiled; sources: Map<string, strin
   return { c: compileExperiment(checked.experiments[0]!, checked.sources), sources: checked.sources };
 }
 
-/** Kernel names of every step of every plan kernel, as runtime/exec lowers them. */
+/** Kernel names of every step of every plan kernel, lowered again here; each must be the step the
+ *  plan carries (the compiler lowers once, into the plan, and the runtime runs the plan's steps). */
 function dispatchedNames(plans: (Plan | null)[]): Set<string> {
   const names = new Set<string>();
   for (const p of plans) {
@@ -26,30 +27,37 @@ function dispatchedNames(plans: (Plan | null)[]): Set<string> {
     for (const k of p.kernels) {
       const l = lowerKernel(p, k);
       if ('unsupported' in l) throw new Error(`no lowering for ${k.kind}#${k.id}: ${l.unsupported}`);
+      expect(k.steps.map((st) => st.kernel), `${k.kind}#${k.id}`).toEqual(l.steps.map((st) => kernelName(st.spec)));
       for (const st of l.steps) names.add(kernelName(st.spec));
     }
   }
   return names;
 }
 
+const LANGUAGE: Record<string, string> = { cu: 'CUDA', wgsl: 'WGSL', c: 'C' };
+
 describe('build folder kernels/', () => {
   for (const file of ['examples/quickstart.medct', 'examples/medct-vlm.medct']) {
-    it(`${file}: one .wgsl and one .cu per dispatched kernel, each headed by its name`, async () => {
+    it(`${file}: one .wgsl, .cu and .c per dispatched kernel, each headed by its name, and index.json`, async () => {
       const { c } = compileExample(file);
       const dir = tempDir('medctc-kernels-');
       const lock = JSON.parse(await writeBuild(c, dir, { baseDir: '.' }));
       const names = dispatchedNames([c.plans.eval, c.plans.train]);
-      const expected = [...names].flatMap((n) => [`${n}.cu`, `${n}.wgsl`]).sort();
+      const expected = [...names].flatMap((n) => [`${n}.c`, `${n}.cu`, `${n}.wgsl`]).concat('index.json').sort();
       const files = readdirSync(join(dir, 'kernels')).sort();
       expect(files).toEqual(expected);
+      const index = JSON.parse(readFileSync(join(dir, 'kernels', 'index.json'), 'utf8')) as { kernels: Record<string, { targets: Record<string, { file: string }> }> };
+      expect(Object.keys(index.kernels).sort()).toEqual([...names].sort());
+      for (const [n, e] of Object.entries(index.kernels)) expect(Object.values(e.targets).map((t) => t.file).sort()).toEqual([`${n}.c`, `${n}.cu`, `${n}.wgsl`]);
+      expect(lock.outputs['kernels/index.json']).toMatch(/^[0-9a-f]{64}$/);
       // Backward and optimizer kernels run too, so they must be there (the old kind filter dropped most).
       const train = dispatchedNames([c.plans.train]);
       expect([...train].some((n) => n.startsWith('adamw'))).toBe(true);
       expect([...train].some((n) => n.includes('backward'))).toBe(true);
-      for (const f of files) {
-        const name = f.replace(/\.(cu|wgsl)$/, '');
+      for (const f of files.filter((x) => x !== 'index.json')) {
+        const [, name, ext] = /^(.*)\.(cu|wgsl|c)$/.exec(f)!;
         const first = readFileSync(join(dir, 'kernels', f), 'utf8').split('\n')[0];
-        expect(first).toBe(`// medctc kernel ${name} (${f.endsWith('.cu') ? 'CUDA' : 'WGSL'}), generated: do not edit.`);
+        expect(first).toBe(`// medctc kernel ${name} (${LANGUAGE[ext!]}), generated: do not edit.`);
         expect(lock.outputs[`kernels/${f}`]).toMatch(/^[0-9a-f]{64}$/);
       }
     });
@@ -66,7 +74,7 @@ describe('build folder kernels/', () => {
     expect(files).not.toContain('gemm_stale.cu');
     expect(files).toContain('notes.txt'); // not a kernel source: left alone
     expect(Object.keys(lock.outputs).filter((k) => k.startsWith('kernels/') && !k.endsWith('notes.txt')).length)
-      .toBe(2 * dispatchedNames([c.plans.eval, c.plans.train]).size);
+      .toBe(3 * dispatchedNames([c.plans.eval, c.plans.train]).size + 1);
   });
 });
 

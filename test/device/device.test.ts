@@ -4,6 +4,8 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { openDevice, tryOpenDevice, isUnavailable, CpuDevice, dropoutBits, dropoutKeep, loadCuda } from '../../runtime/device/index.js';
 import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { kernelSource } from '../../compiler/codegen/library.js';
+import { InternalError } from '../../runtime/device/types.js';
 import { CATALOG } from '../../compiler/diagnostics/catalog.js';
 
 const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 0;
@@ -18,13 +20,36 @@ describe('openDevice', () => {
     expect(await diagnosticCode(openDevice('metal'))).toBe('E4003');
     expect(CATALOG.has('E4003')).toBe(true);
   });
-  it('opens the CPU reference', async () => {
-    const d = await openDevice('cpu');
-    expect(d.backend).toBe('cpu');
+  it('opens the TypeScript reference under its own name, and cpu is the native backend', async () => {
+    const d = await openDevice('reference');
+    expect(d.backend).toBe('reference');
+    expect(d.target).toBeNull();
+    const cpu = await tryOpenDevice('cpu');
+    // CI machines have gcc: the native backend must open there (a missing compiler says why).
+    if (isUnavailable(cpu)) expect(cpu.reason).toMatch(/compiler|cc/i);
+    else expect(cpu).toMatchObject({ backend: 'cpu', target: 'c', software: true });
+  });
+  it('cpu without a C compiler is E4001 with a hint, and auto falls back with a one-line notice', async () => {
+    const saved = { CC: process.env.CC, PATH: process.env.PATH };
+    process.env.CC = '/nonexistent/cc';
+    process.env.PATH = '/nonexistent';
+    try {
+      expect(await diagnosticCode(openDevice('cpu'))).toBe('E4001');
+      const notices: string[] = [];
+      const d = await openDevice('auto', (l) => notices.push(l));
+      if (d.backend !== 'cuda' && !(d.backend === 'webgpu' && !d.software)) {
+        expect(notices).toHaveLength(1);
+        expect(notices[0]).toMatch(/no native CPU backend/);
+        expect(notices[0]!.split('\n')).toHaveLength(1);
+      }
+    } finally {
+      process.env.CC = saved.CC; process.env.PATH = saved.PATH;
+      if (saved.CC === undefined) delete process.env.CC;
+    }
   });
   it('auto opens a working device', async () => {
     const d = await openDevice('auto');
-    expect(['cpu', 'webgpu', 'cuda']).toContain(d.backend);
+    expect(['cpu', 'webgpu', 'cuda', 'reference']).toContain(d.backend);
     if (!hasGpu) expect(d.backend).not.toBe('cuda');
     d.destroy();
   }, 60_000);
@@ -49,11 +74,25 @@ describe('CUDA loader', () => {
 });
 
 describe('buffers', () => {
-  it('a dispatch with the wrong buffers is E4004', async () => {
+  it('a dispatch with the wrong buffers is an internal error (medctc\'s bug, exit 3), not a diagnostic', async () => {
     const cpu = new CpuDevice();
-    const p = await cpu.compile({ kind: 'gelu', numel: 8 });
-    expect(() => cpu.dispatch(p, [cpu.alloc(32)])).toThrow(DiagnosticError);
-    expect(() => cpu.dispatch(p, [cpu.alloc(32), cpu.alloc(16)])).toThrow(/needs 32/);
+    const [p] = await cpu.compile([kernelSource({ kind: 'gelu', numel: 8 }, null)]);
+    expect(() => cpu.dispatch(p!, [cpu.alloc(32)])).toThrow(InternalError);
+    expect(() => cpu.dispatch(p!, [cpu.alloc(32)])).not.toThrow(DiagnosticError);
+    expect(() => cpu.dispatch(p!, [cpu.alloc(32), cpu.alloc(16)])).toThrow(/needs 32/);
+  });
+  it('views are byte ranges of their parent at 256-aligned offsets', async () => {
+    const cpu = new CpuDevice();
+    const parent = cpu.alloc(1024);
+    const a = cpu.view(parent, 256, 16), b = cpu.view(parent, 512, 16);
+    await cpu.upload(a, Float32Array.of(1, 2, 3, 4));
+    await cpu.upload(b, Float32Array.of(5, 6, 7, 8));
+    const all = new Float32Array(256);
+    await cpu.download(parent, all);
+    expect([...all.subarray(64, 68)]).toEqual([1, 2, 3, 4]);
+    expect([...all.subarray(128, 132)]).toEqual([5, 6, 7, 8]);
+    expect(() => cpu.view(parent, 100, 16)).toThrow(InternalError);
+    expect(() => cpu.view(parent, 768, 512)).toThrow(/view/);
   });
 });
 

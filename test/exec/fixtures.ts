@@ -6,10 +6,17 @@ import type { Plan } from '../../compiler/plan/types.js';
 import type { Device } from '../../runtime/device/types.js';
 import { openWebGpu } from '../../runtime/device/webgpu/device.js';
 import { initWeights } from '../../runtime/exec/init.js';
+import { createExecutor, type ExecutorOptions, type PlanExecutor } from '../../runtime/exec/index.js';
+import { emittedLibrary } from '../../compiler/codegen/library.js';
+
+/** An executor over sources generated in memory for the device's language (what a build folder holds). */
+export function execFor(plan: Plan, device: Device, opts: Omit<ExecutorOptions, 'kernels'> = {}): Promise<PlanExecutor> {
+  return createExecutor(plan, device, { kernels: emittedLibrary(device.target), ...opts });
+}
 import { Rng } from '../../runtime/util/rng.js';
 
 export function weightsWithLora(graph: Graph, seed: number, loraBStd = 0.05): Map<string, Float32Array> {
-  const w = initWeights(graph, seed);
+  const w = initWeights(graph.tensors, seed);
   for (const [name, v] of w) if (name.endsWith('lora_B.weight')) new Rng(seed, 'test-lora-b', name).fillNormal(v, 0, loraBStd);
   return w;
 }

@@ -4,10 +4,10 @@
 // with unit-norm latents.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { createExecutor, type Executor } from '../../runtime/exec/index.js';
+import type { Executor } from '../../runtime/exec/index.js';
 import { PlanRunnerExecutor } from '../run/plan-runner-executor.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
+import { execFor, feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.eval, graph = c.graphs.eval;
@@ -27,7 +27,7 @@ const webgpu = useWebGpu();
 describe('executor: ct_clip_tiny eval forward', () => {
   let cpuOut: Record<string, Float32Array>;
   beforeAll(async () => {
-    const ex = await createExecutor(plan, graph, new CpuDevice());
+    const ex = await execFor(plan, new CpuDevice());
     cpuOut = await forward(ex);
     ex.destroy();
   }, 120_000);
@@ -38,7 +38,7 @@ describe('executor: ct_clip_tiny eval forward', () => {
   }, 120_000);
 
   it('webgpu matches cpu (max abs err <= 1e-4)', async () => {
-    const ex = await createExecutor(plan, graph, webgpu());
+    const ex = await execFor(plan, webgpu());
     const got = await forward(ex);
     ex.destroy();
     for (const n of OUTS) expect(maxAbsDiff(got[n]!, cpuOut[n]!), n).toBeLessThanOrEqual(1e-4);
@@ -46,7 +46,7 @@ describe('executor: ct_clip_tiny eval forward', () => {
 
   it('the LoRA merge matters: B = 0 changes the text and image latents', async () => {
     const zeroB = new Map([...weights].map(([k, v]) => [k, k.endsWith('lora_B.weight') ? new Float32Array(v.length) : v]));
-    const ex = await createExecutor(plan, graph, new CpuDevice());
+    const ex = await execFor(plan, new CpuDevice());
     const base = await forward(ex, zeroB);
     ex.destroy();
     expect(maxAbsDiff(base.text_latent!, cpuOut.text_latent!)).toBeGreaterThan(1e-3);
@@ -69,7 +69,7 @@ describe('executor: ct_clip_tiny eval forward', () => {
   });
 
   it('rejects bad feeds with a clear message', async () => {
-    const ex = await createExecutor(plan, graph, new CpuDevice());
+    const ex = await execFor(plan, new CpuDevice());
     await ex.loadWeights({ seed: 1 });
     await expect(ex.run({ ...feeds, volume: new Float32Array(3) })).rejects.toThrow(/feed volume: 3 values/);
     await expect(ex.run({ ...feeds, extra: new Float32Array(1) })).rejects.toThrow(/unknown feed extra/);

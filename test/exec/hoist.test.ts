@@ -6,10 +6,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerKernel } from '../../compiler/kernels/launch.js';
 import type { Program, DeviceBuffer } from '../../runtime/device/types.js';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { createExecutor, type Executor, type Feeds } from '../../runtime/exec/index.js';
+import type { Executor, Feeds } from '../../runtime/exec/index.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
+import { execFor, feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.eval, graph = c.graphs.eval;
@@ -40,7 +40,7 @@ async function outputs(ex: Executor): Promise<Record<string, Float32Array>> {
 
 /** What a fresh executor (nothing cached) gives for these weights and feeds. */
 async function fresh(feeds: Feeds, w = weights): Promise<Record<string, Float32Array>> {
-  const ex = await createExecutor(plan, graph, new CpuDevice());
+  const ex = await execFor(plan, new CpuDevice());
   await ex.loadWeights({ seed: 11, tensors: w });
   await ex.prepare();
   await ex.run(feeds);
@@ -68,7 +68,7 @@ describe('executor: hoisted invariant kernels (quickstart eval plan)', () => {
 
   it('cpu: 3 volumes on one executor are bit-identical to a fresh executor per volume, and skip the invariant kernels', async () => {
     const dev = new CountingCpu();
-    const ex = await createExecutor(plan, graph, dev);
+    const ex = await execFor(plan, dev);
     await ex.loadWeights({ seed: 11, tensors: weights });
     await ex.prepare();
     const counts: number[] = [];
@@ -86,7 +86,7 @@ describe('executor: hoisted invariant kernels (quickstart eval plan)', () => {
 
   it('cpu: hoistInvariant false recomputes every run (same bytes)', async () => {
     const dev = new CountingCpu();
-    const ex = await createExecutor(plan, graph, dev, { hoistInvariant: false });
+    const ex = await execFor(plan, dev, { hoistInvariant: false });
     await ex.loadWeights({ seed: 11, tensors: weights });
     await ex.prepare();
     for (let i = 0; i < 2; i++) {
@@ -99,7 +99,7 @@ describe('executor: hoisted invariant kernels (quickstart eval plan)', () => {
   }, 120_000);
 
   it('webgpu with hoisting matches cpu over the 3 volumes (max abs err <= 1e-4)', async () => {
-    const ex = await createExecutor(plan, graph, webgpu());
+    const ex = await execFor(plan, webgpu());
     await ex.loadWeights({ seed: 11, tensors: weights });
     await ex.prepare();
     for (let i = 0; i < volumes.length; i++) {
@@ -112,7 +112,7 @@ describe('executor: hoisted invariant kernels (quickstart eval plan)', () => {
 
   it('new prompt feeds between runs recompute, as a fresh executor would (also when the same array is changed in place)', async () => {
     const dev = new CountingCpu();
-    const ex = await createExecutor(plan, graph, dev);
+    const ex = await execFor(plan, dev);
     await ex.loadWeights({ seed: 11, tensors: weights });
     await ex.prepare();
     const f: Feeds = { ...volumes[0]!, input_ids: Int32Array.from(text.input_ids as Int32Array) };
@@ -138,7 +138,7 @@ describe('executor: hoisted invariant kernels (quickstart eval plan)', () => {
 
   it('writeTensor of a text lora_B then prepare recomputes the text tower, as a fresh executor with that weight would', async () => {
     const dev = new CountingCpu();
-    const ex = await createExecutor(plan, graph, dev);
+    const ex = await execFor(plan, dev);
     await ex.loadWeights({ seed: 11, tensors: weights });
     await ex.prepare();
     await ex.run(volumes[0]!);

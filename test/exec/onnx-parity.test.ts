@@ -4,10 +4,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../compiler/export/onnx/index.js';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { createExecutor } from '../../runtime/exec/index.js';
 import { runOnnx } from '../export/ort.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
+import { execFor, feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.eval, graph = c.graphs.eval;
@@ -25,7 +24,7 @@ describe('executor vs onnxruntime on the ONNX export', () => {
   }, 120_000);
 
   it.each(['cpu', 'webgpu'])('ct_clip_tiny eval forward on %s within 1e-4', async (backend) => {
-    const ex = await createExecutor(plan, graph, backend === 'cpu' ? new CpuDevice() : webgpu());
+    const ex = await execFor(plan, backend === 'cpu' ? new CpuDevice() : webgpu());
     await ex.loadWeights({ seed: 13, tensors: weights });
     await ex.prepare();
     await ex.run(feeds);

@@ -3,10 +3,10 @@
 // matches cpu; a step's param grads do not depend on what the grad buffers held before.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { createExecutor, type Executor } from '../../runtime/exec/index.js';
+import type { Executor } from '../../runtime/exec/index.js';
 import { PlanRunnerExecutor } from '../run/plan-runner-executor.js';
 import { compileExample } from './plans.js';
-import { feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
+import { execFor, feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
 
 const c = compileExample('examples/quickstart.medct');
 const plan = c.plans.train!, graph = c.graphs.train!;
@@ -27,7 +27,7 @@ const webgpu = useWebGpu();
 describe('executor: quickstart train step', () => {
   let cpu: { loss: Float32Array; a: Float32Array };
   beforeAll(async () => {
-    const ex = await createExecutor(plan, graph, new CpuDevice());
+    const ex = await execFor(plan, new CpuDevice());
     cpu = await step(ex);
     ex.destroy();
   }, 300_000);
@@ -41,7 +41,7 @@ describe('executor: quickstart train step', () => {
   }, 300_000);
 
   it('webgpu matches cpu', async () => {
-    const ex = await createExecutor(plan, graph, webgpu());
+    const ex = await execFor(plan, webgpu());
     const got = await step(ex);
     ex.destroy();
     expect(maxAbsDiff(got.loss, cpu.loss)).toBeLessThanOrEqual(1e-4);
@@ -50,7 +50,7 @@ describe('executor: quickstart train step', () => {
 
   it('a step\'s param grads do not depend on stale gradient buffers', async () => {
     // On WebGPU for speed: the rule is the executor's, and the kernels reduce in a fixed order.
-    const ex = await createExecutor(plan, graph, webgpu());
+    const ex = await execFor(plan, webgpu());
     await ex.loadWeights({ seed: 21, tensors: weights });
     const names = plan.buffers.filter((b) => b.kind === 'param_grad').map((b) => b.name);
     expect(names.length).toBeGreaterThan(0);

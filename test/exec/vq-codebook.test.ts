@@ -3,9 +3,8 @@
 // straight-through gradient still reaches the encoder below it (the base weights under the VQ move).
 import { describe, expect, it } from 'vitest';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
-import { createExecutor } from '../../runtime/exec/index.js';
 import { feeds, tinyTrain } from '../train/setup.js';
-import { weightsWithLora } from './fixtures.js';
+import { execFor, weightsWithLora } from './fixtures.js';
 
 async function trainAndRead(trainBase: boolean) {
   const { plan, graph } = tinyTrain({ trainBase, dropout: 0.05, batch: 2 });
@@ -16,7 +15,7 @@ async function trainAndRead(trainBase: boolean) {
   const codebook = graph.tensors.filter((t) => t.name.includes('._codebook.') && inPlan.has(t.name)).map((t) => t.name);
   // The last linear of the spatial encoder sits under the VQ: with trainBase it must move.
   const encoder = graph.tensors.find((t) => t.role === 'param' && t.name.startsWith('visual_transformer.enc_spatial_transformer.') && t.name.endsWith('.weight'))!.name;
-  const ex = await createExecutor(plan, graph, new CpuDevice());
+  const ex = await execFor(plan, new CpuDevice());
   await ex.loadWeights({ seed: 3, tensors: weights });
   for (let s = 1; s <= 2; s++) await ex.run(feeds(plan, s), { dropoutSeed: 10 + s, adamStep: s, lr: 1e-2 });
   const after = new Map<string, Float32Array>();

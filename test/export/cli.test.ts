@@ -33,7 +33,7 @@ describe('medctc build --onnx', () => {
     expect(lock.outputs['model.onnx']).toBe(createHash('sha256').update(bytes).digest('hex'));
 
     const c = compileExperiment(checkFiles('examples/quickstart.medct').experiments[0]!);
-    const want = exportOnnx(c.graphs.eval, initWeights(c.graphs.eval, c.experiment.seed));
+    const want = exportOnnx(c.graphs.eval, initWeights(c.graphs.eval.tensors, c.experiment.seed));
     expect(Buffer.compare(bytes, Buffer.from(want))).toBe(0);
 
     const [texts, len] = c.graphs.eval.tensors.find((t) => t.name === 'input_ids')!.shape as [number, number];

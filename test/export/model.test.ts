@@ -61,7 +61,7 @@ describe('onnx export: ct_clip_tiny (quickstart) forward', () => {
 
   beforeAll(async () => {
     c = compileQuickstart();
-    weights = withTrainedB(c.graphs.eval, initWeights(c.graphs.eval, c.experiment.seed));
+    weights = withTrainedB(c.graphs.eval, initWeights(c.graphs.eval.tensors, c.experiment.seed));
     bytes = exportOnnx(c.graphs.eval, weights);
     run = await runOnnxWithDims(bytes, feedsFor(c.graphs.eval));
   });
@@ -128,7 +128,7 @@ describe('onnx export: ct_clip_tiny (quickstart) forward', () => {
   it('exports byte-identical models from the same graph and weights, and from a fresh compile', () => {
     expect(Buffer.from(exportOnnx(c.graphs.eval, weights)).equals(Buffer.from(bytes))).toBe(true);
     const again = compileQuickstart();
-    const w2 = withTrainedB(again.graphs.eval, initWeights(again.graphs.eval, again.experiment.seed));
+    const w2 = withTrainedB(again.graphs.eval, initWeights(again.graphs.eval.tensors, again.experiment.seed));
     expect(Buffer.from(exportOnnx(again.graphs.eval, w2)).equals(Buffer.from(bytes))).toBe(true);
   });
 

@@ -4,13 +4,14 @@ import type { Device } from '../../runtime/device/types.js';
 import { kernelBindings } from '../../compiler/kernels/bindings.js';
 import type { KernelSpec } from '../../compiler/kernels/spec.js';
 import type { Buffers } from '../../runtime/device/cpu/reference.js';
+import { kernelSource } from '../../compiler/codegen/library.js';
 
 export async function runOn(device: Device, spec: KernelSpec, inputs: Buffers): Promise<Buffers> {
   const bindings = kernelBindings(spec);
-  const program = await device.compile(spec);
+  const [program] = await device.compile([kernelSource(spec, device.target)]);
   const bufs = bindings.map((b) => device.alloc(b.size * 4));
   await Promise.all(bindings.map((b, i) => device.upload(bufs[i]!, inputs[b.name]!)));
-  device.dispatch(program, bufs);
+  device.dispatch(program!, bufs);
   await device.synchronize();
   const out: Buffers = {};
   for (const [i, b] of bindings.entries()) {

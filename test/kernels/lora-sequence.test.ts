@@ -5,7 +5,8 @@ import { describe, it, beforeAll, afterAll } from 'vitest';
 import type { Device, DeviceBuffer } from '../../runtime/device/types.js';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
 import { openWebGpu } from '../../runtime/device/webgpu/device.js';
-import { compileSteps, dispatchSteps } from '../../runtime/device/steps.js';
+import { compileSteps, dispatchSteps } from '../../runtime/exec/steps.js';
+import { emittedLibrary } from '../../compiler/codegen/library.js';
 import { kernelBindings } from '../../compiler/kernels/bindings.js';
 import { loraBackwardSteps, loraUnfusedForwardSteps, type KernelStep } from '../../compiler/kernels/lora.js';
 import type { LoraLinearSpec } from '../../compiler/kernels/spec.js';
@@ -26,7 +27,7 @@ async function step(device: Device): Promise<Record<string, Float32Array>> {
   }
   const unfused = loraUnfusedForwardSteps(spec).map((s, i, all) => (i === all.length - 1 ? { ...s, args: ['y0', 'u', 'yu'] } : s));
   const steps: KernelStep[] = [{ spec, args: kernelBindings(spec).map((b) => b.name) }, ...unfused, ...loraBackwardSteps(spec)];
-  dispatchSteps(device, steps, await compileSteps(device, steps), bufs);
+  dispatchSteps(device, steps, await compileSteps(device, emittedLibrary(device.target), steps), bufs);
   await device.synchronize();
   const out: Record<string, Float32Array> = {};
   for (const name of ['y', 'yu', 's', 'ds', 'dx', 'dlora_a', 'dlora_b']) {

@@ -16,7 +16,7 @@ describe('medctc metrics on a real run', () => {
 
   it('reproduces metrics.json (final and baseline) from scores.csv exactly', () => {
     expect(spec).toContain('bootstrap 20 { confidence 0.95; seed 7 }');
-    const run = medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet');
+    const run = medctc('run', file, '--out', out, '--backend', 'reference', '--quiet');
     expect(run.status, run.stderr).toBe(0);
     const saved = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     // The run's own record of how it evaluated (experiment.json), not this test's assumption.

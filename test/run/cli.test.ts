@@ -34,7 +34,7 @@ describe('medctc run: user errors', () => {
     const dir = tempDir('cli-small');
     const file = smallSpec(dir, { volumes: 5, batch: 8 });
     const out = join(dir, 'out');
-    const r = medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet');
+    const r = medctc('run', file, '--out', out, '--backend', 'reference', '--quiet');
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toContain('E5564');
     expect(r.stderr).toContain('fewer than one batch of 8');
@@ -52,7 +52,7 @@ describe('medctc run: user errors', () => {
       modules: [{ path, rank: 4, alpha: 16, inFeatures: 64, outFeatures: 64, A: new Float32Array(4 * 64), B: new Float32Array(64 * 4) }],
       saved: [],
     });
-    const r = medctc('evaluate', file, '--adapter', ad, '--backend', 'cpu', '--quiet');
+    const r = medctc('evaluate', file, '--adapter', ad, '--backend', 'reference', '--quiet');
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toContain('E5565');
     expect(r.stderr).toContain(`${path} is rank 4`);

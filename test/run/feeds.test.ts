@@ -69,10 +69,11 @@ describe('feeds fit the compiled quickstart plans', () => {
 
   it('eval: one volume per run, no targets', () => {
     expect(() => assertFeeds(c.plans.eval, { volume: new Float32Array(D * H * W), ...text })).not.toThrow();
-    checkDataFitsPlan(c.plans.eval, [D, H, W], 2 * P, 'exp.medct');
+    checkDataFitsPlan(c.plans.eval, [D, H, W], text, 'exp.medct');
+    expect(() => checkDataFitsPlan(c.plans.eval, [D, H, W], { input_ids: new Int32Array(L), attention_mask: new Float32Array(L) }, 'exp.medct')).toThrow(/internal: the eval plan takes/);
   });
 
   it('data of another size is E5563 with the size the model takes', async () => {
-    await expectDiagnostic(() => checkDataFitsPlan(c.plans.eval, [16, H, W], 2 * P, 'exp.medct'), 'E5563', [`16x${H}x${W}`, `${D}x${H}x${W}`]);
+    await expectDiagnostic(() => checkDataFitsPlan(c.plans.eval, [16, H, W], text, 'exp.medct'), 'E5563', [`16x${H}x${W}`, `${D}x${H}x${W}`]);
   });
 });

@@ -10,6 +10,7 @@ import { DiagnosticError } from '../../compiler/diagnostics/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import type { DataItem } from '../../runtime/data/dataset.js';
 import type { Feeds, RunExecutor, RunScalars } from '../../runtime/run/executor.js';
+import type { MemoryReport } from '../../runtime/exec/arena.js';
 
 const made: string[] = [];
 afterAll(() => { for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -44,13 +45,15 @@ export function planWithInputs(mode: 'eval' | 'train', inputs: Record<string, { 
     id, name, shape: b.shape, dtype: b.dtype, bytes: 4 * b.shape.reduce((x, y) => x * y, 1), kind: 'input' as const, arena: 'work' as const, offset: 0, tensor: null, live: null,
   }));
   return {
-    planVersion: 2, mode, experiment: 'x', architecture: 'ct_clip_tiny', batch: { images: 1, texts: 1 },
+    planVersion: 3, mode, experiment: 'x', architecture: 'ct_clip_tiny', batch: { images: 1, texts: inputs.input_ids?.shape[0] ?? 1 },
     inputs: Object.fromEntries(buffers.map((b) => [b.name, b.id])), outputs: {}, buffers, kernels: [],
     memory: { alignment: 256, weightsBytes: 0, stateBytes: 0, workPeakBytes: 0, workNaiveBytes: 0, workLowerBoundBytes: 0 },
+    model: { weights: [], lora: null },
   };
 }
 
-export interface Recorded { feeds: Feeds; scalars: Partial<RunScalars> | undefined }
+/** One run() call, and how many tensors had been written (writeTensor) and prepare() calls made before it. */
+export interface Recorded { feeds: Feeds; scalars: Partial<RunScalars> | undefined; written: number; prepared: number }
 
 /** A recording stand-in: `outputs(name, run)` answers output(); tensors answer readTensor(). */
 export class RecordingExecutor implements RunExecutor {
@@ -59,10 +62,11 @@ export class RecordingExecutor implements RunExecutor {
   prepared = 0;
   destroyed = false;
   loaded: { seed: number; tensors?: ReadonlyMap<string, Float32Array> } | null = null;
+  readonly memory: MemoryReport = { weights: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 }, state: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 }, work: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 } };
   constructor(readonly plan: Plan, private outputs: (name: string, run: Recorded, index: number) => Float32Array, private tensors: Map<string, Float32Array> = new Map()) {}
   async loadWeights(o: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }) { this.loaded = o; }
   async prepare() { this.prepared++; }
-  async run(feeds: Feeds, scalars?: Partial<RunScalars>) { this.runs.push({ feeds, scalars }); }
+  async run(feeds: Feeds, scalars?: Partial<RunScalars>) { this.runs.push({ feeds, scalars, written: this.written.size, prepared: this.prepared }); }
   async output(name: string) { return this.outputs(name, this.runs.at(-1)!, this.runs.length - 1); }
   async readTensor(name: string) {
     const t = this.written.get(name) ?? this.tensors.get(name);

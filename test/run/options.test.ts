@@ -1,4 +1,4 @@
-// One real CLI run (`medctc run SPEC --backend cpu`, compiled CLI: build dist first) per option
+// One real CLI run (`medctc run SPEC --backend reference`, compiled CLI: build dist first) per option
 // spec/language.md documents for training and evaluation, each checked against an expectation
 // computed here, independently of the runtime:
 //
@@ -125,7 +125,7 @@ function finiteNumbers(v: unknown, path = '$'): string[] {
 async function runSpec(name: string, s: Spec): Promise<Run> {
   const file = writeSpec(name, s);
   const out = join(ROOT, name);
-  const r = await medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet');
+  const r = await medctc('run', file, '--out', out, '--backend', 'reference', '--quiet');
   expect(r.status, `${name}: ${r.stderr}`).toBe(0);
   const raw: unknown = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   expect(finiteNumbers(raw), `${name}: non-finite metrics`).toEqual([]);
@@ -200,7 +200,7 @@ const once = <T>(f: () => Promise<T>): (() => Promise<T>) => { let p: Promise<T>
 const baseWeights = once(async () => {
   const file = writeSpec('base-weights', { lora: false, limit: 1, pathologies: 1, train: 'loss pair_mse  optimizer adamw { lr 1e-3 }  schedule constant { warmup 1 steps }  epochs 1  batch 1  train_base true' });
   const out = join(ROOT, 'base-weights');
-  const r = await medctc('train', file, '--out', out, '--backend', 'cpu', '--quiet');
+  const r = await medctc('train', file, '--out', out, '--backend', 'reference', '--quiet');
   expect(r.status, r.stderr).toBe(0);
   return join(out, 'model.safetensors');
 });

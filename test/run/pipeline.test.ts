@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileExperiment } from '../../compiler/build.js';
 import { checkFiles } from '../../compiler/check/index.js';
-import type { Graph } from '../../compiler/graph/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import { readAdapter } from '../../runtime/adapter/index.js';
 import { CpuDevice } from '../../runtime/device/index.js';
@@ -16,12 +15,13 @@ import { expectDiagnostic, RecordingExecutor, smallSpec, tempDir } from './helpe
 
 function standIn(opts: { lossAt?: (step: number) => number } = {}) {
   const made: { plan: Plan; exec: RecordingExecutor }[] = [];
-  const create = async (plan: Plan, graph: Graph) => {
+  const create = async (plan: Plan) => {
     const tensors = new Map<string, Float32Array>([['temperature', Float32Array.of(0)]]);
-    const saved = graph.lora?.modulesToSave ?? [];
+    const saved = plan.model.lora?.modulesToSave ?? [];
     const isSaved = (name: string) => saved.some((m) => name.startsWith(`${m}.`));
-    for (const t of graph.tensors) if (t.lora || (t.role === 'param' && isSaved(t.name))) tensors.set(t.name, new Rng(1, t.name).fillUniform(new Float32Array(t.shape.reduce((a, b) => a * b, 1)), -1, 1) as Float32Array);
-    const dim = graph.tensors[graph.outputs.find((x) => x.name === 'text_latent')?.tensor ?? 0]?.shape[1] ?? 4;
+    for (const t of plan.model.weights) if (t.lora || (t.role === 'param' && isSaved(t.name))) tensors.set(t.name, new Rng(1, t.name).fillUniform(new Float32Array(t.shape.reduce((a, b) => a * b, 1)), -1, 1) as Float32Array);
+    const textLatent = plan.outputs['text_latent'];
+    const dim = textLatent === undefined ? 4 : plan.buffers[textLatent]!.shape[1] ?? 4;
     const texts = plan.batch.texts;
     const exec = new RecordingExecutor(plan, (name, run, i) => {
       if (name === 'loss') return Float32Array.of(opts.lossAt ? opts.lossAt(i + 1) : 1 / (i + 1));
@@ -52,24 +52,27 @@ describe('runCompiled with a stand-in executor', () => {
     const s = standIn();
     const out = join(dir, 'out');
     const { c, r } = await runSpec(file, out, s, { baseline: true });
-    // baseline eval, train, final eval: in that order, each destroyed after use.
-    expect(s.made.map((m) => m.plan.mode)).toEqual(['eval', 'train', 'eval']);
+    // One eval executor serves the baseline and the final evaluation; the train executor sits
+    // between them; both are destroyed after use.
+    expect(s.made.map((m) => m.plan.mode)).toEqual(['eval', 'train']);
     expect(s.made.every((m) => m.exec.destroyed && m.exec.loaded?.seed === 7)).toBe(true);
-    const [baseline, train, final] = s.made.map((m) => m.exec);
+    const [evalExec, train] = s.made.map((m) => m.exec);
+    const final = evalExec!;
     // 8 train volumes, batch 2: 4 steps per epoch, 2 epochs.
     expect(train!.runs).toHaveLength(8);
     expect(r.train).toMatchObject({ steps: 8, firstLoss: 1, lastLoss: Math.fround(1 / 8) });
-    // 2 eval volumes, each once, in both evaluations.
-    expect(baseline!.runs).toHaveLength(2);
-    expect(final!.runs).toHaveLength(2);
-    expect(baseline!.written.size).toBe(0);
+    // 2 eval volumes, each once, in both evaluations: the baseline's before any adapter was
+    // written, the final one's after the adapter and a second prepare().
+    expect(evalExec!.runs).toHaveLength(4);
+    expect(evalExec!.runs.slice(0, 2).map((x) => [x.written, x.prepared])).toEqual([[0, 1], [0, 1]]);
     // The final evaluation got every trained LoRA matrix and modules_to_save parameter, exactly as
     // the train executor held them.
     const g = c.graphs.train!;
     const lora = g.tensors.filter((t) => t.lora || (t.role === 'param' && (g.lora?.modulesToSave ?? []).some((m) => t.name.startsWith(`${m}.`)))).map((t) => t.name).sort();
     expect([...final!.written.keys()].sort()).toEqual(lora);
     for (const n of lora) expect(final!.written.get(n)).toEqual(await train!.readTensor(n));
-    expect(final!.prepared).toBe(1);
+    expect(evalExec!.runs.slice(2).every((x) => x.written === lora.length && x.prepared === 2)).toBe(true);
+    expect(final.prepared).toBe(2);
 
     const files = readdirSync(out).sort();
     for (const f of ['adapter', 'experiment.json', 'medctc.lock', 'metrics.json', 'metrics.md', 'plan.eval.json', 'plan.train.json', 'report.md', 'run.json', 'scores.baseline.csv', 'scores.csv', 'train_log.jsonl']) expect(files).toContain(f);
@@ -88,7 +91,7 @@ describe('runCompiled with a stand-in executor', () => {
     expect(q.A).toEqual(await train!.readTensor(`${q.path}.lora_A.weight`));
     expect(q).toMatchObject({ rank: 8, alpha: 16 });
     const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-    expect(run).toMatchObject({ experiment: 'quickstart', seed: 7, backend: 'cpu', data: { train: 8, eval: 2 }, train: { steps: 8, batchSize: 2, droppedPerEpoch: 0 } });
+    expect(run).toMatchObject({ experiment: 'quickstart', seed: 7, backend: 'reference', data: { train: 8, eval: 2 }, train: { steps: 8, batchSize: 2, droppedPerEpoch: 0 } });
     expect(Object.keys(run.files)).toEqual(expect.arrayContaining(['metrics.json', 'scores.csv', 'adapter/adapter_model.safetensors', 'train_log.jsonl', 'plan.train.json']));
     const scores = readFileSync(join(out, 'scores.csv'), 'utf8').trim().split('\n');
     expect(scores).toHaveLength(3);

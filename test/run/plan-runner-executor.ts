@@ -7,6 +7,7 @@ import type { KernelPhase, Plan } from '../../compiler/plan/types.js';
 import type { Device } from '../../runtime/device/types.js';
 import type { Feeds, RunExecutor, RunScalars } from '../../runtime/run/executor.js';
 import { initTensors, PlanRunner } from '../train/harness.js';
+import type { MemoryReport } from '../../runtime/exec/arena.js';
 
 export class PlanRunnerExecutor implements RunExecutor {
   private readonly runner: PlanRunner;
@@ -17,6 +18,11 @@ export class PlanRunnerExecutor implements RunExecutor {
   private readonly graph: Graph;
 
   static create = async (plan: Plan, graph: Graph, device: Device): Promise<RunExecutor> => new PlanRunnerExecutor(plan, graph, device);
+  /** A CreateExecutor for runCompiled: the runner needs the graphs the plans were lowered from. */
+  static over = (graphs: { eval: Graph; train: Graph | null }) => (plan: Plan, device: Device): Promise<RunExecutor> =>
+    PlanRunnerExecutor.create(plan, plan.mode === 'eval' ? graphs.eval : graphs.train!, device);
+  /** The runner allocates per buffer, outside the plan's arenas: nothing to report. */
+  readonly memory: MemoryReport = { weights: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 }, state: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 }, work: { plannedBytes: 0, allocatedBytes: 0, allocations: 0 } };
 
   async loadWeights(o: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }): Promise<void> {
     const w = initTensors(this.graph, o.seed);
@@ -28,7 +34,8 @@ export class PlanRunnerExecutor implements RunExecutor {
     for (const k of this.plan.kernels) {
       if (k.phase !== 'prepare') continue;
       if (k.kind !== 'lora_merge') throw new Error(`prepare kernel ${k.kind}`);
-      const { k: inF, n, r, scaling } = k.spec as unknown as { k: number; n: number; r: number; scaling: number };
+      if (k.spec.kind !== 'lora_merge') throw new Error(`prepare kernel spec ${k.spec.kind}`);
+      const { k: inF, n, r, scaling } = k.spec;
       const [w, a, b] = await Promise.all(k.inputs.map((id) => this.runner.read(id)));
       const out = new Float32Array(n * inF);
       for (let i = 0; i < n; i++) for (let j = 0; j < inF; j++) {

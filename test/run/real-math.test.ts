@@ -22,7 +22,7 @@ function compiled(dir: string, o: SmallSpec) {
 }
 
 const run = (c: ReturnType<typeof compileExperiment>, file: string, out: string, o: Partial<RunOptions> = {}) =>
-  runCompiled(c, { outDir: out, baseDir: join(file, '..'), source: file, progress: 'quiet', device: new CpuDevice(), createExecutor: PlanRunnerExecutor.create, ...o });
+  runCompiled(c, { outDir: out, baseDir: join(file, '..'), source: file, progress: 'quiet', device: new CpuDevice(), createExecutor: PlanRunnerExecutor.over(c.graphs), ...o });
 
 const lines = (f: string) => readFileSync(f, 'utf8').trim().split('\n');
 const losses = (out: string) => lines(join(out, 'train_log.jsonl')).map((l) => (JSON.parse(l) as { loss: number }).loss);
@@ -45,7 +45,7 @@ describe('runCompiled on the plan runner (cpu)', () => {
     expect(readFileSync(join(out1, 'scores.csv'), 'utf8')).not.toBe(readFileSync(join(out1, 'scores.baseline.csv'), 'utf8'));
     // The adapter as written, read back and evaluated, gives the run's final scores.
     const ad = join(out1, 'adapter');
-    await run(c, file, again, { train: false, adapter: { tensors: adapterTensorsFor(c.graphs.eval, readAdapter(ad), ad), from: ad } });
+    await run(c, file, again, { train: false, adapter: { tensors: adapterTensorsFor(c.plans.eval.model, readAdapter(ad), ad), from: ad } });
     expect(readFileSync(join(again, 'scores.csv'), 'utf8')).toBe(readFileSync(join(out1, 'scores.csv'), 'utf8'));
     // Same seed, same bytes.
     await run(c, file, out2);

@@ -19,9 +19,11 @@ function medctc(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 }
 
-const graph = compileExperiment(checkFiles('examples/quickstart.medct').experiments[0]!).graphs.eval;
+const compiled = compileExperiment(checkFiles('examples/quickstart.medct').experiments[0]!);
+const graph = compiled.graphs.eval;
+const model = compiled.plans.eval.model;
 const base = graph.tensors.filter((t) => (t.role === 'param' || t.role === 'buffer') && !t.lora);
-const seeded = initWeights(graph, 5);
+const seeded = initWeights(graph.tensors, 5);
 function checkpoint(dir: string, edit: (m: Map<string, Tensor>) => void = () => {}, dtype: 'F32' | 'BF16' = 'F32'): string {
   const m = new Map<string, Tensor>(base.map((t) => [t.name, fromFloat32(seeded.get(t.name)!, [...t.shape], dtype)]));
   edit(m);
@@ -34,7 +36,7 @@ describe('loadBaseWeights', () => {
   const dir = tempDir('weights');
   it('reads every base tensor by name (bf16 widened exactly), ignores tensors the model does not use', () => {
     const f = checkpoint(dir, (m) => m.set('text_transformer.embeddings.position_ids', fromFloat32(new Float32Array(4), [1, 4])), 'BF16');
-    const w = loadBaseWeights(graph, f, 'exp.medct');
+    const w = loadBaseWeights(model, f, 'exp.medct');
     expect(w.size).toBe(base.length);
     const t = base.find((x) => x.name.endsWith('to_visual_latent.weight'))!;
     // bf16 keeps the top 16 bits of the f32 (round to nearest even): within 2^-8 relative.
@@ -45,17 +47,17 @@ describe('loadBaseWeights', () => {
   it('a tensor the file lacks is E5566 naming it; a DDP "module." prefix is pointed out', async () => {
     const gone = base[3]!.name;
     let f = checkpoint(dir, (m) => m.delete(gone));
-    await expectDiagnostic(() => loadBaseWeights(graph, f, 'exp.medct'), 'E5566', [gone, `1 of the ${base.length}`]);
+    await expectDiagnostic(() => loadBaseWeights(model, f, 'exp.medct'), 'E5566', [gone, `1 of the ${base.length}`]);
     f = checkpoint(dir, (m) => { for (const [k, v] of [...m]) { m.delete(k); m.set(`module.${k}`, v); } });
-    const e = await expectDiagnostic(() => loadBaseWeights(graph, f, 'exp.medct'), 'E5566');
+    const e = await expectDiagnostic(() => loadBaseWeights(model, f, 'exp.medct'), 'E5566');
     expect(e.diagnostics[0]!.help).toContain('"module."');
   });
   it('a wrong shape is E5566 with both shapes; a NaN is E5567 with its place', async () => {
     const t = base.find((x) => x.shape.length === 2)!;
     let f = checkpoint(dir, (m) => m.set(t.name, fromFloat32(new Float32Array(t.shape[0]! * (t.shape[1]! + 1)), [t.shape[0]!, t.shape[1]! + 1])));
-    await expectDiagnostic(() => loadBaseWeights(graph, f, 'exp.medct'), 'E5566', [t.name, `[${t.shape.join(', ')}]`, `[${t.shape[0]}, ${t.shape[1]! + 1}]`]);
+    await expectDiagnostic(() => loadBaseWeights(model, f, 'exp.medct'), 'E5566', [t.name, `[${t.shape.join(', ')}]`, `[${t.shape[0]}, ${t.shape[1]! + 1}]`]);
     f = checkpoint(dir, (m) => { const v = toFloat32(m.get(t.name)!); v[7] = NaN; m.set(t.name, fromFloat32(v, [...t.shape])); });
-    await expectDiagnostic(() => loadBaseWeights(graph, f, 'exp.medct'), 'E5567', [t.name, 'NaN', 'element 7']);
+    await expectDiagnostic(() => loadBaseWeights(model, f, 'exp.medct'), 'E5567', [t.name, 'NaN', 'element 7']);
   });
 });
 
@@ -70,13 +72,13 @@ describe('training the base (cpu)', () => {
     const spec = join(dir, 'pretrain.medct');
     writeFileSync(spec, text);
     const out = join(dir, 'pretrain');
-    let r = medctc('run', spec, '--out', out, '--backend', 'cpu', '--quiet');
+    let r = medctc('run', spec, '--out', out, '--backend', 'reference', '--quiet');
     expect(r.status, r.stderr).toBe(0);
     const saved = readSafetensors(join(out, 'model.safetensors')).tensors;
     expect([...saved.keys()].sort()).toEqual(base.map((t) => t.name).sort());
     expect(existsSync(join(out, 'adapter'))).toBe(false);
     // The step moved trainable weights (not the seeded values any more); the VQ codebook did not move.
-    const init = initWeights(graph, 7);
+    const init = initWeights(graph.tensors, 7);
     const moved = (n: string) => toFloat32(saved.get(n)!).some((v, i) => v !== init.get(n)![i]);
     expect(moved('to_visual_latent.weight')).toBe(true);
     expect(base.filter((t) => t.name.includes('_codebook.')).some((t) => moved(t.name))).toBe(false);
@@ -86,7 +88,7 @@ describe('training the base (cpu)', () => {
     const reuse = join(dir, 'reuse.medct');
     writeFileSync(reuse, text.replace(/model ct_clip_tiny\n/, 'model ct_clip_tiny { weights "pretrain/model.safetensors" }\n').replace(/\n {2}train \{[\s\S]*?\n {2}\}\n/, '\n'));
     expect(readFileSync(reuse, 'utf8')).toContain('weights "pretrain/model.safetensors"');
-    r = medctc('evaluate', reuse, '--out', join(dir, 'reused'), '--backend', 'cpu', '--quiet');
+    r = medctc('evaluate', reuse, '--out', join(dir, 'reused'), '--backend', 'reference', '--quiet');
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(dir, 'reused', 'scores.csv')).equals(readFileSync(join(out, 'scores.csv')))).toBe(true);
   }, 300_000);

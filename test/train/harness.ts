@@ -10,6 +10,7 @@ import type { KernelSpec } from '../../compiler/kernels/spec.js';
 import type { KernelStep } from '../../compiler/kernels/lora.js';
 import { kernelBindings } from '../../compiler/kernels/bindings.js';
 import { kernelName } from '../../compiler/kernels/spec.js';
+import { kernelSource } from '../../compiler/codegen/library.js';
 import { lowerBackwardKernel, type LoweredSteps } from '../../compiler/kernels/launch-backward.js';
 import type { Device, DeviceBuffer, Program } from '../../runtime/device/types.js';
 import { gelu } from '../../runtime/device/cpu/math.js';
@@ -130,7 +131,7 @@ export class PlanRunner {
   private async program(st: KernelStep): Promise<Program> {
     const key = kernelName(st.spec);
     let p = this.programs.get(key);
-    if (!p) { p = await this.device.compile(st.spec); this.programs.set(key, p); }
+    if (!p) { p = (await this.device.compile([kernelSource(st.spec, this.device.target)]))[0]!; this.programs.set(key, p); }
     return p;
   }
 

@@ -22,7 +22,10 @@ export const WGSL: Target = {
   shared: (name, size) => `var<workgroup> ${name}: array<f32, ${size}>;`,
   entry(name, bindings, wg, shared, body) {
     const decls = bindings.map((b, i) =>
-      `@group(0) @binding(${i}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${b.name}: array<${ty[b.dtype]}>;`);
+      // Every binding read_write: plan buffers are views into one arena buffer, and WebGPU forbids
+      // one buffer bound read-only and writable in the same dispatch (even on disjoint ranges).
+      // The header's binding list still says which ones the kernel writes.
+      `@group(0) @binding(${i}) var<storage, read_write> ${b.name}: array<${ty[b.dtype]}>;`);
     return [
       ...decls,
       ...shared,

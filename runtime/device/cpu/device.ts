@@ -16,8 +16,8 @@ interface CpuProgram extends Program { readonly kernel: KernelSource }
 const VIEW = { f32: Float32Array, i32: Int32Array, u32: Uint32Array } as const;
 
 export class CpuDevice implements Device {
-  readonly backend = 'cpu' as const;
-  readonly description = 'cpu: TypeScript reference kernels';
+  readonly backend = 'reference' as const;
+  readonly description = 'reference: TypeScript reference kernels (the oracle every backend is tested against; slow)';
   readonly software = true;
   readonly target = null;
   alloc(bytes: number): DeviceBuffer {

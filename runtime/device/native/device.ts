@@ -71,14 +71,14 @@ export async function openNative(opts: NativeOptions = {}): Promise<NativeDevice
   const dir = opts.cacheDir ?? cacheDir(env);
   let cc: CCompiler | { reason: string };
   try { cc = findCompiler(env, dir); } catch (e) { cc = { reason: `probing the C compiler failed: ${(e as Error).message}` }; }
-  if ('reason' in cc) return { backend: 'native', reason: cc.reason };
+  if ('reason' in cc) return { backend: 'cpu', reason: cc.reason };
   const c = loadLibc();
-  if ('reason' in c) return { backend: 'native', reason: c.reason };
+  if ('reason' in c) return { backend: 'cpu', reason: c.reason };
   return new NativeDevice(cc, c, threadCount(opts), dir);
 }
 
 export class NativeDevice implements Device {
-  readonly backend = 'native' as const;
+  readonly backend = 'cpu' as const;
   readonly software = true;
   readonly target = 'c' as const;
   readonly description: string;
@@ -88,7 +88,7 @@ export class NativeDevice implements Device {
 
   constructor(readonly compiler: CCompiler, private readonly libc: Libc, readonly threads: number, readonly cacheDir: string) {
     const threadNote = compiler.openmp ? `${threads} thread${threads === 1 ? '' : 's'}` : '1 thread (no OpenMP in this compiler)';
-    this.description = `native: ${cpus()[0]?.model.trim() ?? 'CPU'}, ${threadNote}, ${compiler.version}`;
+    this.description = `cpu: ${cpus()[0]?.model.trim() ?? 'CPU'}, ${threadNote}, ${compiler.version}`;
   }
 
   alloc(bytes: number): DeviceBuffer {

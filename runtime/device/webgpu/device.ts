@@ -111,7 +111,8 @@ export class WebGpuDevice implements Device {
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) throw new InternalError(`WGSL kernel ${k.name} failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
     const layout = this.device.createBindGroupLayout({
-      entries: k.bindings.map((b, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.access === 'read' ? 'read-only-storage' as const : 'storage' as const } })),
+      // 'storage' for reads too: see the WGSL target (views of one arena buffer in one dispatch).
+      entries: k.bindings.map((_, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
     });
     const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [layout] });
     this.device.pushErrorScope('validation');

@@ -2,11 +2,11 @@
 //   attention (online softmax): q [2,9,2,8], k/v [2,7,2,8], logits·0.35 + bias[h,nq,nk], key padding mask
 // bindings: q[288] f32, k[224] f32, v[224] f32, bias[126] f32, mask[14] i32, o[288] f32 (out), lse[36] f32 (out)
 
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<i32>;
+@group(0) @binding(0) var<storage, read_write> q: array<f32>;
+@group(0) @binding(1) var<storage, read_write> k: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mask: array<i32>;
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 

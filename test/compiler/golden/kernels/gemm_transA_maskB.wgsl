@@ -12,9 +12,9 @@ fn dropout_bits(seed: u32, idx: u32) -> u32 {
   return h >> 8u;
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> params: array<u32>;
+@group(0) @binding(0) var<storage, read_write> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> params: array<u32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 var<workgroup> As: array<f32, 256>;
 var<workgroup> Bs: array<f32, 256>;

@@ -2,9 +2,9 @@
 //   layer_norm backward over [13,37]: dx (per row), dgamma/dbeta (per column)
 // bindings: x[481] f32, gamma[37] f32, dy[481] f32, dx[481] f32 (out), dgamma[37] f32 (out), dbeta[37] f32 (out), stats[26] f32 (out)
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gamma: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dbeta: array<f32>;

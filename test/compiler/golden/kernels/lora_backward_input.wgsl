@@ -12,11 +12,11 @@ fn dropout_bits(seed: u32, idx: u32) -> u32 {
   return h >> 8u;
 }
 
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> ds: array<f32>;
-@group(0) @binding(3) var<storage, read> lora_a: array<f32>;
-@group(0) @binding(4) var<storage, read> params: array<u32>;
+@group(0) @binding(0) var<storage, read_write> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ds: array<f32>;
+@group(0) @binding(3) var<storage, read_write> lora_a: array<f32>;
+@group(0) @binding(4) var<storage, read_write> params: array<u32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 var<workgroup> As: array<f32, 256>;
 var<workgroup> Bs: array<f32, 512>;

@@ -13,13 +13,13 @@ fn dropout_bits(seed: u32, idx: u32) -> u32 {
   return h >> 8u;
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> lora_a: array<f32>;
-@group(0) @binding(3) var<storage, read> lora_b: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> residual: array<f32>;
-@group(0) @binding(6) var<storage, read> params: array<u32>;
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> lora_a: array<f32>;
+@group(0) @binding(3) var<storage, read_write> lora_b: array<f32>;
+@group(0) @binding(4) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> residual: array<f32>;
+@group(0) @binding(6) var<storage, read_write> params: array<u32>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> s: array<f32>;
 var<workgroup> As: array<f32, 1024>;
