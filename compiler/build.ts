@@ -19,7 +19,7 @@ import type { ResolvedExperiment } from './ir/experiment.js';
 import { buildModel } from './models/index.js';
 import { attachLoss } from './passes/loss.js';
 import { injectLora } from './passes/lora.js';
-import { spanFor, type Sources } from './passes/provenance.js';
+import { overridesOf, spanFor, type Sources } from './passes/provenance.js';
 import { lowerPlan } from './plan/lower.js';
 import type { Plan } from './plan/types.js';
 import { validatePlan } from './plan/validate.js';
@@ -207,6 +207,8 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
     lockVersion: 2,
     compiler: { name: COMPILER_NAME, version: COMPILER_VERSION },
     experiment: exp.name,
+    // `--set` overrides that set values of this experiment (provenance `override`); [] for none.
+    overrides: overridesOf(exp),
     // Where the experiment's relative paths (data root, weights, vocab) resolve, from this folder:
     // what `medctc run BUILD_DIR` needs to find them again.
     specDir: relative(resolve(outDir), resolve(opts.baseDir)).split('\\').join('/') || '.',

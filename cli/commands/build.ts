@@ -11,14 +11,19 @@ import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics
 import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../compiler/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderReport } from '../../compiler/report/render.js';
+import { setArgs, withSet } from '../overrides.js';
 
-interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName; onnx: boolean }
+interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName; onnx: boolean; set?: string | string[] }
 
 export interface Checked { experiments: ResolvedExperiment[]; diagnostics: Diagnostic[]; sources: Map<string, string> }
 
 /** `.json`: a ResolvedExperiment or an array of them (what the checker produces). Otherwise the checker. */
-export function load(file: string): Checked {
+/** `overrides`: `--set` arguments (a resolved `.json` takes none: E0013). */
+export function load(file: string, overrides: readonly string[] = []): Checked {
   if (file.endsWith('.json')) {
+    if (overrides.length) {
+      throw new DiagnosticError(fileDiagnostic('E0013', `--set applies to a .medct spec; \`${file}\` is a resolved experiment`, file, { help: 'override in the spec the experiment was resolved from' }));
+    }
     let v: unknown;
     try {
       v = JSON.parse(readFileSync(file, 'utf8'));
@@ -33,14 +38,14 @@ export function load(file: string): Checked {
     }
     return { experiments: exps, diagnostics: [], sources: new Map() };
   }
-  const r = checkFiles(file);
+  const r = checkFiles(file, { overrides });
   return { experiments: r.experiments, diagnostics: r.diagnostics, sources: r.sources };
 }
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
   command: 'build <file>',
   describe: 'Compile an experiment into execution plans, a parameter/cost report and a lock file',
-  builder: (y) => y
+  builder: (y) => withSet(y)
     .positional('file', { type: 'string', demandOption: true, describe: '.medct spec (or a resolved experiment .json)' })
     .option('out', { type: 'string', default: 'build', describe: 'build folder (a sweep writes one sub-folder per variant)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON on stdout' })
@@ -54,7 +59,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     };
     let checked: Checked;
     try {
-      checked = load(a.file);
+      checked = load(a.file, setArgs(a.set));
     } catch (e) {
       if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
       throw e;

@@ -3,20 +3,21 @@
 import type { CommandModule } from 'yargs';
 import { checkFiles } from '../../compiler/check/index.js';
 import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { setArgs, withSet } from '../overrides.js';
 
-interface CheckArgs { files: string[]; json: boolean }
+interface CheckArgs { files: string[]; json: boolean; set?: string | string[] }
 
 export const checkCommand: CommandModule<object, CheckArgs> = {
   command: 'check <files..>',
   describe: 'Check .medct specs and show the experiments they resolve to',
-  builder: (y) => y
+  builder: (y) => withSet(y)
     .positional('files', { type: 'string', array: true, demandOption: true, describe: '.medct files' })
     .option('json', { type: 'boolean', default: false, describe: 'print diagnostics and results as JSON' }) as never,
   handler: (args) => {
     let failed = false;
     const report: unknown[] = [];
     for (const file of args.files) {
-      const r = checkFiles(file);
+      const r = checkFiles(file, { overrides: setArgs(args.set) });
       const errors = r.diagnostics.some((d) => d.severity === 'error');
       failed ||= errors;
       if (args.json) {

@@ -7,8 +7,9 @@ import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
 import { loadRef } from '../review/load.js';
 import { narrow, rows, valueText, type Row } from '../review/explain.js';
 import { columns, failWith, guarded } from '../review/output.js';
+import { setArgs, withSet } from '../overrides.js';
 
-interface ExplainArgs { file: string; paths: string[]; json: boolean }
+interface ExplainArgs { file: string; paths: string[]; json: boolean; set?: string | string[] }
 
 const MAX_VALUE_COLUMN = 48;
 
@@ -22,14 +23,14 @@ export function explainText(name: string, file: string, rs: Row[]): string {
 export const explainCommand: CommandModule<object, ExplainArgs> = {
   command: 'explain <file> [paths..]',
   describe: 'Show every value of a resolved experiment and where it came from',
-  builder: (y) => y
+  builder: (y) => withSet(y)
     .positional('file', { type: 'string', demandOption: true, describe: '.medct spec or resolved .json; FILE#NAME for one experiment, FILE@REV for a git revision' })
     .positional('paths', { type: 'string', array: true, default: [], describe: 'show only these values (`lora.rank`, `train.optimizer`)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the values and their provenance as JSON' }) as never,
   handler: async (a) => {
     let sources: ReadonlyMap<string, string> = new Map();
     await guarded(a.json, () => {
-      const l = loadRef(a.file);
+      const l = loadRef(a.file, setArgs(a.set));
       sources = l.sources;
       if (l.experiments.length === 0) { failWith(l.diagnostics, l.sources, a.json); return; }
       const warnings = l.diagnostics.filter((d) => d.severity !== 'error');

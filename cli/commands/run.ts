@@ -14,6 +14,7 @@ import { comparisonTable, runBuilt, runCompiled, type RunOptions, type RunResult
 import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/run/build-dir.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
 import { load } from './build.js';
+import { SET_OPTION, setArgs } from '../overrides.js';
 
 export interface PipelineArgs {
   file: string;
@@ -24,6 +25,8 @@ export interface PipelineArgs {
   epochs?: number;
   limit?: number;
   baseline?: boolean;
+  /** `--set PATH=VALUE` (one string, or several). */
+  set?: string | string[];
 }
 
 /** Options every pipeline command takes. */
@@ -34,7 +37,8 @@ export function pipelineOptions<T>(y: Argv<T>, what: { train: boolean }): Argv<T
     .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda', 'reference'], describe: 'override the experiment\'s backend (cpu: native C; reference: the TypeScript oracle)' })
     .option('json', { type: 'boolean', default: false, describe: 'summary as JSON on stdout, progress as JSON lines on stderr' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
-    .option('limit', { type: 'number', describe: 'use at most N volumes per split (overrides data.limit)' });
+    .option('limit', { type: 'number', describe: 'use at most N volumes per split (overrides data.limit)' })
+    .option('set', SET_OPTION);
   if (what.train) {
     a = a
       .option('epochs', { type: 'number', describe: 'override train.epochs' })
@@ -59,6 +63,7 @@ function applyOverrides(e: ResolvedExperiment, a: PipelineArgs): { exp: Resolved
   if (a.limit !== undefined) { exp = { ...exp, data: { ...exp.data, limit: a.limit } }; overrides.limit = a.limit; }
   if (a.epochs !== undefined && exp.train) { exp = { ...exp, train: { ...exp.train, epochs: a.epochs } }; overrides.epochs = a.epochs; }
   if (a.baseline !== undefined) overrides.baseline = a.baseline;
+  if (setArgs(a.set).length) overrides.set = setArgs(a.set);
   return { exp, overrides };
 }
 
@@ -88,7 +93,7 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
       else printResult(r);
       return;
     }
-    const checked = load(a.file);
+    const checked = load(a.file, setArgs(a.set));
     sources = checked.sources;
     const errors = checked.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length || checked.experiments.length === 0) {
@@ -133,7 +138,7 @@ const resultJson = (r: RunResult) => ({
 
 /** Runs an existing build folder: only options that leave the program unchanged apply. */
 async function runBuildFolder(a: PipelineArgs, mode: Parameters<typeof runPipeline>[1]): Promise<RunResult | null> {
-  const changes = (['epochs', 'limit'] as const).filter((k) => a[k] !== undefined);
+  const changes = (['epochs', 'limit', 'set'] as const).filter((k) => a[k] !== undefined);
   if (changes.length) {
     process.stderr.write(`error[E0001]: --${changes[0]} changes the experiment, and a build folder runs as it was built\n  = help: rebuild with the change in the spec, or run the spec file itself\n`);
     process.exitCode = 2;

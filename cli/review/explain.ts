@@ -42,6 +42,7 @@ export function originText(p: Row['provenance'] | undefined, exp: ResolvedExperi
     const what = bound.length ? bound.map(([k, v]) => `${k}=${String(v)}`).join(', ') : Object.entries(exp.variant?.bindings ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(', ');
     return `${pos} (sweep variant ${what})`;
   }
+  if (p.kind === 'override') return `command line (--set ${String((p as { arg?: unknown }).arg)})`;
   // A provenance kind this build does not know yet (e.g. a command-line override): say what it is.
   const rest = Object.entries(p).filter(([k]) => !['kind', 'file', 'line', 'col'].includes(k)).map(([k, v]) => `${k} ${JSON.stringify(v)}`);
   return [pos, `(${p.kind.replace(/_/g, ' ')}${rest.length ? `: ${rest.join(', ')}` : ''})`].filter(Boolean).join(' ');

@@ -66,10 +66,13 @@ function readJsonExperiments(file: string, text: string): ResolvedExperiment[] {
 }
 
 /** Checks the spec the ref names; `experiments` is empty when it has errors (see `diagnostics`). */
-export function loadRef(text: string): Loaded {
+export function loadRef(text: string, overrides: readonly string[] = []): Loaded {
   const ref = parseRef(text);
   const read = ref.rev === null ? undefined : (p: string) => gitShow(ref.rev!, p);
   if (ref.file.endsWith('.json')) {
+    if (overrides.length) {
+      throw new DiagnosticError(fileDiagnostic('E0013', `--set applies to a .medct spec; \`${ref.file}\` is a resolved experiment`, ref.file, { help: 'override in the spec the experiment was resolved from' }));
+    }
     let body: string;
     if (read) body = read(ref.file);
     else {
@@ -82,7 +85,7 @@ export function loadRef(text: string): Loaded {
     return { ref, experiments: select(ref, readJsonExperiments(ref.file, body)), diagnostics: [], sources: new Map() };
   }
   if (read) read(ref.file); // a missing file at the revision is E0012, not "imported file not found"
-  const r = checkFiles(ref.file, read ? { readFile: read } : {});
+  const r = checkFiles(ref.file, { ...(read ? { readFile: read } : {}), overrides });
   const failed = r.diagnostics.some((d) => d.severity === 'error');
   if (failed) return { ref, experiments: [], diagnostics: r.diagnostics, sources: r.sources };
   if (r.experiments.length === 0) {

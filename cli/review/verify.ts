@@ -117,7 +117,7 @@ export function verifyFolder(dir: string, opts: { specDir?: string } = {}): Veri
   const unchecked: string[] = [];
   for (const [name, h] of Object.entries(l.outputs as Record<string, string | null>)) entries.push(entry('outputs', name, join(dir, name), h, hashOf(join(dir, name))));
   for (const [key, v] of Object.entries(l)) {
-    if (['lockVersion', 'compiler', 'experiment', 'specDir', 'outputs'].includes(key)) continue;
+    if (['lockVersion', 'compiler', 'experiment', 'specDir', 'outputs', 'overrides'].includes(key)) continue; // overrides: values, not files
     if (key === 'plans' && isHashMap(v)) {
       for (const [mode, h] of Object.entries(v)) {
         const f = join(dir, `plan.${mode}.json`);

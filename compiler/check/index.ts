@@ -11,6 +11,7 @@ import { loadProgram, type ReadFile } from './program.js';
 import { resolveExperiment } from './resolve.js';
 import { expand, findAxes, MAX_VARIANTS, relativeTo, variantName } from './sweep.js';
 import { Reader } from './values.js';
+import { applyOverrides, COMMAND_LINE, parseOverrides, type Override } from './overrides.js';
 
 export { validateExperiment } from '../ir/validate.js';
 export { DEFAULT_POSITIVE, DEFAULT_NEGATIVE } from './resolve.js';
@@ -18,6 +19,8 @@ export { DEFAULT_POSITIVE, DEFAULT_NEGATIVE } from './resolve.js';
 export interface CheckOptions {
   /** Reads a file by path (default: fs.readFileSync utf8). Throwing means "not found". */
   readFile?: ReadFile;
+  /** Command-line overrides, `PATH=VALUE` as typed after `--set` (compiler/check/overrides.ts). */
+  overrides?: readonly string[];
 }
 
 export interface CheckResult {
@@ -40,6 +43,13 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
   if (!entryFile) return { experiments: [], diagnostics, sources };
   // Syntax errors would surface again as confusing check errors; stop at the parse.
   if (diagnostics.some((d) => d.code.startsWith('E1'))) return { experiments: [], diagnostics: inReadingOrder(prog, diagnostics), sources };
+  let overrides: Override[] = [];
+  if (opts.overrides?.length) {
+    const o = parseOverrides(opts.overrides, prog);
+    sources.set(COMMAND_LINE, o.text);
+    if (o.diagnostics.length) return { experiments: [], diagnostics: o.diagnostics, sources };
+    overrides = o.overrides;
+  }
 
   const experiments: ResolvedExperiment[] = [];
   const used = new Set<LetDecl>();
@@ -58,6 +68,12 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
     const flat = flatten(prog, decl.name, local, reportedCycles);
     if (!flat) { push(local); continue; }
     const fileOf = (n: object) => prog.fileOf.get(n) ?? prog.entry;
+    if (overrides.length) {
+      flat.entries = applyOverrides(flat.entries, overrides, (copy, from) => {
+        flat.definedIn.set(copy, from ? flat.definedIn.get(from)! : decl.name);
+        prog.fileOf.set(copy, from ? fileOf(from) : COMMAND_LINE);
+      }, local);
+    }
     const axes = findAxes(flat.entries, fileOf, local, prog.silenced);
     const count = axes.reduce((n, a) => n * a.sweep.items.length, 1);
     if (count > MAX_VARIANTS) {

@@ -8,6 +8,7 @@ import type { Provenance } from '../ir/experiment.js';
 import { lineCol } from '../diagnostics/render.js';
 import type { Program } from './program.js';
 import { didYouMean } from './suggest.js';
+import { COMMAND_LINE } from './overrides.js';
 import type { LetDecl } from '../../grammar/ast.js';
 
 export interface FieldRule { repeat?: boolean }
@@ -43,6 +44,7 @@ export class Reader {
     const { line, col } = lineCol(text, v.start);
     const from = this.definedIn.get(entry);
     if (this.swept.has(v)) this.prov[ptr] = { kind: 'sweep', file, line, col };
+    else if (file === COMMAND_LINE) this.prov[ptr] = { kind: 'override', arg: (text.split('\n')[line - 1] ?? '').replace(/^--set /, ''), file, line, col };
     else if (from !== undefined && from !== this.expName) this.prov[ptr] = { kind: 'inherited', from, file, line, col };
     else this.prov[ptr] = { kind: 'source', file, line, col };
   }

@@ -34,7 +34,9 @@ export type Provenance =
   | { kind: 'source'; file: string; line: number; col: number }
   | { kind: 'default' }
   | { kind: 'inherited'; from: string; file: string; line: number; col: number }
-  | { kind: 'sweep'; file: string; line: number; col: number };
+  | { kind: 'sweep'; file: string; line: number; col: number }
+  /** Set on the command line (`--set ARG`); file is `<command line>`, line the override's position among them. */
+  | { kind: 'override'; arg: string; file: string; line: number; col: number };
 
 // ---------------------------------------------------------------- model
 

@@ -164,14 +164,15 @@ function ctvit(c: Ctx, path: string, video: number, s: ImageEncoderSizes): numbe
   x = g.op('reshape', [x], { shape: [b, h * w, t, s.dim] }, path, 'temporal_out');
   x = g.op('permute', [x], { perm: [0, 2, 1, 3] }, path, 'time_major');
   x = g.op('reshape', [x], { shape: [b, t * h * w, s.dim] }, path, 'packed');
-  // VectorQuantize(use_cosine_sim): codebook buffers only; eval behaviour always (no EMA).
+  // VectorQuantize(use_cosine_sim): codebook buffers only; eval behaviour always (no EMA). The
+  // official checkpoints' layout: initted, cluster_size, embed (no embed_avg: which EMA buffers a
+  // checkpoint has depends on the vector-quantize-pytorch version; loading never demands them).
   const vq = `${path}.vq`;
   g.module(vq, 'vector_quantize');
   g.module(`${vq}._codebook`, 'vector_quantize');
   g.param(`${vq}._codebook`, 'initted', [1], ONES, 'buffer');
   g.param(`${vq}._codebook`, 'cluster_size', [1, s.codebookSize], ZEROS, 'buffer');
   const embed = g.param(`${vq}._codebook`, 'embed', [1, s.codebookSize, s.dim], { kind: 'normal', std: 1 }, 'buffer');
-  g.param(`${vq}._codebook`, 'embed_avg', [1, s.codebookSize, s.dim], ZEROS, 'buffer');
   x = g.op('vq_nearest', [x, embed], {}, vq, 'quantized');
   // Decoder heads: in the state dict and the parameter count, unused by CT-CLIP.
   g.module(`${path}.to_pixels_first_frame`, 'sequential', { used: false });

@@ -35,3 +35,17 @@ export function spanFor(exp: ResolvedExperiment, sources: Sources | undefined, .
   }
   return null;
 }
+
+/** The command-line overrides (`--set ARG`) that set values of `exp`, in command-line order, from
+ *  its provenance; a sweep written on the command line is listed as the variant's binding. */
+export function overridesOf(exp: ResolvedExperiment): string[] {
+  const found = new Map<string, number>();
+  for (const p of Object.values(exp.provenance)) {
+    if (p.kind === 'override' && !found.has(p.arg)) found.set(p.arg, p.line);
+  }
+  for (const [k, v] of Object.entries(exp.variant?.bindings ?? {})) {
+    const p = exp.provenance[`/variant/bindings/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`];
+    if (p && p.kind === 'sweep' && p.file === '<command line>') found.set(`${k}=${JSON.stringify(v)} (sweep)`, p.line);
+  }
+  return [...found].sort((a, b) => a[1] - b[1]).map(([arg]) => arg);
+}

@@ -1,6 +1,14 @@
 // Percentile bootstrap over volumes: each replicate draws N volumes with replacement (seeded), and
 // every metric (threshold included, re-selected on the replicate unless the caller fixes it) is
 // recomputed, so the interval covers the threshold choice too. Deterministic for a seed.
+//
+// Single-class resamples: skip and count. A replicate in which a label has only one class (no
+// positives or no negatives drawn) has no ROC and no threshold to select, so it contributes
+// nothing to that label's intervals (every metric of the label is left out for that replicate,
+// rather than evaluated at CT-CLIP's fallback threshold 0) and the means of that replicate average
+// the labels that are defined in it; `singleClassReplicates[l]` counts the skipped replicates and
+// the reports print it. (Stratified resampling would change what the interval estimates: the
+// joint resample of volumes is what lets one replicate give every label and the means.)
 import { Rng } from '../util/rng.js';
 import { groupTotals, type RankedLabel } from './ranking.js';
 import { labelMetrics, meanMetrics, type LabelMetrics, type MeanMetrics } from './metrics.js';
@@ -53,7 +61,7 @@ export function bootstrap(ranked: readonly RankedLabel[], rule: ThresholdRule, s
     for (let i = 0; i < n; i++) weights[rng.int(n)]! += 1;
     const ms = ranked.map((r, l) => {
       const g = groupTotals(r, weights);
-      if (g.P === 0 || g.N === 0) singleClass[l]! += 1;
+      if (g.P === 0 || g.N === 0) { singleClass[l]! += 1; return UNDEFINED_LABEL; }
       return labelMetrics(g, rule, fixedThresholds?.[l]);
     });
     ms.forEach((m, l) => { for (const k of Object.keys(m) as (keyof LabelMetrics)[]) perLabel[l]![k].push(m[k]); });
@@ -67,6 +75,8 @@ export function bootstrap(ranked: readonly RankedLabel[], rule: ThresholdRule, s
     singleClassReplicates: singleClass,
   };
 }
+
+const UNDEFINED_LABEL: LabelMetrics = { auroc: NaN, threshold: NaN, accuracy: NaN, precision: NaN, recall: NaN, specificity: NaN, f1: NaN, weightedF1: NaN };
 
 function emptyColumns<K extends string>(keys: K[]): Record<K, number[]> {
   return Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>;

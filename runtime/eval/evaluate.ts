@@ -3,7 +3,7 @@
 import type { EvaluateSpec, Metric } from '../../compiler/ir/experiment.js';
 import { bootstrap, type BootstrapSettings, type Interval } from './bootstrap.js';
 import { groupTotals, rankLabel } from './ranking.js';
-import { labelMetrics, meanMetrics, METRIC_FIELDS, type LabelMetrics, type MeanMetrics } from './metrics.js';
+import { degenerateOf, labelMetricsAndConfusion, meanMetrics, METRIC_FIELDS, type Degenerate, type LabelMetrics, type MeanMetrics } from './metrics.js';
 import type { ThresholdRule } from './threshold.js';
 
 type Nullable<T> = { [K in keyof T]: number | null };
@@ -15,6 +15,10 @@ export interface LabelResult {
   metrics: Nullable<LabelMetrics>;
   /** Bootstrap intervals per metric, when requested. */
   ci: Record<keyof LabelMetrics, Interval | null> | null;
+  /** The threshold predicts every volume negative (`all_negative`) or positive (`all_positive`); null otherwise. */
+  degenerate: Degenerate;
+  /** Bootstrap resamples in which the label had one class: skipped for its intervals (null without a bootstrap). */
+  singleClassResamples: number | null;
 }
 
 export interface EvalResults {
@@ -37,7 +41,8 @@ export interface EvalInput {
   truth: readonly ArrayLike<number>[];
 }
 
-const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x);
+// NaN (undefined) and youden's +inf threshold (predict nothing) are null in JSON.
+const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 function nullable<T extends object>(o: T): Nullable<T> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, orNull(v as number)])) as Nullable<T>;
 }
@@ -49,11 +54,15 @@ export function evaluateScores(input: EvalInput, spec: Pick<EvaluateSpec, 'thres
     Float64Array.from(input.scores, (row) => row[l]!),
     Uint8Array.from(input.truth, (row) => row[l]!),
   ));
-  const per = ranked.map((r) => labelMetrics(groupTotals(r, null), spec.threshold));
+  const full = ranked.map((r) => labelMetricsAndConfusion(groupTotals(r, null), spec.threshold));
+  const per = full.map((f) => f.metrics);
   const boot = spec.bootstrap ? bootstrap(ranked, spec.threshold, spec.bootstrap) : null;
   const labels = input.labels.map((label, l): LabelResult => {
     const pos = ranked[l]!.truth.reduce((a, b) => a + b, 0);
-    return { label, positives: pos, negatives: N - pos, metrics: nullable(per[l]!), ci: boot ? boot.labels[l]! : null };
+    return {
+      label, positives: pos, negatives: N - pos, metrics: nullable(per[l]!), ci: boot ? boot.labels[l]! : null,
+      degenerate: degenerateOf(full[l]!.confusion), singleClassResamples: boot ? boot.singleClassReplicates[l]! : null,
+    };
   });
   return {
     volumes: N,
@@ -64,6 +73,23 @@ export function evaluateScores(input: EvalInput, spec: Pick<EvaluateSpec, 'thres
     aurocExcluded: input.labels.filter((_, l) => Number.isNaN(per[l]!.auroc)),
     bootstrap: spec.bootstrap ? { ...spec.bootstrap } : null,
   };
+}
+
+/** The threshold, marked `*` (predicts no volume present) or `+` (predicts every volume present)
+ *  when it is degenerate; youden's +inf threshold shows as `inf*`. */
+export function thresholdCell(l: Pick<LabelResult, 'metrics' | 'degenerate'>, num: (x: number | null) => string): string {
+  const t = l.metrics.threshold === null && l.degenerate === 'all_negative' ? 'inf' : num(l.metrics.threshold);
+  return `${t}${l.degenerate === 'all_negative' ? '*' : l.degenerate === 'all_positive' ? '+' : ''}`;
+}
+
+/** The legend of the marks, naming the labels; [] when no threshold is degenerate. */
+export function degenerateNotes(r: Pick<EvalResults, 'labels'>): string[] {
+  const neg = r.labels.filter((l) => l.degenerate === 'all_negative').map((l) => l.label);
+  const pos = r.labels.filter((l) => l.degenerate === 'all_positive').map((l) => l.label);
+  const out: string[] = [];
+  if (neg.length) out.push(`* degenerate threshold, predicts no volume present (accuracy = share of negatives, F1 0): ${neg.join(', ')}`);
+  if (pos.length) out.push(`+ degenerate threshold, predicts every volume present: ${pos.join(', ')}`);
+  return out;
 }
 
 const HEADINGS: Record<Metric, string> = {
@@ -84,7 +110,7 @@ export function renderTable(r: EvalResults, opts: { format?: 'text' | 'markdown'
   const head = ['Label', 'Pos/N', ...(showThreshold ? ['Thr'] : []), ...metrics.map((m) => HEADINGS[m])];
   const rows = r.labels.map((l) => [
     l.label, `${l.positives}/${l.positives + l.negatives}`,
-    ...(showThreshold ? [num(l.metrics.threshold)] : []),
+    ...(showThreshold ? [thresholdCell(l, num)] : []),
     ...metrics.map((m) => withCi(l.metrics[METRIC_FIELDS[m].label], l.ci?.[METRIC_FIELDS[m].label])),
   ]);
   rows.push([
@@ -95,7 +121,12 @@ export function renderTable(r: EvalResults, opts: { format?: 'text' | 'markdown'
   if (r.aurocExcluded.length > 0) notes.push(`AUROC undefined (one class only), left out of the mean: ${r.aurocExcluded.join(', ')}`);
   if (r.bootstrap) notes.push(`[lo, hi]: ${Math.round(r.bootstrap.confidence * 100)}% percentile bootstrap, ${r.bootstrap.samples} resamples, seed ${r.bootstrap.seed}`);
   const rule = r.threshold.kind === 'fixed' ? `fixed ${r.threshold.value}` : r.threshold.kind;
-  notes.push(`threshold: ${rule}; predict present when P(present) > threshold`);
+  notes.push(`threshold: ${rule}; predict present when P(present) ${r.threshold.kind === 'youden' ? '>=' : '>'} threshold${r.threshold.kind === 'youden' ? ' (exact ROC, scikit-learn roc_curve)' : r.threshold.kind === 'roc_corner' ? ' (CT-CLIP grid linspace(0, 1, 100))' : ''}`);
+  notes.push(...degenerateNotes(r));
+  const skipped = r.labels.filter((l) => (l.singleClassResamples ?? 0) > 0);
+  if (r.bootstrap && skipped.length) {
+    notes.push(`single-class resamples skipped for that label's intervals (skip and count): ${skipped.map((l) => `${l.label} ${l.singleClassResamples}/${r.bootstrap!.samples}`).join(', ')}`);
+  }
 
   if (opts.format === 'markdown') {
     const line = (cells: string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;

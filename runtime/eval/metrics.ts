@@ -10,7 +10,7 @@
 // zero_division default. AUROC of a single-class label is NaN, reported, and left out of means.
 import type { Metric } from '../../compiler/ir/experiment.js';
 import { aurocFromGroups, confusionSweep, type Confusion, type GroupTotals } from './ranking.js';
-import { selectThreshold, type ThresholdRule } from './threshold.js';
+import { below, inclusive, selectThreshold, type ThresholdRule } from './threshold.js';
 
 export interface LabelMetrics {
   auroc: number;
@@ -66,9 +66,24 @@ export function metricsFromConfusion(c: Confusion): Omit<LabelMetrics, 'auroc' |
 
 /** Every per-label metric for one label's weighted groups; `threshold` overrides the rule when given. */
 export function labelMetrics(g: GroupTotals, rule: ThresholdRule, threshold?: number): LabelMetrics {
+  return labelMetricsAndConfusion(g, rule, threshold).metrics;
+}
+
+/** labelMetrics with the confusion counts at the threshold (what `degenerate` reads). */
+export function labelMetricsAndConfusion(g: GroupTotals, rule: ThresholdRule, threshold?: number): { metrics: LabelMetrics; confusion: Confusion } {
   const t = threshold ?? selectThreshold(g, rule);
-  const [c] = confusionSweep(g, [t]);
-  return { auroc: aurocFromGroups(g), threshold: t, ...metricsFromConfusion(c!) };
+  // youden predicts present when P >= t (roc_curve's convention); the others when P > t.
+  const [c] = confusionSweep(g, [inclusive(rule) ? below(t) : t]);
+  return { metrics: { auroc: aurocFromGroups(g), threshold: t, ...metricsFromConfusion(c!) }, confusion: c! };
+}
+
+/** A threshold that predicts every volume negative (nothing present) or every volume positive. */
+export type Degenerate = 'all_negative' | 'all_positive' | null;
+
+export function degenerateOf(c: Confusion): Degenerate {
+  if (c.tp + c.fp === 0) return 'all_negative';
+  if (c.tn + c.fn === 0) return 'all_positive';
+  return null;
 }
 
 export function meanMetrics(per: readonly LabelMetrics[]): MeanMetrics {

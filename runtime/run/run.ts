@@ -112,7 +112,10 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
     planTraining(ds.train.items.length, exp.train!, o.source);
   }
 
-  const weights = exp.model.weights ? loadBaseWeights(evalPlan.model, resolve(baseDir, exp.model.weights), o.source) : undefined;
+  const weights = exp.model.weights ? loadBaseWeights(evalPlan.model, resolve(baseDir, exp.model.weights), o.source, {
+    seed: exp.seed,
+    onUnused: (names) => rep.note(`warning: ${exp.model.weights} holds ${names.length} tensor(s) the model does not use, e.g. ${names.slice(0, 3).join(', ')}`, { warning: 'unused tensors', names }),
+  }) : undefined;
   // After a run that trains the base, evaluation uses the trained base.
   let evalBase = weights;
   const create = o.createExecutor ?? createExecutor;

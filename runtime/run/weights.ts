@@ -1,12 +1,17 @@
-// Base weights of a run: read from the spec's safetensors file by state-dict name (strictly: a real
-// checkpoint that silently falls back to seeded values for a misnamed tensor would produce a
-// plausible-looking but meaningless evaluation), and, when the base itself trains, written back as
-// a full state dict that a later experiment can name in `model ... { weights "..." }`.
+// Base weights of a run: read from the spec's weights file — safetensors or a PyTorch checkpoint
+// (`torch.save`, read without running any pickle code: runtime/io/state-dict.ts) — by state-dict
+// name, strictly: a real checkpoint that silently falls back to seeded values for a misnamed tensor
+// would produce a plausible-looking but meaningless evaluation. The one exception is the VQ's
+// EMA-only buffers, which the forward never reads and whose presence depends on the
+// vector-quantize-pytorch version that wrote the file. When the base itself trains, it is written
+// back as a full state dict that a later experiment can name in `model ... { weights "..." }`.
 import { join } from 'node:path';
 import type { PlanModel, PlanWeight } from '../../compiler/plan/types.js';
 import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
 import { didYouMean } from '../../compiler/check/suggest.js';
-import { fromFloat32, withSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { fromFloat32, writeSafetensors } from '../io/safetensors.js';
+import { withStateDict } from '../io/state-dict.js';
+import { EMA_ONLY_BUFFERS } from '../../compiler/models/match.js';
 import { initWeights } from '../exec/init.js';
 
 export const MODEL_WEIGHTS_FILE = 'model.safetensors';
@@ -32,10 +37,16 @@ function strippablePrefix(fileNames: readonly string[], wanted: ReadonlySet<stri
  * f32). A tensor the model needs but the file lacks, a shape that differs, or a non-finite value is
  * an error naming the tensor; tensors the model does not use (e.g. BERT's `position_ids`) are ignored.
  */
-export function loadBaseWeights(model: PlanModel, file: string, source: string): Map<string, Float32Array> {
-  const need = baseTensors(model);
-  return withSafetensors(file, (f) => {
+export function loadBaseWeights(model: PlanModel, file: string, source: string, opts: { seed?: number; onUnused?: (names: string[]) => void } = {}): Map<string, Float32Array> {
+  const all = baseTensors(model);
+  return withStateDict(file, (f) => {
     const names = f.names();
+    // EMA-only buffers the file lacks take their initial values (the forward never reads them).
+    const absentEma = new Set(all.filter((t) => EMA_ONLY_BUFFERS.includes(t.name) && !f.has(t.name)).map((t) => t.name));
+    const need = all.filter((t) => !absentEma.has(t.name));
+    const known = new Set(all.map((t) => t.name));
+    const unused = names.filter((n) => !known.has(n));
+    if (unused.length) opts.onUnused?.(unused);
     const missing = need.filter((t) => !f.has(t.name)).map((t) => t.name);
     if (missing.length > 0) {
       const prefix = strippablePrefix(names, new Set(missing));
@@ -63,6 +74,8 @@ export function loadBaseWeights(model: PlanModel, file: string, source: string):
       }
       out.set(t.name, v);
     }
+    const init = initWeights(all.filter((t) => absentEma.has(t.name)), opts.seed ?? 0);
+    for (const [n, v] of init) out.set(n, v);
     return out;
   });
 }

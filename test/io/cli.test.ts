@@ -36,7 +36,7 @@ describe('medctc convert', () => {
       expect(t.dtype, name).toBe(w.dtype);
       expect(t.shape, name).toEqual(w.shape);
       const got = t.dtype === 'I64' ? [...(t.data as BigInt64Array)].map(String)
-        : t.dtype === 'F16' || t.dtype === 'BF16' ? [...toFloat32(t)] : [...(t.data as ArrayLike<number>)].map(Number);
+        : t.dtype === 'F16' || t.dtype === 'BF16' ? [...toFloat32(t)] : Array.from(t.data as ArrayLike<number>, Number);
       expect(got, name).toEqual(w.values);
     }
     // Atomic writes leave no temp files behind.

@@ -20,7 +20,7 @@ function values(f: ReturnType<typeof openStateDict>, name: string): (number | st
   const t = f.read(name);
   if (t.dtype === 'I64') return [...(t.data as BigInt64Array)].map(String);
   if (t.dtype === 'F16' || t.dtype === 'BF16') return [...f.readF32(name)];
-  return [...(t.data as ArrayLike<number>)].map(Number);
+  return Array.from(t.data as ArrayLike<number>, Number);
 }
 
 function checkBasic(dir: string, file: string, format: string): void {

@@ -341,22 +341,32 @@ describe.concurrent('train.schedule', { timeout: RUN_TIMEOUT }, () => {
 /** numpy.linspace(0, 1, 100): i·(1/99), the last point exactly 1. */
 const GRID = Array.from({ length: 100 }, (_, i) => (i === 99 ? 1 : i * (1 / 99)));
 
-/** The rule over the grid, predicting present when P > t; ties to the larger t; 0 for a one-class label (CT-CLIP's loop never updates). */
-function expectedThreshold(rows: { p: number; truth: number }[], rule: 'roc_corner' | 'youden'): number {
+/** roc_corner: the rule over the grid, predicting present when P > t; ties to the larger t. youden:
+ *  scikit-learn's roc_curve, literally: every distinct score as a threshold (P >= t) from the top,
+ *  +inf first, the first maximum of TPR - FPR (+inf is null in metrics.json). 0 for a one-class
+ *  label (CT-CLIP's loop never updates). */
+function expectedThreshold(rows: { p: number; truth: number }[], rule: 'roc_corner' | 'youden'): number | null {
   const P = rows.filter((r) => r.truth === 1).length, N = rows.length - P;
   if (P === 0 || N === 0) return 0;
-  let best = 0, bestValue = rule === 'roc_corner' ? Infinity : -Infinity;
+  if (rule === 'youden') {
+    let best = Infinity, bestJ = 0;
+    for (const t of [...new Set(rows.map((r) => r.p))].sort((a, b) => b - a)) {
+      const j = rows.filter((r) => r.truth === 1 && r.p >= t).length / P - rows.filter((r) => r.truth === 0 && r.p >= t).length / N;
+      if (j > bestJ) { bestJ = j; best = t; }
+    }
+    return Number.isFinite(best) ? best : null;
+  }
+  let best = 0, bestValue = Infinity;
   for (const t of GRID) {
     const tpr = rows.filter((r) => r.truth === 1 && r.p > t).length / P;
     const fpr = rows.filter((r) => r.truth === 0 && r.p > t).length / N;
-    if (rule === 'roc_corner') {
-      const d = Math.hypot(1 - tpr, fpr);
-      if (d <= bestValue) { bestValue = d; best = t; }
-    } else if (tpr - fpr >= bestValue) { bestValue = tpr - fpr; best = t; }
+    const d = Math.hypot(1 - tpr, fpr);
+    if (d <= bestValue) { bestValue = d; best = t; }
   }
   return best;
 }
-const accuracyAt = (rows: { p: number; truth: number }[], t: number) => rows.filter((r) => (r.p > t ? 1 : 0) === r.truth).length / rows.length;
+const accuracyAt = (rows: { p: number; truth: number }[], t: number | null, inclusive = false) =>
+  rows.filter((r) => ((t === null ? false : inclusive ? r.p >= t : r.p > t) ? 1 : 0) === r.truth).length / rows.length;
 
 describe.concurrent('evaluate.threshold', { timeout: RUN_TIMEOUT }, () => {
   // The base model with spread scores, evaluated on the 8 train volumes (all 18 labels), no training.
@@ -368,7 +378,7 @@ describe.concurrent('evaluate.threshold', { timeout: RUN_TIMEOUT }, () => {
   };
 
   for (const rule of ['roc_corner', 'youden'] as const) {
-    it(`${rule}: every label's threshold and accuracy follow the rule over linspace(0, 1, 100)`, async () => {
+    it(`${rule}: every label's threshold and accuracy follow the rule (${rule === 'youden' ? 'exact ROC, P >= t' : 'linspace(0, 1, 100), P > t'})`, async () => {
       const run = await runRule(rule);
       expect(run.metrics.final.threshold).toEqual({ kind: rule });
       expect(run.metrics.volumes).toBe(8);
@@ -378,7 +388,7 @@ describe.concurrent('evaluate.threshold', { timeout: RUN_TIMEOUT }, () => {
         const rows = run.scores.get(l.label)!;
         const t = expectedThreshold(rows, rule);
         expect(l.metrics.threshold, l.label).toBe(t);
-        expect(l.metrics.accuracy, l.label).toBeCloseTo(accuracyAt(rows, t), 12);
+        expect(l.metrics.accuracy, l.label).toBeCloseTo(accuracyAt(rows, t, rule === 'youden'), 12);
       }
     });
   }

@@ -72,12 +72,14 @@ describe('thresholds', () => {
   it('roc_corner: perfect separation anywhere in [0.4, 0.6): the tie goes to the largest, 59/99', () => {
     const g = totals([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1]);
     expect(selectThreshold(g, { kind: 'roc_corner' })).toBe(THRESHOLD_GRID[59]);
-    expect(selectThreshold(g, { kind: 'youden' })).toBe(THRESHOLD_GRID[59]);
+    // youden on the exact ROC: thresholds [inf, 0.9, 0.6, 0.1] (0.4 is collinear, dropped), J [0, .5, 1, 0].
+    expect(selectThreshold(g, { kind: 'youden' })).toBe(0.6);
   });
   it('roc_corner: distance 1 at both ends (t < 0.3 and t >= 0.7), sqrt 2 between: larger end, t = 1', () => {
     const g = totals([0.3, 0.7], [1, 0]);
     expect(selectThreshold(g, { kind: 'roc_corner' })).toBe(1);
-    expect(selectThreshold(g, { kind: 'youden' })).toBe(1);
+    // exact ROC: thresholds [inf, 0.7, 0.3], J [0, -1, 0]: the first maximum is +inf (predict nothing).
+    expect(selectThreshold(g, { kind: 'youden' })).toBe(Infinity);
   });
   it('roc_corner vs youden disagree where the distance and J rank points differently', () => {
     // 10 positives, 10 negatives. Operating points reachable on the grid (TPR, FPR):
@@ -91,7 +93,8 @@ describe('thresholds', () => {
     expect(g.N).toBe(14);
     // t in [0.6, 0.9): TPR 1, FPR 2/14 -> d = 0.1429, J = 0.857 (best for both) -> largest grid t < 0.9 is 89/99
     expect(selectThreshold(g, { kind: 'roc_corner' })).toBe(THRESHOLD_GRID[89]);
-    expect(selectThreshold(g, { kind: 'youden' })).toBe(THRESHOLD_GRID[89]);
+    // exact ROC: P >= 0.9 gives TPR 1, FPR 2/14, the best J.
+    expect(selectThreshold(g, { kind: 'youden' })).toBe(0.9);
     expect(selectThreshold(g, { kind: 'fixed', value: 0.25 })).toBe(0.25);
   });
   it('single-class label: threshold 0 (CT-CLIP never updates its initial value)', () => {
@@ -192,7 +195,7 @@ describe('results object and table', () => {
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^Label\s+Pos\/N\s+Thr\s+AUROC\s+wF1$/);
     expect(text).toContain('Emphysema');
-    expect(text).toMatch(/Rare\s+0\/4\s+0\.000\s+—/);
+    expect(text).toMatch(/Rare\s+0\/4\s+0\.000\+\s+—/); // threshold 0 on a label without positives: every volume predicted present
     expect(text).toMatch(/Mean \(3 labels\)\s+4 vols\s+0\.875 \[/);
     expect(text).toContain('left out of the mean: Rare');
     const md = renderTable(r, { format: 'markdown', metrics: ['auroc'] });
@@ -243,13 +246,26 @@ describe('threshold search vs a naive loop (property)', () => {
     }
     return best;
   }
+  /** Youden on the exact ROC, literally: every distinct score as a threshold (P >= t), from the top, first maximum; +inf first. */
+  function naiveYouden(scores: number[], truth: number[]): number {
+    const P = truth.filter((y) => y === 1).length, N = truth.length - P;
+    if (P === 0 || N === 0) return 0;
+    let best = Infinity, bestJ = 0;
+    for (const t of [...new Set(scores)].sort((a, b) => b - a)) {
+      const tpr = scores.filter((s, j) => truth[j] === 1 && s >= t).length / P;
+      const fpr = scores.filter((s, j) => truth[j] === 0 && s >= t).length / N;
+      if (tpr - fpr > bestJ) { bestJ = tpr - fpr; best = t; }
+    }
+    return best;
+  }
   it('same threshold for both rules on random data with ties and grid-point scores', () => {
     fc.assert(fc.property(
       fc.array(fc.tuple(fc.oneof(fc.integer({ min: 0, max: 99 }).map((i) => i * (1 / 99)), fc.double({ min: 0, max: 1, noNaN: true })), fc.integer({ min: 0, max: 1 })), { minLength: 2, maxLength: 40 }),
       (pairs) => {
         const s = pairs.map(([x]) => x), t = pairs.map(([, y]) => y);
         const g = totals(s, t);
-        for (const kind of ['roc_corner', 'youden'] as const) expect(selectThreshold(g, { kind })).toBe(naive(s, t, kind));
+        expect(selectThreshold(g, { kind: 'roc_corner' })).toBe(naive(s, t, 'roc_corner'));
+        expect(selectThreshold(g, { kind: 'youden' })).toBe(naiveYouden(s, t));
       },
     ), { numRuns: 300, seed: 11 });
   });

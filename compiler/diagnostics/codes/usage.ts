@@ -6,4 +6,6 @@ export const USAGE_CODES = {
   E0010: 'unknown experiment path',
   E0011: 'no such experiment in the file',
   E0012: 'cannot read the file at a git revision',
+  // E0013: command-line overrides (`--set PATH=VALUE`: compiler/check/overrides.ts)
+  E0013: 'invalid command-line override',
 } as const satisfies Record<string, string>;
