@@ -1,8 +1,8 @@
 // Turning anything thrown into what the user sees: a DiagnosticError is a user error (exit 2),
 // rendered like any diagnostic; everything else is a bug in medctc (exit 3, "please report").
 // With `--json` both also go to stdout in the form `check --json` uses.
-import { DiagnosticError } from '../compiler/diagnostics/types.js';
-import { diagnosticsToJson, renderDiagnostics } from '../compiler/diagnostics/render.js';
+import { DiagnosticError } from '../base/diagnostics/types.js';
+import { diagnosticsToJson, renderDiagnostics } from '../base/diagnostics/render.js';
 
 export const INTERNAL_ERROR_MESSAGE = 'internal compiler error: medctc hit a bug it could not recover from; please report it with the spec that triggered it';
 

@@ -8,8 +8,8 @@ import { commands } from './commands/index.js';
 import { weightsCommands } from './commands/weights.js';
 import { reviewCommands } from './commands/review.js';
 import { reportFailure } from './failure.js';
-import { diag } from '../compiler/diagnostics/catalog.js';
-import { diagnosticsToJson, renderDiagnostics } from '../compiler/diagnostics/render.js';
+import { diag } from '../base/diagnostics/catalog.js';
+import { diagnosticsToJson, renderDiagnostics } from '../base/diagnostics/render.js';
 
 const json = process.argv.slice(2).includes('--json');
 

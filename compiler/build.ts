@@ -4,11 +4,12 @@
 // the plans' steps dispatch) and medctc.lock hashing all of them. The runtime runs a build folder
 // as written: it loads these plans and kernels, checked against the lock, and lowers nothing.
 // compileExperiment is pure (no I/O, no weights allocated); writeBuild does the writing.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { diag } from './diagnostics/catalog.js';
-import { DiagnosticError, type Diagnostic } from './diagnostics/types.js';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '../base/atomic.js';
+import { safetensorsHeaderHash, sha256, sha256File } from '../base/hash.js';
+import { diag } from '../base/diagnostics/catalog.js';
+import { DiagnosticError, type Diagnostic } from '../base/diagnostics/types.js';
 import { verify } from './graph/verify.js';
 import { kernelFiles, planKernelSpecs } from './codegen/library.js';
 import { TARGETS } from './codegen/emit.js';
@@ -115,14 +116,9 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value), null, 2) + '\n';
 }
 
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-
-function writeAtomic(file: string, data: string | Buffer): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
+/** Build outputs are atomic but not fsynced one by one: the lock, written last and synced, says
+ *  which content the folder must hold, and the runtime checks every file against it. */
+const writeArtifact = (file: string, data: string | Uint8Array): void => writeFileAtomic(file, data, { sync: false });
 
 /** Files the build folder holds, relative path -> content (before kernels and the lock). */
 export function artifactFiles(c: Compiled): Map<string, string> {
@@ -149,25 +145,8 @@ export const KERNEL_TARGETS = Object.keys(TARGETS) as TargetName[];
 function writeKernels(specs: KernelSpec[], dir: string): void {
   const files = kernelFiles(specs, KERNEL_TARGETS);
   mkdirSync(dir, { recursive: true });
-  for (const [name, text] of files) writeAtomic(join(dir, name), text);
+  for (const [name, text] of files) writeArtifact(join(dir, name), text);
   for (const f of readdirSync(dir)) if (/\.(wgsl|cu|c)$/.test(f) && !files.has(f)) rmSync(join(dir, f));
-}
-
-/** sha256 of the first bytes that identify a weights file: its safetensors header. */
-function weightsManifestHash(file: string): { sha256: string; bytes: number } | null {
-  if (!existsSync(file)) return null;
-  const fd = openSync(file, 'r');
-  try {
-    const size = statSync(file).size;
-    const head = Buffer.alloc(8);
-    readSync(fd, head, 0, 8, 0);
-    const n = Number(head.readBigUInt64LE(0));
-    const header = Buffer.alloc(Math.min(n, Math.max(0, size - 8), 100_000_000));
-    readSync(fd, header, 0, header.length, 8);
-    return { sha256: sha256(Buffer.concat([head, header])), bytes: size };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export interface WriteOptions {
@@ -188,20 +167,19 @@ function listFiles(dir: string, prefix = ''): string[] {
 export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions): Promise<string> {
   mkdirSync(outDir, { recursive: true });
   const files = artifactFiles(c);
-  for (const [name, content] of files) writeAtomic(join(outDir, name), content);
+  for (const [name, content] of files) writeArtifact(join(outDir, name), content);
   const extra = opts.extraFiles?.(c) ?? new Map<string, Uint8Array>();
-  for (const [name, bytes] of extra) writeAtomic(join(outDir, name), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  for (const [name, bytes] of extra) writeArtifact(join(outDir, name), bytes);
   writeKernels(kernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
-  const hashFile = (f: string) => (existsSync(f) ? sha256(readFileSync(f)) : null);
   const outputs: Record<string, string> = {};
   // Hash what this build wrote (other files a user keeps in the folder are not the build's).
   for (const [name, content] of files) outputs[name] = sha256(content);
-  for (const [name, bytes] of extra) outputs[name] = sha256(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  for (const [name, bytes] of extra) outputs[name] = sha256(bytes);
   if (existsSync(join(outDir, 'kernels'))) for (const rel of listFiles(join(outDir, 'kernels'), 'kernels')) outputs[rel] = sha256(readFileSync(join(outDir, rel)));
   const exp = c.experiment;
   const sources: Record<string, string | null> = {};
-  for (const s of exp.sources) sources[s] = hashFile(resolve(opts.baseDir, s));
-  const weights = exp.model.weights ? { path: exp.model.weights, manifest: weightsManifestHash(resolve(opts.baseDir, exp.model.weights)) } : null;
+  for (const s of exp.sources) sources[s] = sha256File(resolve(opts.baseDir, s));
+  const weights = exp.model.weights ? { path: exp.model.weights, manifest: safetensorsHeaderHash(resolve(opts.baseDir, exp.model.weights)) } : null;
   const dataManifest = join(resolve(opts.baseDir, exp.data.source.root), 'manifest.json');
   const lock = canonicalJson({
     lockVersion: 2,
@@ -214,11 +192,11 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
     specDir: relative(resolve(outDir), resolve(opts.baseDir)).split('\\').join('/') || '.',
     sources,
     weights,
-    data: { root: exp.data.source.root, manifest: existsSync(dataManifest) ? sha256(readFileSync(dataManifest)) : null },
+    data: { root: exp.data.source.root, manifest: sha256File(dataManifest) },
     plans: { eval: outputs['plan.eval.json'], train: outputs['plan.train.json'] ?? null },
     outputs: Object.fromEntries(Object.entries(outputs).sort(([a], [b]) => (a < b ? -1 : 1))),
   });
-  writeAtomic(join(outDir, 'medctc.lock'), lock);
+  writeFileAtomic(join(outDir, 'medctc.lock'), lock);
   return lock;
 }
 

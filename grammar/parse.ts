@@ -1,8 +1,8 @@
 // Text -> AST with syntax diagnostics. Never throws for any input: lexer gaps, parse errors and
 // absurd nesting all become E1xxx diagnostics, and the AST holds whatever could be recovered.
 import type { CstElement, CstNode, IToken } from 'chevrotain';
-import { diag } from '../compiler/diagnostics/catalog.js';
-import type { Diagnostic } from '../compiler/diagnostics/types.js';
+import { diag } from '../base/diagnostics/catalog.js';
+import type { Diagnostic } from '../base/diagnostics/types.js';
 import type { Block, Comment, Entry, ExperimentDecl, ImportDecl, LetDecl, MedctFile, TopItem, UnitTag, Value } from './ast.js';
 import { LBrace, LBracket, RBrace, RBracket, tokenize, UNITS } from './lexer.js';
 import { parserInstance } from './parser.js';

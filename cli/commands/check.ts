@@ -2,7 +2,7 @@
 // per experiment. Exit 0 when every file checks (warnings allowed), 2 when any has an error.
 import type { CommandModule } from 'yargs';
 import { checkFiles } from '../../compiler/check/index.js';
-import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
 import { setArgs, withSet } from '../overrides.js';
 
 interface CheckArgs { files: string[]; json: boolean; set?: string | string[] }

@@ -5,8 +5,8 @@
 import { resolve } from 'node:path';
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import { writeSafetensors, type Tensor } from '../../runtime/io/safetensors.js';
 import { withStateDict } from '../../runtime/io/state-dict.js';
 

@@ -3,7 +3,7 @@
 // listing (`lora.rank`, `train.optimizer`); FILE may name one experiment (`FILE#NAME`) or a git
 // revision (`FILE@REV`), as in cli/review/load.ts. Exit 0, or 2 with diagnostics.
 import type { CommandModule } from 'yargs';
-import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { renderDiagnostics } from '../../base/diagnostics/render.js';
 import { loadRef } from '../review/load.js';
 import { narrow, rows, valueText, type Row } from '../review/explain.js';
 import { columns, failWith, guarded } from '../review/output.js';

@@ -1,12 +1,13 @@
 // `medctc fmt FILE...`: the canonical layout. Prints the formatted text of one file to stdout;
 // `--write` rewrites files in place; `--check` lists files that would change and exits 1.
 // A file with syntax errors is never formatted (exit 2), so formatting cannot lose text.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
+import { writeFileAtomic } from '../../base/atomic.js';
 import { formatMedct, parseMedct } from '../../grammar/index.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
-import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
-import type { Diagnostic } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
+import type { Diagnostic } from '../../base/diagnostics/types.js';
 
 interface FmtArgs { files: string[]; check: boolean; write: boolean; json: boolean }
 
@@ -47,9 +48,7 @@ export const fmtCommand: CommandModule<object, FmtArgs> = {
       if (args.check) { if (out !== text) changed.push(file); continue; }
       if (args.write) {
         if (out !== text) {
-          const tmp = `${file}.medctc-fmt.tmp`;
-          writeFileSync(tmp, out);
-          renameSync(tmp, file);
+          writeFileAtomic(file, out);
           changed.push(file);
         }
         continue;

@@ -4,8 +4,8 @@
 // same threshold rule and bootstrap settings (the run's are in its experiment.json under
 // `evaluate`; the bootstrap seed is `evaluate.bootstrap.seed`, 0 unless the spec sets it).
 import type { CommandModule } from 'yargs';
-import { diag } from '../../compiler/diagnostics/catalog.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import type { EvaluateSpec, Metric } from '../../compiler/ir/experiment.js';
 import { renderTable } from '../../runtime/eval/index.js';
 import { comparisonTable } from '../../runtime/run/outputs.js';

@@ -5,9 +5,9 @@
 import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { compileExperiment, variantFolder } from '../../compiler/build.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
-import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
-import { DiagnosticError, type Diagnostic } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
+import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderTable } from '../../runtime/eval/index.js';
 import { comparisonTable, runBuilt, runCompiled, type RunOptions, type RunResult } from '../../runtime/run/index.js';

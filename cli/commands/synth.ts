@@ -2,10 +2,10 @@
 // optionally with a PNG contact sheet of a few volumes to eyeball.
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { writeFileAtomic } from '../../runtime/io/atomic.js';
+import { writeFileAtomic } from '../../base/atomic.js';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import {
   generateSynthetic, layoutPaths, readMetadata, readNiftiFile, renderPreview, SITES, startProgress,
   volumeRelativePath, type PreviewVolume, type SynthManifest,

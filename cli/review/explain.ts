@@ -4,8 +4,8 @@
 // scalars is one row (the pathology list, a HU window); lists of objects (LoRA targets) are
 // expanded. The same rows are what `medctc diff` compares.
 import { didYouMean } from '../../compiler/check/suggest.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import type { Provenance, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 
 export interface Row {

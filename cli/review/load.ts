@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
-import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { ResolvedExperiment } from '../../compiler/ir/experiment.js';
 
 export interface SpecRef {

@@ -7,8 +7,8 @@
 // runtime/eval's evaluateScores (the function the run calls), rows in the file's order (the
 // bootstrap draws volumes by index, so the order is part of the result).
 import { CT_RATE_PATHOLOGIES, type EvaluateSpec } from '../../compiler/ir/experiment.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { readCsvTable, readLabels } from '../../runtime/data/ctrate_tables.js';
 import { evaluateScores, type EvalResults } from '../../runtime/eval/index.js';
 

@@ -1,7 +1,7 @@
 // What the reviewer's commands share: a user error is printed as diagnostics (stderr; under
 // `--json` one JSON document on stdout as well, as `check --json` does) and exits 2.
-import { diagnosticsToJson, renderDiagnostics } from '../../compiler/diagnostics/render.js';
-import { DiagnosticError, type Diagnostic } from '../../compiler/diagnostics/types.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
+import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 
 export function failWith(diags: Diagnostic[], sources: ReadonlyMap<string, string>, json: boolean): void {
   if (json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');

@@ -12,10 +12,10 @@
 // run.json's `spec`, else the working directory; `--spec-dir` overrides. A run folder's run.json
 // `files` (sha256 of every result file) is checked too. null in the lock means "absent when
 // locked": the file appearing since is drift as well.
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { safetensorsHeaderHash, sha256File } from '../../base/hash.js';
 
 export type Status = 'ok' | 'changed' | 'missing' | 'appeared';
 
@@ -41,35 +41,9 @@ export interface Verified {
 }
 
 const HEX = /^[0-9a-f]{64}$/;
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const shown = (p: string) => { const r = relative(process.cwd(), p); return r === '' ? '.' : !r.startsWith('..') && !isAbsolute(r) ? r : p; };
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isHashMap = (v: unknown): v is Record<string, string | null> => isObj(v) && Object.values(v).every((x) => x === null || (typeof x === 'string' && HEX.test(x)));
-
-function hashOf(file: string): string | null {
-  try {
-    return statSync(file).isFile() ? sha256(readFileSync(file)) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** compiler/build.ts weightsManifestHash: sha256 of the 8-byte header length and the header, and the size. */
-function weightsManifest(file: string): { sha256: string; bytes: number } | null {
-  if (!existsSync(file)) return null;
-  const fd = openSync(file, 'r');
-  try {
-    const size = statSync(file).size;
-    const head = Buffer.alloc(8);
-    readSync(fd, head, 0, 8, 0);
-    const n = size >= 8 ? Number(head.readBigUInt64LE(0)) : 0;
-    const header = Buffer.alloc(Math.min(n, Math.max(0, size - 8), 100_000_000));
-    readSync(fd, header, 0, header.length, 8);
-    return { sha256: sha256(Buffer.concat([head, header])), bytes: size };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function entry(section: string, name: string, file: string, expected: string | null, actual: string | null): Entry {
   const status: Status = expected === actual ? 'ok' : expected === null ? 'appeared' : actual === null ? 'missing' : 'changed';
@@ -115,24 +89,24 @@ export function verifyFolder(dir: string, opts: { specDir?: string } = {}): Veri
 
   const entries: Entry[] = [];
   const unchecked: string[] = [];
-  for (const [name, h] of Object.entries(l.outputs as Record<string, string | null>)) entries.push(entry('outputs', name, join(dir, name), h, hashOf(join(dir, name))));
+  for (const [name, h] of Object.entries(l.outputs as Record<string, string | null>)) entries.push(entry('outputs', name, join(dir, name), h, sha256File(join(dir, name))));
   for (const [key, v] of Object.entries(l)) {
     if (['lockVersion', 'compiler', 'experiment', 'specDir', 'outputs', 'overrides'].includes(key)) continue; // overrides: values, not files
     if (key === 'plans' && isHashMap(v)) {
       for (const [mode, h] of Object.entries(v)) {
         const f = join(dir, `plan.${mode}.json`);
         if (h === null && !existsSync(f)) continue; // no such plan (an evaluation-only experiment has no train plan)
-        entries.push(entry('plans', mode, f, h, hashOf(f)));
+        entries.push(entry('plans', mode, f, h, sha256File(f)));
       }
     } else if (key === 'sources' && isHashMap(v)) {
-      for (const [name, h] of Object.entries(v)) entries.push(entry('sources', name, resolve(specDir, name), h, hashOf(resolve(specDir, name))));
+      for (const [name, h] of Object.entries(v)) entries.push(entry('sources', name, resolve(specDir, name), h, sha256File(resolve(specDir, name))));
     } else if (key === 'weights' && (v === null || isObj(v))) {
       if (v === null) continue;
       const w = v as { path?: unknown; manifest?: unknown };
       if (typeof w.path !== 'string') { unchecked.push('weights'); continue; }
       const f = resolve(specDir, w.path);
       const m = w.manifest as { sha256?: string; bytes?: number } | null;
-      const now = weightsManifest(f);
+      const now = safetensorsHeaderHash(f);
       const code = (x: { sha256?: string; bytes?: number } | null) => (x ? `${x.sha256} (${x.bytes} bytes)` : null);
       entries.push(entry('weights', w.path, f, code(m), code(now)));
       for (const k of Object.keys(w)) if (k !== 'path' && k !== 'manifest') unchecked.push(`weights.${k}`);
@@ -142,20 +116,20 @@ export function verifyFolder(dir: string, opts: { specDir?: string } = {}): Veri
       for (const [k, x] of Object.entries(v)) {
         if (k === 'root') continue;
         if (k === 'manifest' && (x === null || (typeof x === 'string' && HEX.test(x)))) {
-          entries.push(entry('data', 'manifest.json', join(root, 'manifest.json'), x, hashOf(join(root, 'manifest.json'))));
+          entries.push(entry('data', 'manifest.json', join(root, 'manifest.json'), x, sha256File(join(root, 'manifest.json'))));
         } else if (isHashMap(x)) {
-          for (const [name, h] of Object.entries(x)) entries.push(entry('data', name, resolve(root, name), h, hashOf(resolve(root, name))));
+          for (const [name, h] of Object.entries(x)) entries.push(entry('data', name, resolve(root, name), h, sha256File(resolve(root, name))));
         } else unchecked.push(`data.${k}`);
       }
     } else if (isHashMap(v)) {
       // A path -> hash map this version does not know: relative to the folder, like `outputs`.
-      for (const [name, h] of Object.entries(v)) entries.push(entry(key, name, join(dir, name), h, hashOf(join(dir, name))));
+      for (const [name, h] of Object.entries(v)) entries.push(entry(key, name, join(dir, name), h, sha256File(join(dir, name))));
     } else unchecked.push(key);
   }
   // A run folder: run.json hashes every result file (adapter, metrics, scores, the lock itself).
   if (runJson && isHashMap(runJson.files)) {
     const locked = new Set(entries.filter((e) => e.section === 'outputs').map((e) => e.name));
-    for (const [name, h] of Object.entries(runJson.files)) if (!locked.has(name)) entries.push(entry('run.json', name, join(dir, name), h, hashOf(join(dir, name))));
+    for (const [name, h] of Object.entries(runJson.files)) if (!locked.has(name)) entries.push(entry('run.json', name, join(dir, name), h, sha256File(join(dir, name))));
   }
   return { dir, lock: shown(lockFile), experiment: typeof l.experiment === 'string' ? l.experiment : null, specDir: shown(specDir), entries, unchecked };
 }

@@ -1,11 +1,11 @@
 // The checker's public surface: `.medct` file(s) -> resolved experiments (one per sweep variant)
 // plus diagnostics. Hermetic: the only I/O is reading the entry file and what it imports.
 import type { Entry, LetDecl } from '../../grammar/ast.js';
-import { diag } from '../diagnostics/catalog.js';
-import type { Diagnostic } from '../diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import type { Diagnostic } from '../../base/diagnostics/types.js';
 import type { ResolvedExperiment } from '../ir/experiment.js';
 import { validateExperiment } from '../ir/validate.js';
-import { lineCol } from '../diagnostics/render.js';
+import { lineCol } from '../../base/diagnostics/render.js';
 import { flatten } from './inherit.js';
 import { loadProgram, type ReadFile } from './program.js';
 import { resolveExperiment } from './resolve.js';

@@ -6,8 +6,8 @@
 // - `target` entries form one list: if the child has any, they replace all of the parent's;
 //   `layers ENCODER` replaces only the parent's entry for the same encoder.
 import { stripPositions, type Block, type Entry, type ExperimentDecl } from '../../grammar/ast.js';
-import { diag } from '../diagnostics/catalog.js';
-import type { Diagnostic } from '../diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import type { Diagnostic } from '../../base/diagnostics/types.js';
 import type { Program } from './program.js';
 import { didYouMean } from './suggest.js';
 

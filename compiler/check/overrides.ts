@@ -12,8 +12,8 @@
 // line (E0013). Values an override sets have provenance `override` ("command line").
 import type { Entry, Value } from '../../grammar/ast.js';
 import { parseMedct } from '../../grammar/parse.js';
-import { diag } from '../diagnostics/catalog.js';
-import type { Diagnostic } from '../diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import type { Diagnostic } from '../../base/diagnostics/types.js';
 import type { Program } from './program.js';
 
 /** The source name under which the command line's overrides are shown and recorded. */

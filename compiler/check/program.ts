@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { parseMedct } from '../../grammar/parse.js';
 import type { Entry, ExperimentDecl, LetDecl, MedctFile, Value } from '../../grammar/ast.js';
-import { diag } from '../diagnostics/catalog.js';
-import type { Diagnostic } from '../diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import type { Diagnostic } from '../../base/diagnostics/types.js';
 
 export interface LoadedFile {
   /** Path as shown to the user and used as the key of `sources`. */

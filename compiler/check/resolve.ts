@@ -2,7 +2,7 @@
 // every default filled in (architecture presets for sizes and preprocessing, the documented
 // defaults in spec/language.md for the rest), provenance recorded for every leaf.
 import type { Entry, ExperimentDecl, Value } from '../../grammar/ast.js';
-import { diag } from '../diagnostics/catalog.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import { PRESETS } from '../models/presets.js';
 import { SITES } from '../../runtime/data/synth/sites.js';
 import {

@@ -2,8 +2,8 @@
 // the cartesian product, in source order of the axes with the first axis varying slowest.
 import { posix } from 'node:path';
 import type { Entry, Value } from '../../grammar/ast.js';
-import { diag } from '../diagnostics/catalog.js';
-import type { Diagnostic } from '../diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import type { Diagnostic } from '../../base/diagnostics/types.js';
 
 /** More variants than this is a typo, not an experiment plan. */
 export const MAX_VARIANTS = 4096;

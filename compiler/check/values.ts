@@ -2,10 +2,10 @@
 // value read. A value that is wrong is reported once and then treated as absent, so the default
 // takes its place and nothing downstream complains about it again.
 import type { Entry, Value } from '../../grammar/ast.js';
-import { diag } from '../diagnostics/catalog.js';
-import type { Diagnostic, Fix } from '../diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import type { Diagnostic, Fix } from '../../base/diagnostics/types.js';
 import type { Provenance } from '../ir/experiment.js';
-import { lineCol } from '../diagnostics/render.js';
+import { lineCol } from '../../base/diagnostics/render.js';
 import type { Program } from './program.js';
 import { didYouMean } from './suggest.js';
 import { COMMAND_LINE } from './overrides.js';

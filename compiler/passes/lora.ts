@@ -3,8 +3,8 @@
 //   y' = y + scale(linear(linear(dropout(x), A), B), scaling)
 // with lora_A.weight [r, in] and lora_B.weight [out, r] named after the module, as PEFT's
 // adapter files name them. The fusion pass later folds these ops back into one kernel.
-import { diag } from '../diagnostics/catalog.js';
-import type { Diagnostic, Span } from '../diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import type { Diagnostic, Span } from '../../base/diagnostics/types.js';
 import type { Graph, LoraAdapter, Module, Op, Tensor } from '../graph/types.js';
 import type { Encoder, LoraSpec, ResolvedExperiment } from '../ir/experiment.js';
 import { PatternError, expandBraces, globRegex, nearestPaths, regexPattern } from './patterns.js';

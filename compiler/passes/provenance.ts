@@ -1,6 +1,6 @@
 // Spans for diagnostics about IR values: the IR's provenance map gives file:line:col for a JSON
 // Pointer; with the source text at hand the span covers the value's token (a quoted string whole).
-import type { Span } from '../diagnostics/types.js';
+import type { Span } from '../../base/diagnostics/types.js';
 import type { ResolvedExperiment } from '../ir/experiment.js';
 
 export type Sources = ReadonlyMap<string, string>;

@@ -1,7 +1,7 @@
 // Writes a PEFT-loadable adapter folder: adapter_config.json + adapter_model.safetensors.
 // Deterministic bytes for the same adapter; each file written atomically.
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../../base/atomic.js';
 import { encodeSafetensors, fromFloat32, type Tensor } from '../io/safetensors.js';
 import { buildPeftConfig, configJson, type PeftLoraConfig } from './peft-config.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, KEY_PREFIX, type Adapter } from './types.js';

@@ -4,8 +4,8 @@
 // fan_in_fan_out, trained biases) is refused with E5531 rather than loaded wrongly.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
-import type { RuntimeCode } from '../../compiler/diagnostics/codes/runtime.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
 import { withSafetensors } from '../io/safetensors.js';
 import { resolveRankAlpha, targetModulesMatch, type PeftLoraConfig } from './peft-config.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, KEY_PREFIX, type AdaptedModule, type Adapter, type SavedModule } from './types.js';

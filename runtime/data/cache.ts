@@ -1,19 +1,19 @@
 // The preprocessed-volume cache: one file per (volume content, preprocessing settings), so a
 // second epoch or a second experiment over the same data reads floats instead of redoing
 // gunzip + resampling. Entries: "MCTC" magic, u32 format version, u32 D, H, W, then D*H*W
-// little-endian float32. Written to a temp file and renamed, so readers never see half an entry;
-// an entry that fails its checks is treated as absent and rewritten. No fsync (unlike
-// runtime/io/atomic.ts): a lost entry is only recomputed, and the first pass writes thousands.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+// little-endian float32. Written atomically (base/atomic.ts), so readers never see half an entry;
+// an entry that fails its checks is treated as absent and rewritten. No fsync (`sync: false`):
+// a lost entry is only recomputed, and the first pass writes thousands.
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../base/atomic.js';
+import { sha256 } from '../../base/hash.js';
 
 const MAGIC = 0x4354434d; // "MCTC" read little-endian
 const FORMAT = 1;
 const HEADER = 20;
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-let tmpCounter = 0;
 const fileHashes = new Map<string, { stamp: string; hash: string }>();
 
 /** A file changed this long after it was hashed may still carry the same timestamps: file times
@@ -30,14 +30,14 @@ export function hashFile(path: string): string {
   const known = fileHashes.get(path);
   if (known && known.stamp === stamp) return known.hash;
   const hashedAtNs = BigInt(Date.now()) * 1_000_000n;
-  const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
+  const hash = sha256(readFileSync(path));
   if (st.ctimeNs < hashedAtNs - RACY_NS) fileHashes.set(path, { stamp, hash });
   else fileHashes.delete(path);
   return hash;
 }
 
 export function cacheKey(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40);
+  return sha256(JSON.stringify(parts)).slice(0, 40);
 }
 
 export class VolumeCache {
@@ -69,14 +69,11 @@ export class VolumeCache {
 
   put(key: string, shape: [number, number, number], data: Float32Array): void {
     const path = this.path(key);
-    mkdirSync(join(this.dir, key.slice(0, 2)), { recursive: true });
     const bytes = new Uint8Array(HEADER + 4 * data.length);
     const v = new DataView(bytes.buffer);
     [MAGIC, FORMAT, ...shape].forEach((x, i) => v.setUint32(4 * i, x, true));
     if (HOST_LE) bytes.set(new Uint8Array(data.buffer, data.byteOffset, 4 * data.length), HEADER);
     else for (let i = 0; i < data.length; i++) v.setFloat32(HEADER + 4 * i, data[i]!, true);
-    const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes, { sync: false });
   }
 }

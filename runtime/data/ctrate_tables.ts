@@ -8,8 +8,8 @@
 // so a misspelt pathology column is caught rather than silently dropped.
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag, type DiagnosticCode } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag, type DiagnosticCode } from '../../base/diagnostics/catalog.js';
 
 export interface Row { line: number; cells: Map<string, string> }
 export interface Table { file: string; columns: string[]; rows: Row[] }

@@ -4,8 +4,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { CT_RATE_PATHOLOGIES, type DataSpec, type Preprocess, type PromptSpec } from '../../compiler/ir/experiment.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import { VolumeCache, cacheKey, hashFile } from './cache.js';
 import { readLabels, readMetadata, readReports, reportText, type MetadataRow } from './ctrate_tables.js';
 import { layoutPaths } from './layout.js';

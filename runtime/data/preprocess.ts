@@ -13,8 +13,8 @@
 //      before = (out - in) // 2 (the odd voxel goes after).
 // Output: Float32Array of D*H*W values, row-major over (D, H, W).
 import type { Preprocess } from '../../compiler/ir/experiment.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import type { NiftiVolume, VoxelArray } from './nifti.js';
 
 export type Shape3 = [number, number, number];

@@ -13,8 +13,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 
 export interface Encoding {
   ids: Int32Array;

@@ -5,8 +5,8 @@
 // as C, compiled by the system compiler: bench/RESULTS.md "Native CPU backend"), then WebGPU on a
 // software adapter (Mesa llvmpipe), then the TypeScript reference, which is written to be read,
 // not to be fast.
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import type { BackendName, Device, Unavailable } from './types.js';
 import { CpuDevice } from './cpu/device.js';
 import { openWebGpu } from './webgpu/device.js';

@@ -1,7 +1,7 @@
 // Zero-shot scoring as CT-CLIP does it: for each pathology, the image latent is compared with the
 // latents of "<p> is present." and "<p> is not present."; logits = exp(temperature) * cosine;
 // a softmax over the pair gives P(present).
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 
 type Vec = ArrayLike<number>;
 

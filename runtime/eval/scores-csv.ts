@@ -1,6 +1,6 @@
 // Per-volume scores as CSV (OutputSpec.scores): one row per volume, P(present) for each label and
 // the ground truth beside it, so a run's numbers can be re-scored by any other tool.
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../../base/atomic.js';
 
 /** RFC 4180 quoting: only when a field holds a comma, quote or line break. */
 const field = (s: string): string => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

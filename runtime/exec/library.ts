@@ -2,13 +2,13 @@
 // checked against the sha256 that medctc.lock recorded when `medctc build` wrote it. A file that
 // is missing or differs is refused before anything runs (E5568), so the kernels a run executes
 // are exactly the ones the build wrote and a reviewer can audit.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../compiler/build.js';
 import type { KernelIndex, KernelLibrary, KernelSource } from '../../compiler/codegen/library.js';
 import type { TargetName } from '../../compiler/codegen/target.js';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { sha256 } from '../../base/hash.js';
 import type { KernelSpec } from '../../compiler/kernels/spec.js';
 
 export interface LockedFiles {
@@ -17,8 +17,6 @@ export interface LockedFiles {
   /** relative path -> sha256, as medctc.lock `outputs` lists them. */
   outputs: Record<string, string>;
 }
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** A build file's bytes after checking them against the lock; E5568 names the file otherwise. */
 export function readLocked(lock: LockedFiles, rel: string): Buffer {

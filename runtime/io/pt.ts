@@ -9,8 +9,8 @@
 // tensors' memory once, never a second copy of the file.
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
-import type { RuntimeCode } from '../../compiler/diagnostics/codes/runtime.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
 import { DTYPE_SIZE, toFloat32, type Dtype, type Tensor, type TensorData } from './safetensors.js';
 import { PyDict, PyTuple, unpickle, type PyGlobal } from './torch-pickle.js';
 import { readAt, readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';

@@ -6,9 +6,9 @@
 // writer's layout (tensors by descending dtype alignment, then name; header padded to 8 bytes).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
-import type { RuntimeCode } from '../../compiler/diagnostics/codes/runtime.js';
-import { writeFileAtomic } from './atomic.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
+import { writeFileAtomic } from '../../base/atomic.js';
 import { JsonDuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './json-strict.js';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';

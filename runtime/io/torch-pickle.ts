@@ -7,7 +7,7 @@
 // `torch.load(weights_only=True)`). Python values map to: None -> null, bool -> boolean, int ->
 // number (bigint past 2^53), float -> number, str -> string, bytes -> Uint8Array, list -> array,
 // tuple -> PyTuple, dict -> PyDict; the caller's globals produce whatever values it defines.
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 
 export class PyTuple {
   constructor(readonly items: readonly unknown[]) {}

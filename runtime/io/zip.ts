@@ -5,7 +5,7 @@
 // for archives that were re-zipped by other tools. Anything else is E5581 naming the file.
 import { readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 
 export interface ZipEntry {
   name: string;

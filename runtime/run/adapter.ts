@@ -1,7 +1,7 @@
 // Adapters <-> the executor's weights: a PEFT adapter's matrices by graph tensor name, checked
 // against the LoRA modules the experiment's graph has (same modules, ranks, shapes and alpha, since
 // the eval plan merges with the scaling the spec gives).
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
 import type { Adapter } from '../adapter/types.js';
 

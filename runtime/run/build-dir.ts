@@ -2,10 +2,10 @@
 // checked against the lock's sha256 (runtime/exec/library.ts readLocked), plus the kernel library
 // for the device's source language. `medctc run BUILD_DIR` runs exactly this; `medctc run FILE`
 // writes the folder first and then reads it back the same way, so both run the same bytes.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { sha256 } from '../../base/hash.js';
 import type { ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { validatePlan } from '../../compiler/plan/validate.js';
 import { PLAN_VERSION, type Plan } from '../../compiler/plan/types.js';
@@ -25,8 +25,6 @@ export interface BuiltExperiment {
   /** The build's kernels for a device's source language (null: the reference). */
   kernels(target: TargetName | null): KernelLibrary;
 }
-
-const createHashHex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 export const isBuildFolder = (path: string): boolean => {
   try { return statSync(path).isDirectory() && existsSync(join(path, 'medctc.lock')); } catch { return false; }
@@ -70,7 +68,7 @@ export function readBuild(dirIn: string): BuiltExperiment {
     experiment: json<ResolvedExperiment>('experiment.json'),
     plans: { eval: plan('plan.eval.json'), train: lock.plans.train ? plan('plan.train.json') : null },
     baseDir: resolve(dir, lock.specDir ?? '.'),
-    lockSha256: createHashHex(raw),
+    lockSha256: sha256(raw),
     lock: locked,
     kernels(target) {
       let l = libraries.get(target);

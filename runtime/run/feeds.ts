@@ -9,8 +9,8 @@
 // over every row, so a padded row would bias the gradient; the last partial batch of an epoch is
 // dropped (PyTorch drop_last). The order is reshuffled every epoch, so a dropped volume is a
 // different one each time. Evaluation runs one volume per step and covers every volume.
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import type { PromptSpec } from '../../compiler/ir/experiment.js';
 import type { WordPieceTokenizer } from '../data/tokenizer.js';

@@ -1,9 +1,9 @@
 // The run folder's result files: metrics.json (schema: spec/metrics.schema.json), metrics.md,
 // scores CSVs, train_log.jsonl, run.json. A run removes the previous run's result files first, so
 // a folder never mixes a failed run's log with an earlier run's metrics.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256 } from '../../base/hash.js';
 import { canonicalJson } from '../../compiler/build.js';
 import type { Metric } from '../../compiler/ir/experiment.js';
 import { METRIC_FIELDS, renderTable, type EvalResults } from '../eval/index.js';
@@ -56,8 +56,6 @@ export function metricsMarkdown(m: MetricsFile, extra: string[] = []): string {
 }
 
 export const metricsJson = (m: MetricsFile): string => canonicalJson(m);
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** sha256 of every file in the run folder (recursively), relative path -> hash. run.json itself is
  *  left out, and so are the generated kernels, which medctc.lock already hashes one by one. */

@@ -15,7 +15,7 @@ import { openDataSet, tokenizerFor, type DataSet } from '../data/index.js';
 import type { ProgressMode } from '../data/progress.js';
 import { openDevice, type Device } from '../device/index.js';
 import { writeScoresCsv } from '../eval/index.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../../base/atomic.js';
 import { adapterTensors } from './adapter.js';
 import { createExecutor, type MemoryReport } from '../exec/index.js';
 import type { CreateExecutor, RunExecutor } from './executor.js';

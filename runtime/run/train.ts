@@ -2,7 +2,7 @@
 // experiment seed, one executor run per step (forward + backward + AdamW on the device) with the
 // step's scheduled learning rate, 1-based AdamW step and a fresh dropout seed. A non-finite loss
 // stops training with E5562 before anything is written from the diverged weights.
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 import type { Adapter, AdapterSettings, SavedModule } from '../adapter/types.js';

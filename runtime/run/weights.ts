@@ -7,7 +7,7 @@
 // back as a full state dict that a later experiment can name in `model ... { weights "..." }`.
 import { join } from 'node:path';
 import type { PlanModel, PlanWeight } from '../../compiler/plan/types.js';
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { didYouMean } from '../../compiler/check/suggest.js';
 import { fromFloat32, writeSafetensors } from '../io/safetensors.js';
 import { withStateDict } from '../io/state-dict.js';

@@ -3,7 +3,7 @@
 // amsgrad=False, maximize=False; torch.nn.utils.clip_grad_norm_), each tensor op rounded to float32
 // (Math.fround) in the order PyTorch's single-tensor implementation performs it, so results agree
 // with a PyTorch float32 run to the last bit or two rather than drifting over many steps.
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 
 export interface AdamWConfig {
   lr: number;

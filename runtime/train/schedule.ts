@@ -1,6 +1,6 @@
 // Learning-rate schedules, step-indexed exactly like transformers' get_{constant,linear,cosine}_
 // schedule_with_warmup (the schedules CT-CLIP's and most LoRA recipes' numbers were produced with).
-import { DiagnosticError, fileDiagnostic } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 
 export type ScheduleSpec = TrainSpec['schedule'];

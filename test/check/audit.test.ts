@@ -2,8 +2,8 @@
 // position order, rendering of several spans on one line.
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../../compiler/check/index.js';
-import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { renderDiagnostics } from '../../base/diagnostics/render.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import { planTraining } from '../../runtime/run/train.js';
 import { formatMedct as format } from '../../grammar/format.js';
 import { parseMedct } from '../../grammar/parse.js';

@@ -5,9 +5,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../../compiler/check/index.js';
-import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
-import { SYNTAX_CODES } from '../../compiler/diagnostics/codes/syntax.js';
-import { CHECK_CODES } from '../../compiler/diagnostics/codes/check.js';
+import { renderDiagnostics } from '../../base/diagnostics/render.js';
+import { SYNTAX_CODES } from '../../base/diagnostics/codes/syntax.js';
+import { CHECK_CODES } from '../../base/diagnostics/codes/check.js';
 
 const dir = 'test/check/cases';
 const cases = readdirSync(dir).filter((f) => f.endsWith('.medct')).sort();

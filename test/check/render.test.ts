@@ -1,7 +1,7 @@
 // The rustc-style renderer and its JSON form.
 import { describe, expect, it } from 'vitest';
-import { colorByDefault, diagnosticsToJson, lineCol, renderDiagnostics } from '../../compiler/diagnostics/render.js';
-import { diag } from '../../compiler/diagnostics/catalog.js';
+import { colorByDefault, diagnosticsToJson, lineCol, renderDiagnostics } from '../../base/diagnostics/render.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 
 const src = 'line one\n  rank 0\nlast';
 const d = diag('E2006', '`rank` must be >= 1', { file: 'f.medct', start: 16, end: 17, label: 'here' },

@@ -160,8 +160,8 @@ describe('exit 3: internal errors', () => {
 describe('reportFailure', () => {
   it('prints a DiagnosticError as check --json does when --json was given', async () => {
     const { reportFailure } = await import('../../cli/failure.js');
-    const { DiagnosticError, fileDiagnostic } = await import('../../compiler/diagnostics/types.js');
-    const { diagnosticsToJson } = await import('../../compiler/diagnostics/render.js');
+    const { DiagnosticError, fileDiagnostic } = await import('../../base/diagnostics/types.js');
+    const { diagnosticsToJson } = await import('../../base/diagnostics/render.js');
     const d = fileDiagnostic('E5560', 'warmup of 9 steps is longer than the 4 training steps', 'x.medct', { line: 3 });
     const writes: string[] = [];
     const orig = process.stdout.write.bind(process.stdout);
@@ -176,7 +176,7 @@ describe('reportFailure', () => {
 
 describe('diagnostic codes', () => {
   it('a usage error uses a catalogued code', async () => {
-    const { CATALOG } = await import('../../compiler/diagnostics/catalog.js');
+    const { CATALOG } = await import('../../base/diagnostics/catalog.js');
     const r = medctc('chekc', 'x.medct');
     expect(r.code).toBe(2);
     const codes = [...r.stderr.matchAll(/error\[([EW]\d{4})\]/g)].map((m) => m[1]!);
@@ -194,7 +194,7 @@ describe('diagnostic codes', () => {
   });
 
   it('every code written in the sources (outside comments) is catalogued', async () => {
-    const { CATALOG } = await import('../../compiler/diagnostics/catalog.js');
+    const { CATALOG } = await import('../../base/diagnostics/catalog.js');
     const { readdirSync, statSync } = await import('node:fs');
     const files: string[] = [];
     const walk = (d: string) => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else if (p.endsWith('.ts')) files.push(p); } };

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileExperiment, writeBuild } from '../../compiler/build.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { experiment, tempDir } from './fixtures.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 
 const made: string[] = [];
 // Registered on the importing test file's root suite: its temp folders go when it finishes.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { decodeNifti, encodeNifti1Int16 } from '../../runtime/data/nifti.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 
 // Independent writers: the NIfTI-1 (348-byte) and NIfTI-2 (540-byte) header layouts, field by field.
 type Dt = { code: number; bits: number; set: (v: DataView, o: number, x: number, le: boolean) => void };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cropOrPad, preprocessVolume, resampledShape, resizeTrilinear, toWindowedZXY, validatePreprocess } from '../../runtime/data/preprocess.js';
 import type { NiftiVolume } from '../../runtime/data/nifti.js';
 import type { Preprocess } from '../../compiler/ir/experiment.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 
 const close = (a: ArrayLike<number>, b: number[], eps = 1e-5) => {
   expect(a.length).toBe(b.length);

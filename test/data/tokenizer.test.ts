@@ -5,7 +5,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { loadTokenizer, tinyVocabPath, tokenizerFor, WordPieceTokenizer } from '../../runtime/data/tokenizer.js';
 import { tinyCorpus, tinyVocabLines } from '../../runtime/data/synth/vocab.js';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { tempDir } from './helpers.js';
 
 // A hand-made vocabulary: ids are line numbers.

@@ -3,10 +3,10 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { openDevice, tryOpenDevice, isUnavailable, CpuDevice, dropoutBits, dropoutKeep, loadCuda } from '../../runtime/device/index.js';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { kernelSource } from '../../compiler/codegen/library.js';
 import { InternalError } from '../../runtime/device/types.js';
-import { CATALOG } from '../../compiler/diagnostics/catalog.js';
+import { CATALOG } from '../../base/diagnostics/catalog.js';
 
 const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 0;
 

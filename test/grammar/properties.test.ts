@@ -5,8 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatMedct, parseMedct, stripPositions } from '../../grammar/index.js';
 import { checkFiles } from '../../compiler/check/index.js';
-import { CATALOG } from '../../compiler/diagnostics/catalog.js';
-import { renderDiagnostics } from '../../compiler/diagnostics/render.js';
+import { CATALOG } from '../../base/diagnostics/catalog.js';
+import { renderDiagnostics } from '../../base/diagnostics/render.js';
 
 const KEYWORDS = new Set(['import', 'let', 'const', 'experiment', 'extends', 'sweep', 'true', 'false']);
 const UNIT_NAMES = ['HU', 'mm', 'voxels', 'steps'];

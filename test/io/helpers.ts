@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 
 export const FIX = new URL('./fixtures/', import.meta.url).pathname;
 /** What the malicious fixtures' os.system call would create. */

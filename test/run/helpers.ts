@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import type { DataItem } from '../../runtime/data/dataset.js';
 import type { Feeds, RunExecutor, RunScalars } from '../../runtime/run/executor.js';

@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { DiagnosticError } from '../../compiler/diagnostics/types.js';
-import { RUNTIME_CODES } from '../../compiler/diagnostics/codes/runtime.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { RUNTIME_CODES } from '../../base/diagnostics/codes/runtime.js';
 
 export function tempDir(tag: string): string {
   return mkdtempSync(join(tmpdir(), `medctc-rt-${tag}-`));

@@ -6,7 +6,7 @@ import {
   SafetensorsFile, decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors,
   f16ToF32, bf16ToF32, f32ToF16Bits, f32ToBf16Bits, fromFloat32, toFloat32, type Tensor, type Dtype,
 } from '../../runtime/io/safetensors.js';
-import { writeFileAtomic } from '../../runtime/io/atomic.js';
+import { writeFileAtomic } from '../../base/atomic.js';
 import { concat, expectDiagnostic, f32le, tempDir, u64le } from './helpers.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

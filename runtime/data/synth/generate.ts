@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CT_RATE_PATHOLOGIES } from '../../../compiler/ir/experiment.js';
-import { DiagnosticError } from '../../../compiler/diagnostics/types.js';
-import { diag } from '../../../compiler/diagnostics/catalog.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { DiagnosticError } from '../../../base/diagnostics/types.js';
+import { diag } from '../../../base/diagnostics/catalog.js';
+import { writeFileAtomic } from '../../../base/atomic.js';
 import { encodeNifti1Int16 } from '../nifti.js';
 import { layoutPaths, volumeRelativePath } from '../layout.js';
 import { sampleFindings, findingsToLabels, type Findings } from './findings.js';

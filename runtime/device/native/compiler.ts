@@ -4,10 +4,10 @@
 // the batch links in one invocation. Every file is written under a temporary name and renamed,
 // so concurrent processes sharing the cache never see half a file.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { sha256 } from '../../../base/hash.js';
 
 export interface CCompiler {
   /** The command, e.g. "cc". */
@@ -75,11 +75,8 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.MEDCTC_NATIVE_CACHE ?? join(tmpdir(), `medctc-native-${user}`);
 }
 
-const sha = (...parts: string[]): string => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p).update('\0');
-  return h.digest('hex').slice(0, 24);
-};
+/** Cache key of `parts`, each NUL-terminated (so ("ab", "c") and ("a", "bc") differ). */
+const sha = (...parts: string[]): string => sha256(parts.map((p) => `${p}\0`).join('')).slice(0, 24);
 
 function spawnAsync(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
