@@ -34,7 +34,36 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
-function interval(values: number[], confidence: number): Interval | null {
+/** The replicates' volume weights (how often each of the n volumes was drawn), from one stream
+ *  Rng(seed, 'bootstrap'): the same settings give the same draws, which is what pairs two
+ *  evaluations of the same volumes (runtime/eval/paired.ts). The array is reused between yields. */
+export function* resamples(n: number, settings: BootstrapSettings): Generator<Float64Array> {
+  if (!(settings.samples >= 1) || !(settings.confidence > 0 && settings.confidence < 1)) {
+    throw new Error(`bootstrap: bad settings ${JSON.stringify(settings)}`);
+  }
+  const rng = new Rng(settings.seed, 'bootstrap');
+  const weights = new Float64Array(n);
+  for (let b = 0; b < settings.samples; b++) {
+    weights.fill(0);
+    for (let i = 0; i < n; i++) weights[rng.int(n)]! += 1;
+    yield weights;
+  }
+}
+
+/** Every metric on one replicate; a label with one class in it is undefined (NaN) and flagged. */
+export function replicate(ranked: readonly RankedLabel[], rule: ThresholdRule, weights: Float64Array,
+  fixedThresholds: readonly number[] | null = null): { labels: LabelMetrics[]; mean: MeanMetrics; singleClass: boolean[] } {
+  const singleClass: boolean[] = [];
+  const labels = ranked.map((r, l) => {
+    const g = groupTotals(r, weights);
+    singleClass.push(g.P === 0 || g.N === 0);
+    return singleClass[l] ? UNDEFINED_LABEL : labelMetrics(g, rule, fixedThresholds?.[l]);
+  });
+  return { labels, mean: meanMetrics(labels), singleClass };
+}
+
+/** An interval of a sample of replicate values (NaN left out); null when none is defined. */
+export function interval(values: number[], confidence: number): Interval | null {
   const xs = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (xs.length === 0) return null;
   const a = (1 - confidence) / 2;
@@ -47,26 +76,17 @@ function interval(values: number[], confidence: number): Interval | null {
  */
 export function bootstrap(ranked: readonly RankedLabel[], rule: ThresholdRule, settings: BootstrapSettings,
   fixedThresholds: readonly number[] | null = null): BootstrapResult {
-  if (!(settings.samples >= 1) || !(settings.confidence > 0 && settings.confidence < 1)) {
-    throw new Error(`bootstrap: bad settings ${JSON.stringify(settings)}`);
-  }
   const n = ranked[0]?.order.length ?? 0;
-  const rng = new Rng(settings.seed, 'bootstrap');
-  const weights = new Float64Array(n);
   const perLabel: Record<keyof LabelMetrics, number[]>[] = ranked.map(() => emptyColumns<keyof LabelMetrics>(['auroc', 'threshold', 'accuracy', 'precision', 'recall', 'specificity', 'f1', 'weightedF1']));
   const means = emptyColumns<keyof MeanMetrics>(['auroc', 'accuracy', 'precision', 'recall', 'specificity', 'macroF1', 'weightedF1']);
   const singleClass = ranked.map(() => 0);
-  for (let b = 0; b < settings.samples; b++) {
-    weights.fill(0);
-    for (let i = 0; i < n; i++) weights[rng.int(n)]! += 1;
-    const ms = ranked.map((r, l) => {
-      const g = groupTotals(r, weights);
-      if (g.P === 0 || g.N === 0) { singleClass[l]! += 1; return UNDEFINED_LABEL; }
-      return labelMetrics(g, rule, fixedThresholds?.[l]);
+  for (const weights of resamples(n, settings)) {
+    const r = replicate(ranked, rule, weights, fixedThresholds);
+    r.labels.forEach((m, l) => {
+      if (r.singleClass[l]) singleClass[l]! += 1;
+      for (const k of Object.keys(m) as (keyof LabelMetrics)[]) perLabel[l]![k].push(m[k]);
     });
-    ms.forEach((m, l) => { for (const k of Object.keys(m) as (keyof LabelMetrics)[]) perLabel[l]![k].push(m[k]); });
-    const mean = meanMetrics(ms);
-    for (const k of Object.keys(mean) as (keyof MeanMetrics)[]) means[k].push(mean[k]);
+    for (const k of Object.keys(r.mean) as (keyof MeanMetrics)[]) means[k].push(r.mean[k]);
   }
   const c = settings.confidence;
   return {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { sha256 } from '../../base/hash.js';
 import { canonicalJson } from '../../compiler/build.js';
 import type { Metric } from '../../compiler/ir/experiment.js';
-import { METRIC_FIELDS, renderTable, type EvalResults } from '../eval/index.js';
+import { METRIC_FIELDS, renderTable, type EvalResults, type Interval } from '../eval/index.js';
+import type { PairedChange } from '../eval/paired.js';
 
 export const RESULT_FILES = ['train_log.jsonl', 'metrics.json', 'metrics.md', 'scores.csv', 'scores.baseline.csv', 'run.json', 'model.safetensors'] as const;
 export const ADAPTER_DIR = 'adapter';
@@ -29,20 +30,35 @@ export interface MetricsFile {
   finalModel: 'base' | 'adapted';
   baseline: EvalResults | null;
   final: EvalResults;
+  /** Baseline -> final change of each mean, with its paired bootstrap interval (null without both). */
+  change?: PairedChange | null;
+  /** What the run trained, of the model's parameters (null when it trained nothing). */
+  parameters?: { trainable: number; total: number; fraction: number } | null;
 }
 
 const pct = (x: number | null): string => (x === null ? '—' : (100 * x).toFixed(1));
 
-/** Mean of each requested metric before and after, with the change, in percent. */
+const ci = (i: Interval | null | undefined): string => (i ? ` [${pct(i[0])}, ${pct(i[1])}]` : '');
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
+
+/** Mean of each requested metric before and after (with their intervals), and the change with
+ *  its paired interval, in percent; the trainable parameters under it. */
 export function comparisonTable(m: MetricsFile): string | null {
   if (!m.baseline) return null;
   const rows = m.metrics.map((k) => {
     const field = METRIC_FIELDS[k].mean;
     const a = m.baseline!.mean[field], b = m.final.mean[field];
-    const d = a === null || b === null ? '—' : `${b - a >= 0 ? '+' : ''}${(100 * (b - a)).toFixed(1)}`;
-    return `| ${k} | ${pct(a)} | ${pct(b)} | ${d} |`;
+    const c = m.change?.mean[field];
+    const d = a === null || b === null ? '—' : `${signed(b - a)}${c?.ci ? ` [${signed(c.ci[0])}, ${signed(c.ci[1])}]` : ''}`;
+    return `| ${k} | ${pct(a)}${ci(m.baseline!.meanCi?.[field])} | ${pct(b)}${ci(m.final.meanCi?.[field])} | ${d} |`;
   });
-  return ['| mean metric (%) | before | after | change |', '|---|---:|---:|---:|', ...rows].join('\n') + '\n';
+  const level = Math.round(100 * (m.change?.confidence ?? m.final.bootstrap?.confidence ?? 0.95));
+  const head = m.change || m.final.meanCi
+    ? `| mean metric (%) | before [${level}% CI] | after [${level}% CI] | change [paired ${level}% CI] |`
+    : '| mean metric (%) | before | after | change |';
+  const out = [head, '|---|---:|---:|---:|', ...rows];
+  if (m.parameters) out.push('', `trainable parameters: ${m.parameters.trainable.toLocaleString('en-US')} of ${m.parameters.total.toLocaleString('en-US')} (${(100 * m.parameters.fraction).toFixed(2)}%)`);
+  return out.join('\n') + '\n';
 }
 
 export function metricsMarkdown(m: MetricsFile, extra: string[] = []): string {

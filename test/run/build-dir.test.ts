@@ -3,7 +3,7 @@
 // modified build file is refused with exit 2 naming it; run.json reports the memory each plan
 // allocated against what it planned.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { smallSpec, tempDir } from './helpers.js';
@@ -19,6 +19,9 @@ describe('medctc run BUILD_DIR', () => {
   const dir = tempDir('build-dir');
   // 6 volumes: 5 train (batch 2: 2 steps), 1 eval; baseline too, so both evaluations run.
   const file = smallSpec(dir, { volumes: 6, pathologies: 3, batch: 2, epochs: 1, baseline: true });
+  // The spec names the backend, so `medctc run FILE` needs no --backend (an override would be
+  // recorded in its experiment.json and make it differ from the build's).
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/backend \w+/, 'backend cpu'));
   const build = join(dir, 'build'), fromFile = join(dir, 'from-file');
 
   it('gives byte-identical metrics, scores and adapter to `medctc run FILE` (cpu backend, same seed)', () => {
@@ -27,7 +30,7 @@ describe('medctc run BUILD_DIR', () => {
     const before = readdirSync(build).sort();
     r = medctc('run', build, '--backend', 'cpu', '--quiet');
     expect(r.status, r.stderr).toBe(0);
-    r = medctc('run', file, '--out', fromFile, '--backend', 'cpu', '--quiet');
+    r = medctc('run', file, '--out', fromFile, '--quiet');
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['metrics.json', 'scores.csv', 'scores.baseline.csv', 'adapter/adapter_model.safetensors', 'plan.train.json', 'plan.eval.json', 'kernels/index.json']) {
       expect(bytes(build, f).equals(bytes(fromFile, f)), f).toBe(true);

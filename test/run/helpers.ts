@@ -92,7 +92,7 @@ export interface SmallSpec {
 /** The quickstart spec resized for tests, with its data and cache inside `dir`. */
 export function smallSpec(dir: string, o: SmallSpec = {}): string {
   const labels = ['Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion', 'Coronary artery wall calcification', 'Hiatal hernia'];
-  let text = readFileSync('examples/quickstart.medct', 'utf8')
+  let text = readFileSync('test/run/fixtures/small.medct', 'utf8')
     .replace(/root "[^"]*"/, `root "${join(dir, 'data')}"`)
     .replace(/cache "[^"]*"/, `cache "${join(dir, 'cache')}"`)
     .replace(/volumes \d+/, `volumes ${o.volumes ?? 10}`)

@@ -24,7 +24,8 @@ import { Rng } from './rng.js';
 import { RESCALE_INTERCEPT, RESCALE_SLOPE, SITES, type Site } from './sites.js';
 
 export const SYNTH_GENERATOR = 'medctc synth';
-export const SYNTH_VERSION = 1;
+/** 1: first release. 2: reports name about a third of the absent findings (pertinent negatives). */
+export const SYNTH_VERSION = 2;
 
 export interface SynthOptions {
   out: string;

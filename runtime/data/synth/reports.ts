@@ -1,6 +1,9 @@
 // Radiology reports for synthetic volumes: Findings_EN walks the chest in the usual order and
-// says for every region either what is abnormal (from the drawn details) or a normal statement;
-// Impressions_EN lists the abnormalities. Wording varies by seed; every word used here is in the
+// says for every region either what is abnormal (from the drawn details) or a normal statement,
+// and, as radiologists do, names some absent findings explicitly (pertinent negatives: "No
+// pleural effusion is seen."); Impressions_EN lists the abnormalities. Without the negatives a
+// text encoder trained on these reports never reads a pathology's name in a negated sentence, so
+// it cannot tell "X is present." from "X is not present." (SYNTH_VERSION 2). Wording varies by seed; every word used here is in the
 // tiny model's vocabulary (see vocab.ts, which collects them from REPORT_PHRASES).
 import type { Findings, Pathology } from './findings.js';
 import type { PhantomDetails } from './phantom.js';
@@ -64,6 +67,8 @@ export const REPORT_PHRASES = {
     'Bronchiectasis': ['Bronchiectasis is seen in the lower lobes.', 'There are dilated bronchi with bronchiectasis.'],
     'Interlobular septal thickening': ['Interlobular septal thickening is seen.', 'There is interlobular septal thickening in the lung periphery.'],
   } as Record<Pathology, string[]>,
+  /** Pertinent negatives: `{term}` is the impression term, `{Term}` the same capitalised. */
+  negative: ['No {term} is seen.', 'There is no {term}.', '{Term} is not present.', '{Term} is not seen.'],
   impression: {
     none: ['No significant pathology.', 'Normal chest CT.'],
     lead: ['', 'Findings: '],
@@ -86,6 +91,9 @@ const slots: Fill = (d) => ({
   effusion: d.effusionSide ?? 'right',
   consolidationLobe: d.consolidationLobe,
 });
+
+/** The share of absent findings a report names as negatives (each drawn independently). */
+export const NEGATIVE_RATE = 0.35;
 
 function fill(template: string, values: Record<string, string>): string {
   const s = template.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '');
@@ -115,6 +123,11 @@ export function writeReport(f: Findings, d: PhantomDetails, rng: Rng): { finding
     for (const p of here) {
       sentences.push(fill(rng.pick(REPORT_PHRASES.abnormal[p]), values));
       present.push(p);
+    }
+    for (const p of pathologies) {
+      if (f[p] || !rng.bern(NEGATIVE_RATE)) continue;
+      const term = IMPRESSION_TERMS[p];
+      sentences.push(fill(rng.pick(REPORT_PHRASES.negative), { term, Term: term }));
     }
   }
   const impressions = present.length === 0

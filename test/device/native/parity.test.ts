@@ -57,7 +57,7 @@ describe.skipIf(reason !== null)('native C kernels match the TypeScript referenc
   it('records the compiler and flags it used', () => {
     expect(dev.compiler.cc).toBeTruthy();
     expect(dev.compiler.flags).toContain('-O3');
-    expect(dev.description).toMatch(/^native: /);
+    expect(dev.description).toMatch(/^cpu: /); // the native backend is what users call cpu
   });
 
   for (const [i, spec] of SPECS.entries()) {
@@ -84,7 +84,7 @@ describe('native device without a compiler', () => {
     const d = await openNative({ env: { ...process.env, CC: '/nonexistent/cc', PATH: '/nonexistent' }, cacheDir: cache });
     expect('reason' in d).toBe(true);
     if ('reason' in d) {
-      expect(d.backend).toBe('native');
+      expect(d.backend).toBe('cpu');
       expect(d.reason).toMatch(/no working C compiler/);
       expect(d.reason).not.toMatch(/\n/);
     }
