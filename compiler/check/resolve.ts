@@ -4,9 +4,8 @@
 import type { Entry, ExperimentDecl, Value } from '../../grammar/ast.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { PRESETS } from '../models/presets.js';
-import { SITES } from '../../runtime/data/synth/sites.js';
 import {
-  CT_RATE_PATHOLOGIES, EXPERIMENT_IR_VERSION, type Architecture, type BackendName, type DataSpec, type EvaluateSpec,
+  CT_RATE_PATHOLOGIES, EXPERIMENT_IR_VERSION, SYNTHETIC_SITES, isSyntheticSite, type SyntheticSite, type Architecture, type BackendName, type DataSpec, type EvaluateSpec,
   type ImageEncoderSizes, type LoraSpec, type LoraTarget, type Metric, type ModelSpec, type OutputSpec, type Preprocess,
   type PromptSpec, type ResolvedExperiment, type TextEncoderSizes, type TrainSpec,
 } from '../ir/experiment.js';
@@ -155,14 +154,14 @@ function resolveData(r: Reader, e: Entry | undefined, model: ModelSpec, name: st
     const volumesE = get('volumes'), seedE = get('seed'), siteE = get('site'), shapeE = get('shape');
     const volumes = (volumesE && r.int(volumesE, '/data/source/volumes', { min: 2 })) ?? 48;
     const seed = (seedE && r.int(seedE, '/data/source/seed', { min: 0, max: 2 ** 32 - 1 })) ?? 0;
-    let site = 'source';
+    let site: SyntheticSite = 'source';
     if (siteE) {
       const s = r.str(siteE, '/data/source/site');
-      if (s !== undefined && !(s in SITES)) {
+      if (s !== undefined && !isSyntheticSite(s)) {
         const v = siteE.args[0]!;
-        const guess = didYouMean(s, Object.keys(SITES));
-        r.diags.push(diag('E2005', `unknown acquisition site \`${s}\``, r.at(v, `expected one of ${Object.keys(SITES).map((x) => `"${x}"`).join(', ')}`, siteE),
-          guess ? { help: `did you mean "${guess}"?`, fix: r.replaceFix(v, siteE, JSON.stringify(guess)) } : { help: `sites: ${Object.keys(SITES).join(', ')}` }));
+        const guess = didYouMean(s, [...SYNTHETIC_SITES]);
+        r.diags.push(diag('E2005', `unknown acquisition site \`${s}\``, r.at(v, `expected one of ${SYNTHETIC_SITES.map((x) => `"${x}"`).join(', ')}`, siteE),
+          guess ? { help: `did you mean "${guess}"?`, fix: r.replaceFix(v, siteE, JSON.stringify(guess)) } : { help: `sites: ${SYNTHETIC_SITES.join(', ')}` }));
       } else if (s !== undefined) site = s;
     }
     const shape = (shapeE && r.numList(shapeE, r.single(shapeE, 'a list [D, H, W] voxels'), '/data/source/shape', { n: 3, int: true, min: 1, unit: 'voxels' })) ?? [40, 48, 48];

@@ -126,11 +126,18 @@ export interface Preprocess {
   padValue: number;
 }
 
+/** Acquisition sites of the synthetic generator (`data synthetic { site "..." }`). The names are
+ *  part of the experiment language; runtime/data/synth/sites.ts holds each site's imaging
+ *  parameters under these names. */
+export const SYNTHETIC_SITES = ['source', 'target'] as const;
+export type SyntheticSite = (typeof SYNTHETIC_SITES)[number];
+export const isSyntheticSite = (s: string): s is SyntheticSite => (SYNTHETIC_SITES as readonly string[]).includes(s);
+
 export type DataSource =
   /** A CT-RATE-layout folder on disk. */
   | { kind: 'ct_rate'; root: string }
   /** Generated with `medctc synth` semantics into `root` (created if absent, reused if its manifest matches). */
-  | { kind: 'synthetic'; root: string; volumes: number; seed: number; site: string; shape: [number, number, number] };
+  | { kind: 'synthetic'; root: string; volumes: number; seed: number; site: SyntheticSite; shape: [number, number, number] };
 
 export interface DataSpec {
   source: DataSource;

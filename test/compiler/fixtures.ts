@@ -30,7 +30,7 @@ export function experiment(arch: Architecture = 'ct_clip', over: Partial<Resolve
     irVersion: 1, name: 'medct-vlm', variant: null, seed: 7, backend: 'auto',
     model: { architecture: arch, weights: null, image: { ...p.image }, text: { ...p.text }, latentDim: p.latentDim },
     lora: loraSpec(), train: trainSpec(),
-    data: { source: { kind: 'synthetic', root: 'data/synth', volumes: 8, seed: 1, site: 'a', shape: [32, 32, 32] }, trainSplit: 'train', evalSplit: 'valid', limit: null, preprocess: p.preprocess, cacheDir: 'cache' },
+    data: { source: { kind: 'synthetic', root: 'data/synth', volumes: 8, seed: 1, site: 'source', shape: [32, 32, 32] }, trainSplit: 'train', evalSplit: 'valid', limit: null, preprocess: p.preprocess, cacheDir: 'cache' },
     prompts: { positive: '{pathology} is present.', negative: '{pathology} is not present.', pathologies: [...CT_RATE_PATHOLOGIES] },
     evaluate: { metrics: ['auroc', 'accuracy', 'macro_f1'], threshold: { kind: 'roc_corner' }, bootstrap: null, baseline: true },
     outputs: { dir: 'runs/x', adapter: true, scores: true },

@@ -162,7 +162,7 @@ describe('DataSet over a CT-RATE layout', () => {
 
   it('synthetic sources are generated once and reused while the manifest matches', async () => {
     const root = join(tempDir('syn'), 'data');
-    const source = { kind: 'synthetic' as const, root, volumes: 3, seed: 5, site: 'target', shape: [16, 20, 20] as [number, number, number] };
+    const source = { kind: 'synthetic' as const, root, volumes: 3, seed: 5, site: 'target' as const, shape: [16, 20, 20] as [number, number, number] };
     const spec: DataSpec = { ...specFor(root, join(root, '..', 'cache')), source };
     const a = await openDataSet(spec, prompts, { progress: 'quiet' });
     expect(a.train.items.length + a.eval.items.length).toBe(3);
