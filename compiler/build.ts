@@ -131,12 +131,6 @@ export function artifactFiles(c: Compiled): Map<string, string> {
   return files;
 }
 
-/** The device kernels the plans' steps dispatch (compiler/plan/lower.ts lowers every plan kernel
- *  once), deduplicated by kernel name and sorted by it: exactly the sources that run. */
-export function kernelSpecs(plans: (Plan | null)[]): KernelSpec[] {
-  return planKernelSpecs(plans);
-}
-
 /** Every source language the build writes (kernels/<name>.wgsl, .cu, .c). */
 export const KERNEL_TARGETS = Object.keys(TARGETS) as TargetName[];
 
@@ -170,7 +164,7 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
   for (const [name, content] of files) writeArtifact(join(outDir, name), content);
   const extra = opts.extraFiles?.(c) ?? new Map<string, Uint8Array>();
   for (const [name, bytes] of extra) writeArtifact(join(outDir, name), bytes);
-  writeKernels(kernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
+  writeKernels(planKernelSpecs([c.plans.eval, c.plans.train]), join(outDir, 'kernels'));
   const outputs: Record<string, string> = {};
   // Hash what this build wrote (other files a user keeps in the folder are not the build's).
   for (const [name, content] of files) outputs[name] = sha256(content);

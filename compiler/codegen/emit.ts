@@ -1,7 +1,5 @@
 // emitKernel: a KernelSpec -> readable WGSL, CUDA or C source with its launch geometry.
-// emitKernels: the build step's entry, writing kernels/<name>.wgsl, .cu (and .c when asked).
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The build folder's kernels/ is written from these by compiler/codegen/library.ts kernelFiles.
 import type { KernelSpec } from '../kernels/spec.js';
 import { kernelName } from '../kernels/spec.js';
 import { kernelBindings, type Binding } from '../kernels/bindings.js';
@@ -110,22 +108,4 @@ export function emitKernel(spec: KernelSpec, target: TargetName): EmittedKernel 
     // A C entry's symbol carries the kernel name, so one shared object can hold a whole batch.
     launches: program.stages.map((s) => ({ entry: target === 'c' ? `${name}__${s.entry}` : s.entry, workgroup: s.workgroup, grid: s.grid })),
   };
-}
-
-/** Writes every spec's kernel for both targets (deduplicated by name), temp file then rename. Returns the file names, sorted. */
-export function emitKernels(specs: KernelSpec[], outDir: string, targets: TargetName[] = ['wgsl', 'cuda']): string[] {
-  mkdirSync(outDir, { recursive: true });
-  const written = new Set<string>();
-  for (const spec of specs) {
-    for (const target of targets) {
-      const k = emitKernel(spec, target);
-      const file = `${k.name}.${TARGETS[target].ext}`;
-      if (written.has(file)) continue;
-      const path = join(outDir, file);
-      writeFileSync(`${path}.tmp`, k.source);
-      renameSync(`${path}.tmp`, path);
-      written.add(file);
-    }
-  }
-  return [...written].sort();
 }

@@ -1,5 +1,5 @@
 // Public surface of code generation: KernelSpec -> WGSL / CUDA source with launch geometry.
-export { emitKernel, emitKernels, kernelProgram, TARGETS, type EmittedKernel, type Launch } from './emit.js';
+export { emitKernel, kernelProgram, TARGETS, type EmittedKernel, type Launch } from './emit.js';
 export { tileFactor } from './kernels/gemm.js';
 export { dropoutThreshold } from './kernels/program.js';
 export type { Target, TargetName } from './target.js';

@@ -55,7 +55,8 @@ export function emittedLibrary(target: TargetName | null): KernelLibrary {
   };
 }
 
-/** The distinct device kernels of these plans' steps, sorted by name. */
+/** The device kernels the plans' steps dispatch (compiler/plan/lower.ts lowers every plan kernel
+ *  once), deduplicated by kernel name and sorted by it: exactly the sources that run. */
 export function planKernelSpecs(plans: (Plan | null)[]): KernelSpec[] {
   const byName = new Map<string, KernelSpec>();
   for (const p of plans) for (const k of p?.kernels ?? []) for (const st of k.steps) if (!byName.has(st.kernel)) byName.set(st.kernel, st.spec);

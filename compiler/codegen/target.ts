@@ -44,6 +44,3 @@ export function floatLiteral(x: number): string {
   else if (/e/.test(s) && !/\./.test(s)) s = s.replace('e', '.0e');
   return s;
 }
-
-/** Thread indices every kernel body may use, all i32: tx, ty (local), bx, by, bz (workgroup), gx (workgroups along x). */
-export const INDEX_NAMES = ['tx', 'ty', 'bx', 'by', 'bz', 'gx'] as const;

@@ -2,4 +2,3 @@
 export * from './spec.js';
 export { kernelBindings, type Binding } from './bindings.js';
 export { loraBackwardSteps, loraUnfusedForwardSteps, loraUnfusedBackwardSteps, baseForwardSteps, baseBackwardSteps, type KernelStep } from './lora.js';
-export { fromPlanSpec, type FromPlan } from './from-plan.js';

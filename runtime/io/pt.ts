@@ -11,7 +11,7 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
-import { DTYPE_SIZE, toFloat32, type Dtype, type Tensor, type TensorData } from './safetensors.js';
+import { DTYPE_SIZE, tensorData, toFloat32, type Dtype, type Tensor } from './safetensors.js';
 import { PyDict, PyTuple, unpickle, type PyGlobal } from './torch-pickle.js';
 import { readAt, readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
 
@@ -282,7 +282,7 @@ export class TorchCheckpoint {
         gather(src, out, es, t.shape, t.stride);
       }
     }
-    return { dtype, shape: [...t.shape], data: typed(dtype, out) };
+    return { dtype, shape: [...t.shape], data: tensorData(dtype, out) };
   }
 
   /** A floating-point tensor as float32 (F16/BF16/F64 widened or narrowed); integer dtypes are E5513. */
@@ -316,11 +316,6 @@ export class TorchCheckpoint {
   }
 }
 
-export function withTorchCheckpoint<T>(path: string, fn: (f: TorchCheckpoint) => T, opts: TorchOpenOptions = {}): T {
-  const f = TorchCheckpoint.open(path, opts);
-  try { return fn(f); } finally { f.close(); }
-}
-
 function isContiguous(t: TensorRef): boolean {
   let expected = 1;
   for (let i = t.shape.length - 1; i >= 0; i--) {
@@ -346,22 +341,6 @@ function gather(src: Uint8Array, dst: Uint8Array, es: number, shape: readonly nu
       at -= (shape[d]! - 1) * stride[d]!;
       idx[d] = 0;
     }
-  }
-}
-
-function typed(dtype: Dtype, bytes: Uint8Array): TensorData {
-  const b = bytes.buffer, o = bytes.byteOffset, n = bytes.byteLength / DTYPE_SIZE[dtype];
-  switch (dtype) {
-    case 'F64': return new Float64Array(b, o, n);
-    case 'F32': return new Float32Array(b, o, n);
-    case 'F16': case 'BF16': case 'U16': return new Uint16Array(b, o, n);
-    case 'I64': return new BigInt64Array(b, o, n);
-    case 'I32': return new Int32Array(b, o, n);
-    case 'I16': return new Int16Array(b, o, n);
-    case 'I8': return new Int8Array(b, o, n);
-    case 'U64': return new BigUint64Array(b, o, n);
-    case 'U32': return new Uint32Array(b, o, n);
-    case 'U8': case 'BOOL': return bytes;
   }
 }
 

@@ -138,8 +138,9 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
   return { metadata, tensors: new Map(entries), dataStart };
 }
 
-function makeArray(dtype: Dtype, bytes: Uint8Array): TensorData {
-  // `bytes` is always a fresh, exactly-sized allocation, so every view below is aligned.
+/** A typed view of `bytes` for `dtype` (F16/BF16 as raw bits, BOOL as bytes). `bytes` must be
+ *  aligned for the dtype: callers pass a fresh, exactly-sized allocation. */
+export function tensorData(dtype: Dtype, bytes: Uint8Array): TensorData {
   const b = bytes.buffer, o = bytes.byteOffset, n = bytes.byteLength / DTYPE_SIZE[dtype];
   switch (dtype) {
     case 'F64': return new Float64Array(b, o, n);
@@ -195,7 +196,7 @@ export class SafetensorsFile {
     if (this.fd === null) throw new Error(`SafetensorsFile ${this.path} is closed`);
     const [begin, end] = info.dataOffsets;
     const bytes = readExactly(this.fd, end - begin, this.header.dataStart + begin, this.path);
-    return { dtype: info.dtype, shape: [...info.shape], data: makeArray(info.dtype, bytes) };
+    return { dtype: info.dtype, shape: [...info.shape], data: tensorData(info.dtype, bytes) };
   }
 
   /** Reads a floating-point tensor as float32 (F16/BF16/F64 converted); integer dtypes are E5513. */
@@ -227,7 +228,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<memory>'): { metad
   for (const [name, info] of header.tensors) {
     const [begin, end] = info.dataOffsets;
     const copy = bytes.slice(header.dataStart + begin, header.dataStart + end);
-    tensors.set(name, { dtype: info.dtype, shape: [...info.shape], data: makeArray(info.dtype, copy) });
+    tensors.set(name, { dtype: info.dtype, shape: [...info.shape], data: tensorData(info.dtype, copy) });
   }
   return { metadata: header.metadata, tensors };
 }

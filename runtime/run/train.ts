@@ -105,11 +105,6 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   return { steps: step, epochs: train.epochs, batchesPerEpoch, firstLoss, lastLoss, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** Graph tensor names of every LoRA matrix, A then B per adapted module. */
-export function loraTensorNames(model: PlanModel): string[] {
-  return (model.lora?.adapters ?? []).flatMap((a) => [a.a, a.b]);
-}
-
 /** The trained adapter as the executor holds it (LoRA matrices and modules_to_save parameters). */
 export async function trainedAdapter(exec: RunExecutor, model: PlanModel, settings: AdapterSettings): Promise<Adapter> {
   const lora = model.lora;

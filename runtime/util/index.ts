@@ -1,2 +1,3 @@
-// Public surface of runtime/util: the seeded PRNG and PyTorch-style initialisers.
-export { Rng, splitmix64, kaimingUniform, linearBiasUniform, xavierUniform, normalInit, loraInitA, type RngState } from './rng.js';
+// Public surface of runtime/util: the seeded PRNG (weights are filled by runtime/exec/init.ts from
+// the initialisers the compiler chose).
+export { Rng, splitmix64, type RngState } from './rng.js';

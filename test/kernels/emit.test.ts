@@ -1,10 +1,8 @@
-// emitKernel / emitKernels: deterministic names and bytes, readable headers, launch geometry that
+// emitKernel / kernelFiles: deterministic names and bytes, readable headers, launch geometry that
 // covers the output (sizes not multiples of the tile), and the LoRA design (two stages).
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { emitKernel, emitKernels, tileFactor } from '../../compiler/codegen/index.js';
+import { emitKernel, tileFactor } from '../../compiler/codegen/index.js';
+import { kernelFiles } from '../../compiler/codegen/library.js';
 import type { LoraLinearSpec } from '../../compiler/kernels/spec.js';
 import { SAMPLE_SPECS } from './specs.js';
 
@@ -62,18 +60,14 @@ describe('the shared parity specs (CPU vs WebGPU here, CPU vs CUDA on a GPU)', (
   });
 });
 
-describe('emitKernels', () => {
-  it('writes one .wgsl and one .cu per distinct spec, byte-identical across runs', () => {
-    const a = mkdtempSync(join(tmpdir(), 'medctc-k-')), b = mkdtempSync(join(tmpdir(), 'medctc-k-'));
-    try {
-      const specs = [...SAMPLE_SPECS, SAMPLE_SPECS[0]!];
-      const files = emitKernels(specs, a);
-      emitKernels([...specs].reverse(), b);
-      expect(files.length).toBe(2 * SAMPLE_SPECS.length);
-      expect(readdirSync(b).sort()).toEqual(files);
-      for (const f of files) expect(readFileSync(join(b, f), 'utf8')).toBe(readFileSync(join(a, f), 'utf8'));
-    } finally {
-      rmSync(a, { recursive: true, force: true }); rmSync(b, { recursive: true, force: true });
-    }
+describe('kernelFiles', () => {
+  it('gives one .wgsl and one .cu per distinct spec, and index.json, byte-identical across runs', () => {
+    const specs = [...SAMPLE_SPECS, SAMPLE_SPECS[0]!];
+    const a = kernelFiles(specs, ['wgsl', 'cuda']), b = kernelFiles([...specs].reverse(), ['wgsl', 'cuda']);
+    const sources = [...a.keys()].filter((f) => f !== 'index.json').sort();
+    expect(sources.length).toBe(2 * SAMPLE_SPECS.length);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const f of sources) expect(b.get(f)).toBe(a.get(f));
+    expect(JSON.parse(b.get('index.json')!)).toEqual(JSON.parse(a.get('index.json')!));
   });
 });

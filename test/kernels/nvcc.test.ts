@@ -8,7 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { emitKernels } from '../../compiler/codegen/index.js';
+import { kernelFiles } from '../../compiler/codegen/library.js';
 import { compileExperiment, writeBuild } from '../../compiler/build.js';
 import { load } from '../../cli/commands/build.js';
 import { SAMPLE_SPECS } from './specs.js';
@@ -41,7 +41,10 @@ describe.skipIf(!hasNvcc)('generated CUDA compiles with nvcc', () => {
   it('compiles every sample and benchmark-shape kernel to PTX for sm_90, file by file as written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'medctc-cu-'));
     try {
-      const files = emitKernels([...SAMPLE_SPECS, ...BENCH_SPECS], dir, ['cuda']);
+      const files = [...kernelFiles([...SAMPLE_SPECS, ...BENCH_SPECS], ['cuda'])].filter(([f]) => f.endsWith('.cu')).map(([f, text]) => {
+        writeFileSync(join(dir, f), text);
+        return f;
+      }).sort();
       expect(files.length).toBeGreaterThan(30);
       await nvccParallel(dir, Array.from({ length: JOBS }, (_, j) => files.filter((_, i) => i % JOBS === j)));
       const ptx = readdirSync(dir).filter((f) => f.endsWith('.ptx'));

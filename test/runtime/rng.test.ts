@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, splitmix64, kaimingUniform, loraInitA } from '../../runtime/util/index.js';
+import { Rng, splitmix64 } from '../../runtime/util/index.js';
+import { initWeights } from '../../runtime/exec/init.js';
 
 describe('Rng', () => {
   it('matches the reference algorithms (known answers)', () => {
@@ -50,17 +51,18 @@ describe('Rng', () => {
     expect([...s].sort((a, b) => a - b)).toEqual(xs);
   });
 
-  it('kaiming_uniform(a=sqrt(5)) bounds are 1/sqrt(fan_in); gaussian LoRA init has std 1/r', () => {
-    const w = kaimingUniform(new Rng(3), new Float32Array(40_000), 64);
-    const bound = 1 / 8;
-    expect(Math.max(...w)).toBeLessThanOrEqual(bound);
-    expect(Math.min(...w)).toBeGreaterThanOrEqual(-bound);
-    expect(Math.max(...w)).toBeGreaterThan(bound * 0.99);
-    const g = loraInitA(new Rng(3), 4, 10_000, 'gaussian');
-    const std = Math.sqrt(g.reduce((s, x) => s + x * x, 0) / g.length);
-    expect(std).toBeCloseTo(0.25, 2);
-    const k = loraInitA(new Rng(3), 4, 100, 'kaiming');
-    expect(k.length).toBe(400);
-    expect(Math.max(...k.map(Math.abs))).toBeLessThanOrEqual(0.1);
+  it('initWeights fills uniform inits within their bound and normal inits with their std', () => {
+    // The compiler picks the bounds (kaiming_uniform(a=sqrt(5)): 1/sqrt(fan_in); gaussian LoRA A: std 1/r).
+    const w = initWeights([
+      { name: 'w', shape: [40_000], init: { kind: 'uniform', bound: 1 / 8 }, role: 'param' },
+      { name: 'g', shape: [4, 10_000], init: { kind: 'normal', std: 0.25 }, role: 'param' },
+    ], 3);
+    const u = w.get('w')!, bound = 1 / 8;
+    expect(Math.max(...u)).toBeLessThanOrEqual(bound);
+    expect(Math.min(...u)).toBeGreaterThanOrEqual(-bound);
+    expect(Math.max(...u)).toBeGreaterThan(bound * 0.99);
+    const g = w.get('g')!;
+    expect(g.length).toBe(40_000);
+    expect(Math.sqrt(g.reduce((s, x) => s + x * x, 0) / g.length)).toBeCloseTo(0.25, 2);
   });
 });
