@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelBindings } from '../dist/compiler/kernels/bindings.js';
+import { kernelSource } from '../dist/compiler/codegen/library.js';
 import { runReference } from '../dist/runtime/device/cpu/reference.js';
 import { Rng } from '../dist/runtime/util/rng.js';
 
@@ -66,10 +67,11 @@ export function randomInputs(spec, seed) {
 
 export const cloneBuffers = (b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v.slice()]));
 
-/** One kernel on a device over host arrays; returns its written bindings. */
+/** One kernel on a device over host arrays (its source generated for the device's language);
+ *  returns its written bindings. */
 export async function runOn(device, spec, inputs) {
   const bindings = kernelBindings(spec);
-  const program = await device.compile(spec);
+  const [program] = await device.compile([kernelSource(spec, device.target)]);
   const bufs = bindings.map((b) => device.alloc(b.size * 4));
   await Promise.all(bindings.map((b, i) => device.upload(bufs[i], inputs[b.name])));
   device.dispatch(program, bufs);

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { compileExperiment, artifactFiles, kernelSpecs } from '../../dist/compiler/build.js';
+import { compileExperiment, artifactFiles } from '../../dist/compiler/build.js';
+import { planKernelSpecs } from '../../dist/compiler/codegen/library.js';
 import { load } from '../../dist/cli/commands/build.js';
 import { PRESETS } from '../../dist/compiler/models/presets.js';
 import { CT_RATE_PATHOLOGIES } from '../../dist/compiler/ir/experiment.js';
@@ -77,5 +78,5 @@ for (const [label, compiled] of [['bench config (batch 1)', c], [`examples/medct
     console.log(`${plan.mode}: ${plan.kernels.length} kernels, ${plan.buffers.length} buffers, batch ${plan.batch.images} volumes + ${plan.batch.texts} texts; work arena peak ${gib(m.workPeakBytes)}, naive ${gib(m.workNaiveBytes)} (${(m.workNaiveBytes / m.workPeakBytes).toFixed(1)}x), live lower bound ${gib(m.workLowerBoundBytes)}; weights ${gib(m.weightsBytes)}, state ${(m.stateBytes / 2 ** 20).toFixed(2)} MiB`);
   }
   const r = compiled.report;
-  console.log(`parameters: ${r.parameters.trainable} trainable of ${r.parameters.total}; FLOPs: eval forward per volume ${(r.flops.evalPerSample / 1e12).toFixed(2)} T + once per evaluation ${(r.flops.evalInvariant / 1e12).toFixed(2)} T (loop-invariant), train step per volume ${(r.flops.trainPerSample / 1e12).toFixed(2)} T (text tower amortised over the batch); device kernels in kernels/: ${kernelSpecs([compiled.plans.eval, compiled.plans.train]).length}`);
+  console.log(`parameters: ${r.parameters.trainable} trainable of ${r.parameters.total}; FLOPs: eval forward per volume ${(r.flops.evalPerSample / 1e12).toFixed(2)} T + once per evaluation ${(r.flops.evalInvariant / 1e12).toFixed(2)} T (loop-invariant), train step per volume ${(r.flops.trainPerSample / 1e12).toFixed(2)} T (text tower amortised over the batch); device kernels in kernels/: ${planKernelSpecs([compiled.plans.eval, compiled.plans.train]).length}`);
 }

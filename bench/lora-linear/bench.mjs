@@ -1,9 +1,11 @@
 // Fused LoRA linear vs PEFT's unfused four-kernel forward (and six-kernel backward) vs the base
 // GEMM alone, at CT-CLIP shapes, on every backend this machine has.
 // Build first, then from the repository root:
-//   npx tsc -p tsconfig.json && node bench/lora-linear/bench.mjs [--backend all|webgpu|cpu|cuda] [--m-image N] [--m-text N] [--reps N] [--iters N] [--ranks 8,16,24,64]
+//   npx tsc -p tsconfig.json && node bench/lora-linear/bench.mjs [--backend all|cuda|webgpu|cpu|reference] [--m-image N] [--m-text N] [--reps N] [--iters N] [--ranks 8,16,24,64]
 // --m-image / --m-text reduce M (tokens) for slow backends: the defaults are the full CT-CLIP
-// sizes (13,824 image tokens, 512 text tokens). Prints one JSON line per measurement and a table.
+// sizes (13,824 image tokens, 512 text tokens). `cpu` is the native C backend, `reference` the
+// TypeScript oracle. Kernel sources are generated in memory for the device's language
+// (compiler/codegen/library.ts emittedLibrary). Prints one JSON line per measurement and a table.
 // Times are kept to 4 significant digits in ms (an H200 runs one of these kernels in tens of µs).
 //
 // Timing (bench/lora-linear/torch_lora.py times PyTorch the same way): per round and variant, the
@@ -13,7 +15,8 @@
 //
 // The backends are imported one by one (WebGPU lazily): dist/runtime/device/index.js loads the
 // `webgpu` package, which the borrowed GPU machine of bench/device.sh does not have.
-import { compileSteps, dispatchSteps } from '../../dist/runtime/device/steps.js';
+import { compileSteps, dispatchSteps } from '../../dist/runtime/exec/steps.js';
+import { emittedLibrary } from '../../dist/compiler/codegen/library.js';
 import { kernelBindings, loraBackwardSteps, loraUnfusedForwardSteps, loraUnfusedBackwardSteps, baseForwardSteps, baseBackwardSteps } from '../../dist/compiler/kernels/index.js';
 import { Rng } from '../../dist/runtime/util/rng.js';
 
@@ -46,7 +49,7 @@ function sizes(spec) {
 async function timeInterleaved(device, variants, bufs) {
   const compiled = [];
   for (const steps of Object.values(variants)) {
-    const programs = await compileSteps(device, steps);
+    const programs = await compileSteps(device, emittedLibrary(device.target), steps);
     dispatchSteps(device, steps, programs, bufs); // warm-up (and pipeline creation)
     await device.synchronize();
     compiled.push({ steps, programs });
@@ -69,8 +72,9 @@ const ratio = (num, den) => median(num.map((x, i) => x / den[i]));
 async function tryOpenDevice(backend) {
   if (backend === 'cuda') return (await import('../../dist/runtime/device/cuda/device.js')).openCuda();
   if (backend === 'webgpu') return (await import('../../dist/runtime/device/webgpu/device.js')).openWebGpu();
-  if (backend === 'cpu') return new (await import('../../dist/runtime/device/cpu/device.js')).CpuDevice();
-  return { backend, reason: `unknown backend ${backend} (cuda, webgpu, cpu, all)` };
+  if (backend === 'cpu') return (await import('../../dist/runtime/device/native/device.js')).openNative();
+  if (backend === 'reference') return new (await import('../../dist/runtime/device/cpu/device.js')).CpuDevice();
+  return { backend, reason: `unknown backend ${backend} (cuda, webgpu, cpu, reference, all)` };
 }
 /** 4 significant digits: rounding to 0.01 ms would turn µs-scale GPU times into 0 and their ratios into Infinity. */
 const sig4 = (x) => +x.toPrecision(4);

@@ -1,9 +1,10 @@
 // Wall time of the main job, `medctc run examples/quickstart.medct`, by phase (build, data, baseline
 // evaluation, training, final evaluation), per backend. Runs runCompiled in-process (loaded through
 // vite, which strips the types) so the executor can be chosen: `exec` = runtime/exec (what the CLI
-// uses), `plan-runner` = test/train's independent plan runner (test/run/plan-runner-executor.ts).
+// uses), `plan-runner` = test/train's independent plan runner (test/run/plan-runner-executor.ts,
+// which runs the graphs the plans were lowered from).
 // From the repository root:
-//   node bench/run/quickstart.mjs [--backend cpu|webgpu|auto] [--executor exec|plan-runner] [--spec FILE] [--epochs N] [--out DIR (kept)]
+//   node bench/run/quickstart.mjs [--backend auto|cpu|webgpu|cuda|reference] [--executor exec|plan-runner] [--spec FILE] [--epochs N] [--out DIR (kept)]
 // Prints one JSON line with the phase times (seconds) and the train/eval sizes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,11 +26,11 @@ try {
   const { compileExperiment } = await vite.ssrLoadModule('/compiler/build.ts');
   const { runCompiled } = await vite.ssrLoadModule('/runtime/run/index.ts');
   const { openDevice } = await vite.ssrLoadModule('/runtime/device/index.ts');
-  const create = executor === 'plan-runner' ? (await vite.ssrLoadModule('/test/run/plan-runner-executor.ts')).PlanRunnerExecutor.create : undefined;
   const checked = checkFiles(spec);
   let exp = { ...checked.experiments[0], backend };
   if (epochs !== null) exp = { ...exp, train: { ...exp.train, epochs: Number(epochs) } };
   const c = compileExperiment(exp, checked.sources);
+  const create = executor === 'plan-runner' ? (await vite.ssrLoadModule('/test/run/plan-runner-executor.ts')).PlanRunnerExecutor.over(c.graphs) : undefined;
   const device = await openDevice(backend);
   const t0 = performance.now();
   const r = await runCompiled(c, { outDir: out, baseDir: dirname(resolve(spec)), source: spec, progress: 'auto', device, createExecutor: create });
