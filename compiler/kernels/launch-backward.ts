@@ -312,8 +312,10 @@ function lowerBackward(b: Builder): void {
       const { batch, t, h, w, c } = s;
       const dy = b.buf(need(r.dOut(0), 'dy'));
       const dW = r.dIn(1), dBias = r.dIn(2);
-      // x is saved only when the conv's params train; otherwise dweight goes to a scratch and x is never read for dx.
-      const x = r.saved(0) !== undefined ? b.buf(r.saved(0)!) : dy;
+      // x is saved only when the conv's params train; otherwise dweight goes to a scratch and x is
+      // never read for dx. It still needs a buffer of its own: binding dy twice in one dispatch
+      // is writable aliasing, which WebGPU rejects (the whole command buffer, silently).
+      const x = r.saved(0) !== undefined ? b.buf(r.saved(0)!) : b.outOrTmp(undefined, 'x.unused', batch * t * h * w * c);
       if (dW !== undefined && r.saved(0) === undefined) throw new Unsupported('dweight without the saved input');
       const n = batch * t * h * w * c;
       b.push({ kind: 'dwconv3d_backward', batch, t, h, w, c, bias: s.bias }, [x, b.buf(need(r.saved(1), 'weight')), dy,

@@ -25,14 +25,14 @@ function medctc(...args: string[]) {
 describe('medctc build --onnx', () => {
   it('writes model.onnx (locked, equal to the in-process export) and onnxruntime runs it', async () => {
     const out = join(dir, 'build');
-    const r = medctc('build', 'examples/quickstart.medct', '--out', out, '--onnx', '--json');
+    const r = medctc('build', 'test/run/fixtures/small.medct', '--out', out, '--onnx', '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const bytes = readFileSync(join(out, 'model.onnx'));
     const lock = JSON.parse(readFileSync(join(out, 'medctc.lock'), 'utf8'));
     expect(lock.outputs['model.onnx']).toBe(createHash('sha256').update(bytes).digest('hex'));
 
-    const c = compileExperiment(checkFiles('examples/quickstart.medct').experiments[0]!);
+    const c = compileExperiment(checkFiles('test/run/fixtures/small.medct').experiments[0]!);
     const want = exportOnnx(c.graphs.eval, initWeights(c.graphs.eval.tensors, c.experiment.seed));
     expect(Buffer.compare(bytes, Buffer.from(want))).toBe(0);
 
@@ -48,7 +48,7 @@ describe('medctc build --onnx', () => {
 
   it('leaves model.onnx out without the flag', () => {
     const out = join(dir, 'plain');
-    expect(medctc('build', 'examples/quickstart.medct', '--out', out).status).toBe(0);
+    expect(medctc('build', 'test/run/fixtures/small.medct', '--out', out).status).toBe(0);
     expect(existsSync(join(out, 'model.onnx'))).toBe(false);
   });
 });

@@ -21,7 +21,7 @@ function graphOf(m: O.ModelProto): { input: O.IValueInfoProto[]; initializer: O.
 }
 
 function compileQuickstart(): Compiled {
-  const r = checkFiles('examples/quickstart.medct');
+  const r = checkFiles('test/run/fixtures/small.medct');
   expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
   return compileExperiment(r.experiments[0]!);
 }

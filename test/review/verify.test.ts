@@ -37,12 +37,13 @@ describe('medctc verify', () => {
     // The quickstart spec as shipped, with weights named (the build hashes their header; it never loads them)
     // and its synthetic data generated first, so the lock holds the data manifest's hash.
     const text = readFileSync('examples/quickstart.medct', 'utf8')
-      .replace('model ct_clip_tiny', 'model ct_clip_tiny { weights "weights/tiny.safetensors" }')
-      .replace(/root "[^"]*"/, 'root "data"');
+      .replace(/weights "[^"]*"/, 'weights "weights/tiny.safetensors"')
+      .replace(/root "[^"]*"/, 'root "data"')
+      .replace(/volumes \d+/, 'volumes 4');
     writeFileSync(join(spec, 'quickstart.medct'), text);
     mkdirSync(join(spec, 'weights'));
     safetensors(join(spec, 'weights', 'tiny.safetensors'));
-    const s = medctcIn(spec, 'synth', '--out', 'data', '--volumes', '4', '--seed', '7', '--shape', '40,48,48');
+    const s = medctcIn(spec, 'synth', '--out', 'data', '--volumes', '4', '--seed', '7', '--site', 'target', '--shape', '40,48,48');
     expect(s.status, s.stderr).toBe(0);
     const b = medctcIn(spec, 'build', 'quickstart.medct', '--out', build);
     expect(b.status, b.stderr).toBe(0);

@@ -25,7 +25,11 @@ describe('medctc run BUILD_DIR', () => {
   const build = join(dir, 'build'), fromFile = join(dir, 'from-file');
 
   it('gives byte-identical metrics, scores and adapter to `medctc run FILE` (cpu backend, same seed)', () => {
-    let r = medctc('build', file, '--out', build);
+    // The data first, as a user would have it: the lock records the data manifest's hash, which
+    // a build made before the data existed cannot.
+    let r = medctc('synth', '--out', join(dir, 'data'), '--volumes', '6', '--seed', '7', '--site', 'source', '--shape', '40,48,48', '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    r = medctc('build', file, '--out', build);
     expect(r.status, r.stderr).toBe(0);
     const before = readdirSync(build).sort();
     r = medctc('run', build, '--backend', 'cpu', '--quiet');

@@ -14,10 +14,10 @@ const planOf = (file: string, over: Over = {}) => {
   return compileExperiment(exp).plans.train!;
 };
 const CASES: [string, Over][] = [
-  ['examples/quickstart.medct', {}], ['examples/medct-vlm.medct', {}],
+  ['test/run/fixtures/small.medct', {}], ['examples/medct-vlm.medct', {}],
   // Full fine-tuning reaches every kind's parameter gradients (embedding, bias, LayerNorm, position bias, temperature).
-  ['examples/quickstart.medct', { trainBase: true }], ['examples/quickstart.medct', { trainBase: true, loss: 'pair_ce' }],
-  ['examples/quickstart.medct', { trainBase: true, loss: 'clip' }],
+  ['test/run/fixtures/small.medct', { trainBase: true }], ['test/run/fixtures/small.medct', { trainBase: true, loss: 'pair_ce' }],
+  ['test/run/fixtures/small.medct', { trainBase: true, loss: 'clip' }],
 ];
 
 describe('backward / optimizer lowering', () => {

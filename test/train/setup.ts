@@ -9,7 +9,7 @@ import { Rng } from '../../runtime/util/rng.js';
 import { initTensors } from './harness.js';
 
 export function tinyTrain(opts: { dropout?: number; gradClip?: number | null; batch?: number; pathologies?: number | null; trainBase?: boolean; loss?: 'pair_mse' | 'pair_ce' | 'clip' } = {}): { plan: Plan; graph: Graph } {
-  const exp = checkFiles('examples/quickstart.medct').experiments[0]!;
+  const exp = checkFiles('test/run/fixtures/small.medct').experiments[0]!;
   exp.lora = { ...exp.lora!, dropout: opts.dropout ?? 0 };
   exp.train = { ...exp.train!, loss: opts.loss ?? exp.train!.loss, trainBase: opts.trainBase ?? false, batchSize: opts.batch ?? 2, gradClip: opts.gradClip === undefined ? exp.train!.gradClip : opts.gradClip };
   if (opts.pathologies !== null) exp.prompts = { ...exp.prompts, pathologies: exp.prompts.pathologies.slice(0, opts.pathologies ?? 3) };
