@@ -11,7 +11,7 @@
 // joint resample of volumes is what lets one replicate give every label and the means.)
 import { Rng } from '../util/rng.js';
 import { groupTotals, type RankedLabel } from './ranking.js';
-import { labelMetrics, meanMetrics, type LabelMetrics, type MeanMetrics } from './metrics.js';
+import { labelMetrics, MEAN_METRIC_KEYS, meanMetrics, type LabelMetrics, type MeanMetrics } from './metrics.js';
 import type { ThresholdRule } from './threshold.js';
 
 export interface BootstrapSettings { samples: number; confidence: number; seed: number }
@@ -78,7 +78,7 @@ export function bootstrap(ranked: readonly RankedLabel[], rule: ThresholdRule, s
   fixedThresholds: readonly number[] | null = null): BootstrapResult {
   const n = ranked[0]?.order.length ?? 0;
   const perLabel: Record<keyof LabelMetrics, number[]>[] = ranked.map(() => emptyColumns<keyof LabelMetrics>(['auroc', 'threshold', 'accuracy', 'precision', 'recall', 'specificity', 'f1', 'weightedF1']));
-  const means = emptyColumns<keyof MeanMetrics>(['auroc', 'accuracy', 'precision', 'recall', 'specificity', 'macroF1', 'weightedF1']);
+  const means = emptyColumns<keyof MeanMetrics>([...MEAN_METRIC_KEYS]);
   const singleClass = ranked.map(() => 0);
   for (const weights of resamples(n, settings)) {
     const r = replicate(ranked, rule, weights, fixedThresholds);

@@ -36,6 +36,9 @@ export interface MeanMetrics {
   weightedF1: number;
 }
 
+/** MeanMetrics' fields, in report order (the columns a bootstrap or a paired change fills). */
+export const MEAN_METRIC_KEYS: readonly (keyof MeanMetrics)[] = ['auroc', 'accuracy', 'precision', 'recall', 'specificity', 'macroF1', 'weightedF1'];
+
 /** The metric names of the IR mapped to where their value lives: per label and in the mean. */
 export const METRIC_FIELDS: Readonly<Record<Metric, { label: keyof LabelMetrics; mean: keyof MeanMetrics }>> = {
   auroc: { label: 'auroc', mean: 'auroc' },

@@ -4,7 +4,7 @@
 // narrower than what two independent intervals suggest. Thresholds are re-selected on every
 // replicate for both models, as in the one-model bootstrap.
 import { interval, replicate, resamples, type BootstrapSettings, type Interval } from './bootstrap.js';
-import type { MeanMetrics } from './metrics.js';
+import { MEAN_METRIC_KEYS as KEYS, type MeanMetrics } from './metrics.js';
 import { rankLabel, type RankedLabel } from './ranking.js';
 import type { ThresholdRule } from './threshold.js';
 
@@ -23,8 +23,6 @@ export interface PairedChange {
   seed: number;
   mean: Record<keyof MeanMetrics, MetricChange>;
 }
-
-const KEYS: (keyof MeanMetrics)[] = ['auroc', 'accuracy', 'precision', 'recall', 'specificity', 'macroF1', 'weightedF1'];
 
 /** `before[i]`, `after[i]`: volume i's P(present) per label from the two evaluations (rows as in
  *  EvalInput); `truth[i]` its labels. */

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { sha256 } from '../../base/hash.js';
 import type { ResolvedExperiment } from '../../compiler/ir/experiment.js';
+import type { BuildReport } from '../../compiler/report/params.js';
 import { validatePlan } from '../../compiler/plan/validate.js';
 import { PLAN_VERSION, type Plan } from '../../compiler/plan/types.js';
 import type { KernelLibrary } from '../../compiler/codegen/library.js';
@@ -17,6 +18,8 @@ export interface BuiltExperiment {
   dir: string;
   experiment: ResolvedExperiment;
   plans: { eval: Plan; train: Plan | null };
+  /** report.json: parameter counts, memory and FLOPs as the build computed them. */
+  report: BuildReport;
   /** Folder the experiment's relative paths resolve against (the spec's folder at build time). */
   baseDir: string;
   /** sha256 of medctc.lock: names the exact build in run.json. */
@@ -67,6 +70,7 @@ export function readBuild(dirIn: string): BuiltExperiment {
     dir,
     experiment: json<ResolvedExperiment>('experiment.json'),
     plans: { eval: plan('plan.eval.json'), train: lock.plans.train ? plan('plan.train.json') : null },
+    report: json<BuildReport>('report.json'),
     baseDir: resolve(dir, lock.specDir ?? '.'),
     lockSha256: sha256(raw),
     lock: locked,

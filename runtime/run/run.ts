@@ -10,7 +10,7 @@ import { pairedChange } from '../eval/paired.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
-import type { Plan, PlanModel } from '../../compiler/plan/types.js';
+import type { Plan } from '../../compiler/plan/types.js';
 import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
 import { openDataSet, tokenizerFor, type DataSet } from '../data/index.js';
 import type { ProgressMode } from '../data/progress.js';
@@ -187,7 +187,8 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
         change: baseline && exp.evaluate.bootstrap
           ? pairedChange(baseline.scores, final.scores, final.truth, exp.evaluate.threshold, exp.evaluate.bootstrap)
           : null,
-        parameters: trainSummary ? trainableOf(trainPlan!.model) : null,
+        // The build report's count (PEFT's print_trainable_parameters: LoRA included, buffers not).
+        parameters: trainSummary ? { trainable: b.report.parameters.trainable, total: b.report.parameters.total, fraction: b.report.parameters.trainableFraction } : null,
       };
       writeFileAtomic(join(o.outDir, 'metrics.json'), metricsJson(metrics));
       const notes = [`- model: ${exp.model.architecture}${exp.model.weights ? ` (${exp.model.weights})` : ' (seeded init)'}${trainedBase ? ', base trained in this run' : ''}; ${lora ? (trained ? 'trained adapter' : `adapter ${o.adapter!.from}`) : 'no adapter'}`,
@@ -234,14 +235,3 @@ export function summaryLine(e: EvalRun): string {
   return `mean AUROC ${p(m.auroc)}, accuracy ${p(m.accuracy)}, macro-F1 ${p(m.macroF1)} over ${e.volumes.length} volumes`;
 }
 
-/** PEFT's print_trainable_parameters: trainable of all parameters (LoRA included, buffers not). */
-export function trainableOf(model: PlanModel): { trainable: number; total: number; fraction: number } {
-  let trainable = 0, total = 0;
-  for (const w of model.weights) {
-    if (w.role !== 'param') continue;
-    const n = w.shape.reduce((a, b) => a * b, 1);
-    total += n;
-    if (w.trainable) trainable += n;
-  }
-  return { trainable, total, fraction: total ? trainable / total : 0 };
-}
