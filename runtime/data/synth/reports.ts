@@ -1,9 +1,11 @@
 // Radiology reports for synthetic volumes: Findings_EN walks the chest in the usual order and
 // says for every region either what is abnormal (from the drawn details) or a normal statement,
 // and, as radiologists do, names some absent findings explicitly (pertinent negatives: "No
-// pleural effusion is seen."); Impressions_EN lists the abnormalities. Without the negatives a
-// text encoder trained on these reports never reads a pathology's name in a negated sentence, so
-// it cannot tell "X is present." from "X is not present." (SYNTH_VERSION 2). Wording varies by seed; every word used here is in the
+// pleural effusion is seen."); Impressions_EN lists the abnormalities (SYNTH_VERSION 2). Without
+// the negatives a text encoder never reads a pathology's name in a negated sentence; with them at
+// NEGATIVE_RATE most reports naming a pathology say it is absent, and a tiny text encoder trained
+// long enough learns the name before "not" (zero-shot below chance: bench/RESULTS.md, issue 11).
+// Wording varies by seed; every word used here is in the
 // tiny model's vocabulary (see vocab.ts, which collects them from REPORT_PHRASES).
 import type { Findings, Pathology } from './findings.js';
 import type { PhantomDetails } from './phantom.js';
