@@ -14,7 +14,7 @@ import type { Plan, PlanBuffer, PlanKernel } from '../../compiler/plan/types.js'
 import type { Device, DeviceBuffer, Program } from '../device/types.js';
 import { ArenaAllocation, type MemoryReport } from './arena.js';
 import { initWeights } from './init.js';
-import { packScalars, type Executor, type Feeds, type RunScalars } from './types.js';
+import { packScalars, type Executor, type Feeds, type RunOptions, type RunScalars } from './types.js';
 
 const numel = (b: PlanBuffer): number => b.shape.reduce((a, c) => a * c, 1);
 
@@ -97,7 +97,8 @@ export class PlanExecutor implements Executor {
     this.dispatchPhase('prepare');
   }
 
-  async run(feeds: Feeds, scalars: Partial<RunScalars> = {}): Promise<void> {
+  async run(feeds: Feeds, scalars: Partial<RunScalars> = {}, opts: RunOptions = {}): Promise<void> {
+    this.lastGradNorm = null;
     const names = Object.keys(this.plan.inputs);
     for (const name of Object.keys(feeds)) if (!(name in this.plan.inputs)) throw new Error(`run: unknown feed ${name} (the plan takes ${names.join(', ')})`);
     for (const name of names) {
@@ -115,8 +116,25 @@ export class PlanExecutor implements Executor {
       // The gradient rule of runtime/exec/types.ts: param grads start at zero every step.
       for (const b of this.plan.buffers) if (b.kind === 'param_grad') await this.device.upload(this.bufs[b.id]!, this.zeros(numel(b)));
       this.dispatchPhase('backward');
+      // Before the optimizer phase: grad_clip scales the gradients in place.
+      if (opts.gradNorm) this.lastGradNorm = await this.gradientNorm();
       this.dispatchPhase('optimizer');
     }
+  }
+
+  private lastGradNorm: number | null = null;
+
+  gradNorm(): number | null { return this.lastGradNorm; }
+
+  /** sqrt(Σ g²) over every param_grad buffer, in float64. */
+  private async gradientNorm(): Promise<number> {
+    let s = 0;
+    for (const b of this.plan.buffers) {
+      if (b.kind !== 'param_grad') continue;
+      const g = await this.read(b);
+      for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+    }
+    return Math.sqrt(s);
   }
 
   private zeroBuf: Float32Array = new Float32Array(0);

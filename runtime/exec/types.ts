@@ -22,6 +22,12 @@ export interface RunScalars { dropoutSeed: number; adamStep: number; lr: number 
 
 export type Feeds = Record<string, Float32Array | Int32Array>;
 
+export interface RunOptions {
+  /** Record the gradient norm (train plans): the gradients are read back after the backward
+   *  phase, before the optimizer phase clips them, which costs one synchronisation per step. */
+  gradNorm?: boolean;
+}
+
 export interface Executor {
   readonly plan: Plan;
   readonly device: Device;
@@ -33,7 +39,11 @@ export interface Executor {
   prepare(): Promise<void>;
   /** One forward (train plans: + backward + optimizer) over the feeds (by plan.inputs name);
    *  eval plans skip invariant kernels whose inputs are unchanged (see above). */
-  run(feeds: Feeds, scalars?: Partial<RunScalars>): Promise<void>;
+  run(feeds: Feeds, scalars?: Partial<RunScalars>, opts?: RunOptions): Promise<void>;
+  /** Train plans run with `{ gradNorm: true }`: the global L2 norm of that run's gradients over
+   *  every trainable parameter, before grad_clip scales them (torch's clip_grad_norm_ return
+   *  value), summed in float64 on the host; null when the last run did not record it. */
+  gradNorm?(): number | null;
   /** A plan output by name (plan.outputs), e.g. 'logits', 'image_latent', 'loss'. */
   output(name: string): Promise<Float32Array>;
   /** Read/write a weight by its graph tensor (state-dict) name, e.g. a trained lora_A. */

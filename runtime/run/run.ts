@@ -155,7 +155,7 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
           text: exp.train!.loss === 'clip' ? (batch) => reportFeeds(tokenizer, batch.map((it) => it.reportText), maxLength) : text,
           onStep: (r) => {
             rep.step(r);
-            appendFileSync(log, JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n');
+            appendFileSync(log, JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n');
           },
         }));
         if (exp.train!.trainBase) {

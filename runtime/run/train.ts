@@ -24,6 +24,8 @@ export interface StepRecord {
   batches: number;
   loss: number;
   lr: number;
+  /** Global L2 norm of the step's gradients before grad_clip (null when the executor cannot say). */
+  gradNorm: number | null;
   dropoutSeed: number;
   /** Seconds since training started, after this step. */
   elapsed: number;
@@ -86,7 +88,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       // The pair losses' targets; the CLIP loss has none (its positives are the diagonal).
       if ('targets' in exec.plan.inputs) feeds.targets = targetBatch(batch.map((it) => it.labels));
       if (step === 1) assertFeeds(exec.plan, feeds);
-      await exec.run(feeds, { lr, adamStep: step, dropoutSeed: seedForStep });
+      await exec.run(feeds, { lr, adamStep: step, dropoutSeed: seedForStep }, { gradNorm: true });
       const loss = (await exec.output('loss'))[0]!;
       const names = batch.map((it) => it.volumeName);
       if (!Number.isFinite(loss)) {
@@ -98,7 +100,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       lastLoss = loss;
       o.onStep?.({
         step, totalSteps, epoch, epochs: train.epochs, batch: bi + 1, batches: batches.length,
-        loss, lr, dropoutSeed: seedForStep, elapsed: (performance.now() - t0) / 1000, volumes: names,
+        loss, lr, gradNorm: exec.gradNorm?.() ?? null, dropoutSeed: seedForStep, elapsed: (performance.now() - t0) / 1000, volumes: names,
       });
     }
   }
