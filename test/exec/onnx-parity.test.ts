@@ -1,9 +1,13 @@
 // Key acceptance check: the executor's ct_clip_tiny eval forward (LoRA merged into W by the
-// prepare kernels) on cpu and webgpu equals onnxruntime-node on the ONNX export of the same eval
-// graph (LoRA unmerged: x·Wᵀ + s·(x·Aᵀ)·Bᵀ) with the same weights and feeds, max abs err <= 1e-4.
-import { beforeAll, describe, expect, it } from 'vitest';
+// prepare kernels) on the reference, on webgpu and on the native C backend (`cpu`) equals
+// onnxruntime-node on the ONNX export of the same eval graph (LoRA unmerged: x·Wᵀ + s·(x·Aᵀ)·Bᵀ)
+// with the same weights and feeds, max abs err <= 1e-4. The native case is skipped, loudly, only
+// where no C compiler works.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../compiler/export/onnx/index.js';
 import { CpuDevice } from '../../runtime/device/cpu/device.js';
+import { openNative, type NativeDevice } from '../../runtime/device/native/index.js';
+import type { Device } from '../../runtime/device/types.js';
 import { runOnnx } from '../export/ort.js';
 import { compileExample } from './plans.js';
 import { execFor, feedsFor, maxAbsDiff, weightsWithLora, useWebGpu } from './fixtures.js';
@@ -15,6 +19,9 @@ const feeds = feedsFor(plan, graph, 9);
 const OUTS = ['image_latent', 'text_latent', 'logits'];
 
 const webgpu = useWebGpu();
+const native = await openNative();
+if ('reason' in native) console.warn(`SKIPPING the native (cpu) ct_clip_tiny forward vs onnxruntime: ${native.reason}`);
+afterAll(() => { if (!('reason' in native)) native.destroy(); });
 
 describe('executor vs onnxruntime on the ONNX export', () => {
   let want: Record<string, Float32Array>;
@@ -23,8 +30,8 @@ describe('executor vs onnxruntime on the ONNX export', () => {
     want = await runOnnx(exportOnnx(graph, weights), feeds);
   }, 120_000);
 
-  it.each(['cpu', 'webgpu'])('ct_clip_tiny eval forward on %s within 1e-4', async (backend) => {
-    const ex = await execFor(plan, backend === 'cpu' ? new CpuDevice() : webgpu());
+  async function check(device: Device): Promise<void> {
+    const ex = await execFor(plan, device);
     await ex.loadWeights({ seed: 13, tensors: weights });
     await ex.prepare();
     await ex.run(feeds);
@@ -34,5 +41,12 @@ describe('executor vs onnxruntime on the ONNX export', () => {
       expect(maxAbsDiff(got, want[n]!), n).toBeLessThanOrEqual(1e-4);
     }
     ex.destroy();
+  }
+
+  it.each(['reference', 'webgpu'])('ct_clip_tiny eval forward on %s within 1e-4', (backend) => check(backend === 'reference' ? new CpuDevice() : webgpu()), 120_000);
+  it.skipIf('reason' in native)('ct_clip_tiny eval forward on the native C backend (cpu) within 1e-4', async () => {
+    const dev = native as NativeDevice;
+    expect(dev.backend).toBe('cpu');
+    await check(dev);
   }, 120_000);
 });
