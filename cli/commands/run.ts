@@ -2,7 +2,7 @@
 // folder (see runtime/run/run.ts for what the folder holds). A build folder runs as it was
 // written, without the spec and without recompiling. `medctc train` and `medctc evaluate` are the
 // same pipeline with one half left out; this file holds the plumbing the three share.
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { compileExperiment, variantFolder } from '../../compiler/build.js';
 import { diag } from '../../base/diagnostics/catalog.js';
@@ -15,6 +15,7 @@ import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/ru
 import type { PlanModel } from '../../compiler/plan/types.js';
 import { load } from './build.js';
 import { SET_OPTION, setArgs } from '../overrides.js';
+import { removeReport, writeRunReport, writeSweepSummary } from '../report/index.js';
 
 export interface PipelineArgs {
   file: string;
@@ -108,18 +109,28 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     const sharing = new Map<string, number>();
     for (const e of checked.experiments) sharing.set(rootOf(e), (sharing.get(rootOf(e)) ?? 0) + 1);
     const results: RunResult[] = [];
+    // Sweep folders (root -> variant folder names, in run order) get a summary after their runs.
+    const sweeps = new Map<string, string[]>();
     for (const e of checked.experiments) {
       const { exp, overrides } = applyOverrides(e, a);
       const compiled = compileExperiment(exp, sources);
       const root = rootOf(e);
-      const outDir = sharing.get(root)! > 1 || (a.out && e.variant !== null) ? join(root, variantFolder(exp)) : root;
+      const nested = sharing.get(root)! > 1 || (a.out && e.variant !== null);
+      const outDir = nested ? join(root, variantFolder(exp)) : root;
+      if (nested) sweeps.set(root, [...(sweeps.get(root) ?? []), variantFolder(exp)]);
+      removeReport(outDir);
       const r = await runCompiled(compiled, {
         outDir, baseDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
         train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
         adapter: mode.adapterFor?.(compiled.plans.eval.model),
       });
+      writeRunReport(outDir);
       results.push(r);
       if (!a.json) printResult(r);
+    }
+    for (const [root, folders] of sweeps) {
+      const { files } = writeSweepSummary(root, folders);
+      if (!a.json) process.stdout.write(`sweep summary: ${files.map((f) => relative(process.cwd(), f) || f).join(', ')}\n`);
     }
     if (a.json) {
       const items = results.map(resultJson);
@@ -150,11 +161,14 @@ async function runBuildFolder(a: PipelineArgs, mode: Parameters<typeof runPipeli
   if (a.backend) { built = { ...b, experiment: { ...b.experiment, backend: a.backend } }; overrides.backend = a.backend; }
   if (a.baseline !== undefined) overrides.baseline = a.baseline;
   const outDir = a.out ? resolve(a.out) : mode.defaultSub ? join(b.dir, mode.defaultSub) : b.dir;
-  return runBuilt(built, {
+  removeReport(outDir);
+  const r = await runBuilt(built, {
     outDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
     train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
     adapter: mode.adapterFor?.(b.plans.eval.model),
   });
+  writeRunReport(outDir);
+  return r;
 }
 
 function printResult(r: RunResult): void {
@@ -165,7 +179,7 @@ function printResult(r: RunResult): void {
     if (cmp) out.push(cmp);
   }
   if (r.train) out.push(`trained ${r.train.steps} steps: loss ${r.train.firstLoss.toFixed(5)} -> ${r.train.lastLoss.toFixed(5)}`);
-  out.push(`wrote ${r.dir} in ${r.seconds.toFixed(1)} s (${r.device})`);
+  out.push(`wrote ${r.dir} in ${r.seconds.toFixed(1)} s (${r.device}); report: ${join(r.dir, 'report.html')}`);
   process.stdout.write(out.join('\n') + '\n');
 }
 

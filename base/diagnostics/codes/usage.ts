@@ -8,4 +8,7 @@ export const USAGE_CODES = {
   E0012: 'cannot read the file at a git revision',
   // E0013: command-line overrides (`--set PATH=VALUE`: compiler/check/overrides.ts)
   E0013: 'invalid command-line override',
+  // E0014-E0015: `medctc report` (cli/report)
+  E0014: 'not a run or sweep folder',
+  E0015: 'a run folder file cannot be read',
 } as const satisfies Record<string, string>;
