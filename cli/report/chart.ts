@@ -35,8 +35,10 @@ export interface Chart {
   diagonal?: boolean;
   /** Shown in the middle when there is nothing to plot. */
   empty?: string;
-  /** Legend entries drawn (series names); default all. */
+  /** Legend entries drawn (series names); default true. */
   legend?: boolean;
+  /** Where the legend sits: top right (default) or bottom right (ROC curves run along the top). */
+  legendAt?: 'top' | 'bottom';
 }
 
 export type Prim =
@@ -110,7 +112,7 @@ export function layout(c: Chart): Prim[] {
   out.push({ kind: 'rect', x: x0, y: y0, w: x1 - x0, h: y1 - y0, fill: 'none', stroke: AXIS });
   if (c.empty) out.push({ kind: 'text', x: (x0 + x1) / 2, y: (y0 + y1) / 2, text: c.empty, anchor: 'middle', size: 11, color: '#888888', rotate: false, bold: false });
   if (c.legend !== false) {
-    let ly = y0 + 12;
+    let ly = c.legendAt === 'bottom' ? y1 - 8 - 13 * (c.series.length - 1) : y0 + 12;
     for (const s of c.series) {
       const lx = x1 - 8;
       out.push({ kind: 'line', pts: [[lx - 16, ly - 3.5], [lx, ly - 3.5]], color: s.color, width: s.width ?? 1.75, dash: s.dash ?? false });

@@ -39,7 +39,7 @@ export function rocCharts(f: Pick<RunFolder, 'scores' | 'baselineScores' | 'metr
     if (after) series.push({ name: `${afterName} ${after.auc.toFixed(3)}`, color: COLORS.after, points: after.points });
     return {
       id: chartId('roc', label), title: label, xLabel: 'false positive rate', yLabel: 'true positive rate', ...ROC_SIZE,
-      x: [0, 1], y: [0, 1], series, diagonal: true, empty: after ? undefined : 'one class only: no ROC curve',
+      x: [0, 1], y: [0, 1], series, diagonal: true, legendAt: 'bottom', empty: after ? undefined : 'one class only: no ROC curve',
     } satisfies Chart;
   });
 }

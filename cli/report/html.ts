@@ -173,7 +173,8 @@ table{border-collapse:collapse;background:#fff;margin:6px 0;font-variant-numeric
 th,td{border:1px solid #dde1e6;padding:4px 9px;text-align:right;vertical-align:top}th{background:#eef1f4;font-weight:600}
 td:first-child,th:first-child{text-align:left}
 table.headline{font-size:15px}table.headline td{padding:6px 12px}
-table.config td,table.lock td{text-align:left}table.config,table.lock{font-size:12.5px}
+table.config td,table.lock td,table.config th,table.lock th{text-align:left}table.config,table.lock{font-size:12.5px}
+table.config td:nth-child(2){max-width:520px;overflow-wrap:anywhere}table.config td:nth-child(3){white-space:nowrap}
 .ci{color:#5c6673;font-size:92%}.params{font-size:15px}.note,.notes{color:#4a5361;font-size:13px}.none{color:#7a828d;font-style:italic}
 .degenerate{color:#b3261e;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:8px}.charts svg{background:#fff;border:1px solid #dde1e6}
