@@ -59,7 +59,7 @@ export function movingAverage(ys: readonly number[], w: number): number[] {
 const TRAIN_SIZE = { width: 420, height: 262 };
 
 /** Loss (per step and smoothed), learning rate and gradient norm against the step. */
-export function trainingCharts(log: readonly TrainLogLine[]): Chart[] {
+export function trainingCharts(log: readonly TrainLogLine[], gradClip: number | null = null): Chart[] {
   if (log.length === 0) return [];
   const steps = log.map((l) => l.step);
   const x: [number, number] = [Math.min(...steps), Math.max(Math.max(...steps), Math.min(...steps) + 1)];
@@ -69,12 +69,14 @@ export function trainingCharts(log: readonly TrainLogLine[]): Chart[] {
   const lr: Series[] = [{ name: 'learning rate', color: COLORS.lr, points: log.map((l) => [l.step, l.lr]) }];
   const recorded = log.filter((l) => typeof l.gradNorm === 'number');
   const grad: Series[] = recorded.length ? [{ name: 'before clipping', color: COLORS.grad, points: recorded.map((l) => [l.step, l.gradNorm!]), width: 1.25 }] : [];
+  // train.grad_clip: gradients above the line were scaled down to it.
+  if (recorded.length && gradClip !== null) grad.push({ name: `grad_clip ${gradClip}`, color: '#c92a2a', points: [[x[0], gradClip], [x[1], gradClip]], dash: true, width: 1.25 });
   return [
     { id: 'train-loss', title: 'training loss', xLabel: 'step', yLabel: 'loss', ...TRAIN_SIZE, x, y: yRange(loss), series: loss },
     { id: 'train-lr', title: 'learning rate', xLabel: 'step', yLabel: 'learning rate', ...TRAIN_SIZE, x, y: yRange(lr, { zero: true }), series: lr, legend: false },
     {
       id: 'train-grad-norm', title: 'gradient norm (global L2, before grad_clip)', xLabel: 'step', yLabel: 'gradient norm', ...TRAIN_SIZE, x,
-      y: yRange(grad, { zero: true }), series: grad, legend: false, empty: recorded.length ? undefined : 'not in this train_log.jsonl (written by an older medctc)',
+      y: yRange(grad, { zero: true }), series: grad, legend: grad.length > 1, empty: recorded.length ? undefined : 'not recorded in this train_log.jsonl',
     },
   ];
 }

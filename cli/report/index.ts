@@ -23,7 +23,7 @@ export function removeReport(dir: string): void {
 }
 
 export function reportCharts(f: RunFolder): ReportCharts {
-  return { roc: rocCharts(f), training: trainingCharts(f.trainLog) };
+  return { roc: rocCharts(f), training: trainingCharts(f.trainLog, f.experiment?.train?.gradClip ?? null) };
 }
 
 /** results.md: the headline table and the charts as PNG, for places that show markdown. */
@@ -39,7 +39,7 @@ export function resultsMarkdown(f: RunFolder, c: ReportCharts): string {
     out.push('## ROC curves', '', `One panel per pathology, in this order: ${c.roc.map((x) => x.title).join(', ')}. x: false positive rate, y: true positive rate (0 to 1); ${f.baselineScores ? 'grey dashed: before training, orange: after; ' : 'orange: '}dotted diagonal: chance. AUROCs are in report.html and metrics.md.`, '', '![ROC curves](charts/roc.png)', '');
   }
   if (c.training.length) {
-    out.push('## Training', '', 'Left to right: loss per step (blue; dark blue: moving mean), learning rate, global gradient norm before grad_clip; x: step.', '', '![training curves](charts/training.png)', '');
+    out.push('## Training', '', 'Left to right: loss per step (blue; dark blue: moving mean), learning rate, global gradient norm before grad_clip (red dashed: the grad_clip limit, when set); x: step.', '', '![training curves](charts/training.png)', '');
   }
   return out.join('\n');
 }

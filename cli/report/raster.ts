@@ -1,5 +1,6 @@
 // A tiny deterministic rasteriser for the chart scenes of ./chart.ts, written as PNG by
-// runtime/io/png.ts: lines as anti-aliased capsules (coverage from the distance to the segment),
+// runtime/io/png.ts: lines as anti-aliased capsules (coverage from the distance to the segment,
+// the maximum over a polyline's pieces),
 // rectangles, and text in a 3x5 pixel font that has digits and `.-+e` only (tick labels); titles,
 // axis names and legends are not drawn (results.md says them under each image). Integer RGB and
 // fixed arithmetic order: the same scene gives the same bytes.
@@ -15,36 +16,65 @@ const GLYPHS: Record<string, string> = {
 
 export class Canvas {
   readonly px: Uint8Array;
+  /** Coverage of the line being drawn (max over its pieces, so joints are not painted twice). */
+  private readonly cov: Float32Array;
+  private readonly touched: number[] = [];
   constructor(readonly width: number, readonly height: number) {
     this.px = new Uint8Array(width * height * 3).fill(255);
+    this.cov = new Float32Array(width * height);
   }
 
-  private blend(x: number, y: number, rgb: readonly [number, number, number], a: number): void {
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height || a <= 0) return;
-    const i = (y * this.width + x) * 3;
-    const k = Math.min(1, a);
-    for (let c = 0; c < 3; c++) this.px[i + c] = Math.round(this.px[i + c]! * (1 - k) + rgb[c]! * k);
+  private blend(i: number, rgb: readonly [number, number, number], a: number): void {
+    const k = Math.min(1, a), o = i * 3;
+    for (let c = 0; c < 3; c++) this.px[o + c] = Math.round(this.px[o + c]! * (1 - k) + rgb[c]! * k);
   }
 
   fillRect(x: number, y: number, w: number, h: number, rgb: readonly [number, number, number]): void {
-    for (let j = Math.max(0, Math.round(y)); j < Math.min(this.height, Math.round(y + h)); j++)
-      for (let i = Math.max(0, Math.round(x)); i < Math.min(this.width, Math.round(x + w)); i++) this.blend(i, j, rgb, 1);
+    for (let j = Math.max(0, Math.round(y)); j < Math.min(this.height, Math.round(y + h)); j++) {
+      for (let i = Math.max(0, Math.round(x)); i < Math.min(this.width, Math.round(x + w)); i++) {
+        const o = (j * this.width + i) * 3;
+        this.px[o] = rgb[0]; this.px[o + 1] = rgb[1]; this.px[o + 2] = rgb[2];
+      }
+    }
   }
 
-  /** A segment of width `w`; `dash`: [on, off] lengths along it, starting `offset` into the pattern. */
-  segment(ax: number, ay: number, bx: number, by: number, w: number, rgb: readonly [number, number, number], dash: [number, number] | null, offset: number): void {
-    const dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy, len = Math.sqrt(len2), r = w / 2;
-    const xa = Math.floor(Math.min(ax, bx) - r - 1), xb = Math.ceil(Math.max(ax, bx) + r + 1);
-    const ya = Math.floor(Math.min(ay, by) - r - 1), yb = Math.ceil(Math.max(ay, by) + r + 1);
+  /** Adds a capsule of width `w` from a to b to the current line's coverage. */
+  private piece(ax: number, ay: number, bx: number, by: number, r: number): void {
+    const dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+    const xa = Math.max(0, Math.floor(Math.min(ax, bx) - r - 1)), xb = Math.min(this.width - 1, Math.ceil(Math.max(ax, bx) + r + 1));
+    const ya = Math.max(0, Math.floor(Math.min(ay, by) - r - 1)), yb = Math.min(this.height - 1, Math.ceil(Math.max(ay, by) + r + 1));
     for (let y = ya; y <= yb; y++) {
       for (let x = xa; x <= xb; x++) {
         const px = x + 0.5, py = y + 0.5;
         const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len2));
-        if (dash && (offset + t * len) % (dash[0] + dash[1]) > dash[0]) continue;
-        const d = Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
-        this.blend(x, y, rgb, r + 0.5 - d);
+        const ex = px - (ax + t * dx), ey = py - (ay + t * dy);
+        const a = r + 0.5 - Math.sqrt(ex * ex + ey * ey);
+        if (a <= 0) continue;
+        const i = y * this.width + x;
+        if (this.cov[i] === 0) this.touched.push(i);
+        if (a > this.cov[i]!) this.cov[i] = a;
       }
     }
+  }
+
+  /** A polyline of width `w`, anti-aliased; `dash`: [on, off] lengths along it. Long segments are
+   *  cut into short pieces so each visits only the pixels near it. */
+  polyline(pts: readonly (readonly [number, number])[], w: number, rgb: readonly [number, number, number], dash: [number, number] | null): void {
+    const r = w / 2, STEP = 4;
+    let along = 0;
+    for (let k = 1; k < pts.length; k++) {
+      const [ax, ay] = pts[k - 1]!, [bx, by] = pts[k]!;
+      const len = Math.hypot(bx - ax, by - ay);
+      const n = Math.max(1, Math.ceil(len / STEP));
+      for (let j = 0; j < n; j++) {
+        const t0 = j / n, t1 = (j + 1) / n;
+        if (dash && (along + ((t0 + t1) / 2) * len) % (dash[0] + dash[1]) > dash[0]) continue;
+        this.piece(ax + t0 * (bx - ax), ay + t0 * (by - ay), ax + t1 * (bx - ax), ay + t1 * (by - ay), r);
+      }
+      along += len;
+    }
+    for (const i of this.touched) { this.blend(i, rgb, this.cov[i]!); this.cov[i] = 0; }
+    this.touched.length = 0;
   }
 
   /** Text in the 3x5 font, `scale` pixels per font pixel; characters it lacks are skipped. */
@@ -67,21 +97,16 @@ export const drawable = (s: string): boolean => [...s].every((ch) => ch in GLYPH
 
 /** Draws the chart at (ox, oy), every length times `scale`. */
 export function drawChart(cv: Canvas, c: Chart, ox: number, oy: number, scale: number): void {
+  const at = (p: readonly [number, number]): [number, number] => [ox + p[0] * scale, oy + p[1] * scale];
   for (const p of layout(c) as Prim[]) {
     if (p.kind === 'rect') {
       if (p.fill !== 'none') cv.fillRect(ox + p.x * scale, oy + p.y * scale, p.w * scale, p.h * scale, rgbOf(p.fill));
       if (p.stroke) {
-        const [x, y, w, h] = [ox + p.x * scale, oy + p.y * scale, p.w * scale, p.h * scale];
-        const s = rgbOf(p.stroke);
-        for (const [a, b, cc, d] of [[x, y, x + w, y], [x + w, y, x + w, y + h], [x + w, y + h, x, y + h], [x, y + h, x, y]] as const) cv.segment(a, b, cc, d, scale, s, null, 0);
+        const [x, y, w, h] = [p.x, p.y, p.w, p.h];
+        cv.polyline([[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]].map((q) => at(q as [number, number])), scale, rgbOf(p.stroke), null);
       }
     } else if (p.kind === 'line') {
-      let along = 0;
-      for (let i = 1; i < p.pts.length; i++) {
-        const [ax, ay] = p.pts[i - 1]!, [bx, by] = p.pts[i]!;
-        cv.segment(ox + ax * scale, oy + ay * scale, ox + bx * scale, oy + by * scale, p.width * scale, rgbOf(p.color), p.dash ? [5 * scale, 3 * scale] : null, along);
-        along += Math.hypot(bx - ax, by - ay) * scale;
-      }
+      cv.polyline(p.pts.map(at), p.width * scale, rgbOf(p.color), p.dash ? [5 * scale, 3 * scale] : null);
     } else if (!p.rotate && drawable(p.text)) {
       cv.text(ox + p.x * scale, oy + p.y * scale, p.text, p.anchor, Math.max(1, Math.round(scale * p.size / 6)), rgbOf(p.color));
     }

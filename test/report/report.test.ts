@@ -82,10 +82,13 @@ describe('medctc report: report.html', () => {
     const charts = svgs(html()).filter((s) => s.id.startsWith('train-'));
     expect(charts.map((c) => c.id)).toEqual(['train-loss', 'train-lr', 'train-grad-norm']);
     // The gradient-norm series: one point per step, falling as 2/s + 0.25 does (SVG y grows downwards).
-    const d = [...charts[2]!.body.matchAll(/<path d="([^"]+)" fill="none" stroke="#7048e8"/g)].map((x) => x[1]!);
-    expect(d).toHaveLength(1);
-    const pts = pathPoints(d[0]!);
-    expect(pts).toHaveLength(log.length);
+    const d = [...charts[2]!.body.matchAll(/<path d="([^"]+)" fill="none" stroke="#7048e8"/g)].map((x) => pathPoints(x[1]!));
+    // The series and its legend swatch (the legend names the grad_clip line beside it).
+    expect(d.map((p) => p.length).sort((a, b) => a - b)).toEqual([2, log.length]);
+    const pts = d.find((p) => p.length === log.length)!;
+    // The spec's grad_clip 1.0, dashed across the chart, labelled.
+    expect(charts[2]!.body).toMatch(/stroke="#c92a2a" stroke-width="1.25" stroke-dasharray="5 3"/);
+    expect(charts[2]!.body).toContain('>grad_clip 1</text>');
     for (let i = 1; i < pts.length; i++) expect(pts[i]![1]).toBeGreaterThanOrEqual(pts[i - 1]![1]);
   });
 

@@ -1,0 +1,63 @@
+// The sweep summary (sweep.md / sweep.json): a rank sweep of the small spec, each variant run with
+// the stand-in executor (test/report/fixture.ts), summarised. One row per variant, in sweep
+// order, with its binding, the trainable parameters of its build (LoRA parameters grow linearly
+// with the rank: r·(in + out) per adapted linear) and the headline metrics of its metrics.json;
+// `medctc report SWEEP_DIR` rebuilds the same summary from the folders alone.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeSweepSummary } from '../../cli/report/index.js';
+import { smallSpec, tempDir } from '../run/helpers.js';
+import { medctc } from '../review/cli.js';
+import { runFolders } from './fixture.js';
+
+let root: string;
+let folders: string[];
+beforeAll(async () => {
+  const d = tempDir('report-sweep');
+  const file = smallSpec(d, { volumes: 30, epochs: 1, batch: 4 });
+  // The rank axis, written as a user would: rank 8 in the spec becomes a sweep.
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/rank 8/, 'rank sweep [16, 2, 4]').replace('modules_to_save ["to_visual_latent", "to_text_latent"]', ''));
+  root = join(d, 'runs');
+  folders = (await runFolders(file, root)).map((p) => p.slice(root.length + 1));
+}, 120_000);
+
+describe('sweep summary', () => {
+  it('one row per variant with its rank, trainable parameters and headline metrics with intervals', () => {
+    expect(folders).toEqual(['quickstart@rank=16', 'quickstart@rank=2', 'quickstart@rank=4']);
+    const { summary: s } = writeSweepSummary(root, folders);
+    expect(s.values).toBe('bindings');
+    expect(s.keys).toEqual(['rank']);
+    expect(s.variants.map((v) => [v.folder, v.values.rank])).toEqual([['quickstart@rank=16', 16], ['quickstart@rank=2', 2], ['quickstart@rank=4', 4]]);
+    // LoRA only (no modules_to_save): trainable = rank x the same per-rank count.
+    const perRank = s.variants.map((v) => v.parameters!.trainable / (v.values.rank as number));
+    expect(new Set(perRank).size).toBe(1);
+    expect(perRank[0]).toBeGreaterThan(0);
+    for (const v of s.variants) {
+      const m = JSON.parse(readFileSync(join(root, v.folder, 'metrics.json'), 'utf8'));
+      const report = JSON.parse(readFileSync(join(root, v.folder, 'report.json'), 'utf8'));
+      expect(v.parameters).toEqual({ trainable: report.parameters.trainable, total: report.parameters.total, fraction: report.parameters.trainableFraction });
+      expect(v.metrics!.auroc).toEqual({
+        after: m.final.mean.auroc, afterCi: m.final.meanCi.auroc, before: m.baseline.mean.auroc, beforeCi: m.baseline.meanCi.auroc,
+        change: m.final.mean.auroc - m.baseline.mean.auroc, changeCi: m.change.mean.auroc.ci,
+      });
+      expect(v.metrics!.weighted_f1!.after).toBe(m.final.mean.weightedF1);
+    }
+    const md = readFileSync(join(root, 'sweep.md'), 'utf8');
+    expect(md).toContain('| run | `rank` | trainable | AUROC | Δ AUROC | accuracy | Δ accuracy | macro-F1 | Δ macro-F1 | weighted-F1 | Δ weighted-F1 |');
+    const row = md.split('\n').find((l) => l.startsWith('| quickstart@rank=2 |'))!;
+    const v2 = s.variants[1]!;
+    const pct = (x: number) => (100 * x).toFixed(1);
+    expect(row).toContain(`| 2 | ${v2.parameters!.trainable.toLocaleString('en-US')} (${(100 * v2.parameters!.fraction).toFixed(2)}%) | ${pct(v2.metrics!.auroc!.after!)} [${pct(v2.metrics!.auroc!.afterCi![0])}, ${pct(v2.metrics!.auroc!.afterCi![1])}] |`);
+  });
+
+  it('medctc report SWEEP_DIR rebuilds it from the folders (ordered by the swept values) and writes each report', () => {
+    const r = medctc('report', root, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.sweep.map((p: string) => p.split('/').pop())).toEqual(['sweep.json', 'sweep.md']);
+    expect(out.files.filter((p: string) => p.endsWith('report.html'))).toHaveLength(3);
+    const s = JSON.parse(readFileSync(join(root, 'sweep.json'), 'utf8'));
+    expect(s.variants.map((v: { values: { rank: number } }) => v.values.rank)).toEqual([2, 4, 16]);
+  });
+});
