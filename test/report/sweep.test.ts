@@ -15,7 +15,7 @@ let root: string;
 let folders: string[];
 beforeAll(async () => {
   const d = tempDir('report-sweep');
-  const file = smallSpec(d, { volumes: 30, epochs: 1, batch: 4 });
+  const file = smallSpec(d, { volumes: 16, epochs: 1, batch: 4 });
   // The rank axis, written as a user would: rank 8 in the spec becomes a sweep.
   writeFileSync(file, readFileSync(file, 'utf8').replace(/rank 8/, 'rank sweep [16, 2, 4]').replace('modules_to_save ["to_visual_latent", "to_text_latent"]', ''));
   root = join(d, 'runs');
@@ -60,4 +60,31 @@ describe('sweep summary', () => {
     const s = JSON.parse(readFileSync(join(root, 'sweep.json'), 'utf8'));
     expect(s.variants.map((v: { values: { rank: number } }) => v.values.rank)).toEqual([2, 4, 16]);
   });
+});
+
+// The e2e test's shapes (test/run/e2e.test.ts) and rank 8 among the variants: the native kernel
+// objects are cached per source, so after that test only the rank-4 LoRA kernels compile anew.
+describe('medctc run on a sweep (cpu backend, 6 volumes, 2 steps per variant)', () => {
+  it('writes each variant\'s report and, after the last, sweep.md / sweep.json in sweep order', () => {
+    const d = tempDir('report-sweep-cli');
+    const file = smallSpec(d, { volumes: 6, pathologies: 3, batch: 2, epochs: 1, baseline: true });
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/rank 8/, 'rank sweep [8, 4]'));
+    const out = join(d, 'runs');
+    const r = medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('sweep summary: ');
+    const s = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'));
+    expect(s.variants.map((v: { folder: string; values: { rank: number } }) => [v.folder, v.values.rank])).toEqual([['quickstart@rank=8', 8], ['quickstart@rank=4', 4]]);
+    for (const v of ['quickstart@rank=8', 'quickstart@rank=4']) {
+      const log = readFileSync(join(out, v, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      // The real executor's gradient norms: positive, finite, one per step.
+      expect(log.map((l) => l.step)).toEqual([1, 2]);
+      for (const l of log) expect(Number.isFinite(l.gradNorm) && l.gradNorm > 0, String(l.gradNorm)).toBe(true);
+      const html = readFileSync(join(out, v, 'report.html'), 'utf8');
+      expect(html).toContain('data-chart="train-grad-norm"');
+      // run.json hashes the run's files, not the report written after it.
+      expect(Object.keys(JSON.parse(readFileSync(join(out, v, 'run.json'), 'utf8')).files)).not.toContain('report.html');
+    }
+    expect(readFileSync(join(out, 'sweep.md'), 'utf8')).toMatch(/\| quickstart@rank=8 \| 8 \|[^\n]*\n\| quickstart@rank=4 \| 4 \|/);
+  }, 300_000);
 });
