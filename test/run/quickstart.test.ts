@@ -31,5 +31,9 @@ describe('examples/quickstart.medct, reduced', () => {
     expect(before, `baseline mean AUROC ${before}`).toBeGreaterThan(0.5);
     expect(after, `mean AUROC ${before} -> ${after}`).toBeGreaterThan(before);
     expect(m.change.mean.auroc.change).toBeCloseTo(after - before, 12);
+    // The log records each step's gradient norm (before grad_clip), and the run wrote its report.
+    const log = readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.every((l) => Number.isFinite(l.gradNorm) && l.gradNorm > 0)).toBe(true);
+    expect(existsSync(join(out, 'report.html')) && existsSync(join(out, 'charts', 'roc.png'))).toBe(true);
   }, 900_000);
 });
