@@ -11,6 +11,7 @@ import { PRELUDE } from './c/prelude.js';
 import { cGemmProgram } from './c/gemm.js';
 import { cSumsqProgram } from './c/reduce.js';
 import { cAttentionBackwardProgram } from './c/attention.js';
+import { cVqNearestProgram } from './c/vq.js';
 import { helperSource, type KernelProgram } from './kernels/program.js';
 import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraExpandProgram, loraBackwardInputProgram } from './kernels/gemm.js';
 import { attentionProgram, attentionBackwardProgram } from './kernels/attention.js';
@@ -37,7 +38,8 @@ export interface EmittedKernel {
 }
 
 /** C bodies for the kinds whose GPU bodies need workgroup memory (and attention_backward, whose
- *  thread-per-row GPU body recomputes every probability twice); every other kind is rendered from
+ *  thread-per-row GPU body recomputes every probability twice, and vq_nearest, whose
+ *  thread-per-row body recomputes every code's norm per row); every other kind is rendered from
  *  its shared body through the C table. */
 function cpuProgram(spec: KernelSpec): KernelProgram | null {
   switch (spec.kind) {
@@ -45,6 +47,7 @@ function cpuProgram(spec: KernelSpec): KernelProgram | null {
       return cGemmProgram(spec, kernelName(spec));
     case 'sumsq': return cSumsqProgram(spec);
     case 'attention_backward': return cAttentionBackwardProgram(spec);
+    case 'vq_nearest': return cVqNearestProgram(spec);
     default: return null;
   }
 }

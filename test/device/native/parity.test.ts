@@ -27,6 +27,9 @@ const CPU_EDGE_SPECS: KernelSpec[] = [
   { kind: 'lora_linear', m: 200, k: 270, n: 48, r: 16, scaling: 2, dropout: 0.05, stream: 3, bias: true, activation: 'gelu', residual: false },
   { kind: 'lora_backward_input', m: 101, k: 45, n: 300, r: 16, dropout: 0.05, stream: 4 },
   { kind: 'sumsq', numel: 16384 * 3 + 17, tensors: 1, index: 0 },
+  // vq_nearest's CPU body: 4-row blocks x 32-code vector blocks, a code tail and a row tail.
+  { kind: 'vq_nearest', rows: 37, dim: 40, codebook: 70 },
+  { kind: 'vq_nearest', rows: 64, dim: 32, codebook: 64 },
   // attention_backward's CPU body (per batch·head scratch): enough pairs to split over threads.
   { kind: 'attention_backward', batch: 3, heads: 4, nq: 33, nk: 40, dh: 16, scale: 0.25, bias: false, mask: true },
   { kind: 'attention_backward', batch: 2, heads: 3, nq: 17, nk: 17, dh: 16, scale: 8, bias: true, mask: false },
