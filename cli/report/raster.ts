@@ -3,7 +3,9 @@
 // the maximum over a polyline's pieces),
 // rectangles, and text in a 3x5 pixel font that has digits and `.-+e` only (tick labels); titles,
 // axis names and legends are not drawn (results.md says them under each image). Integer RGB and
-// fixed arithmetic order: the same scene gives the same bytes.
+// fixed arithmetic order: the same scene gives the same bytes. Not @resvg/resvg-js: it would render
+// the SVG with whatever fonts the machine has (so the bytes would differ between machines) and adds
+// a native binary per platform for a few line charts.
 import { encodePng } from '../../runtime/io/png.js';
 import { layout, type Chart, type Prim } from './chart.js';
 

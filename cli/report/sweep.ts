@@ -55,7 +55,7 @@ function compareValues(a: unknown, b: unknown): number {
  *  their values when `order` is 'values' (what `medctc report` does: sweep order is not on disk). */
 export function sweepSummary(root: string, folders: readonly string[], order: 'given' | 'values' = 'given'): SweepSummary {
   if (folders.length === 0) {
-    throw new DiagnosticError(fileDiagnostic('E0014', `\`${root}\` holds no run folders`, root,
+    throw new DiagnosticError(fileDiagnostic('E0014', `\`${root}\` is neither a run folder nor a sweep folder (no run.json, metrics.json or experiment.json in it or in its sub-folders)`, root,
       { help: 'name a run folder, or a sweep folder (one sub-folder per variant, as `medctc run` writes for a sweep)' }));
   }
   const runs: { folder: string; f: RunFolder }[] = folders.map((folder) => ({ folder, f: readRunFolder(join(root, folder)) }));
