@@ -56,7 +56,7 @@ function headline(f: RunFolder): string {
     ? `<p class="params">trainable parameters: <b>${int(p.trainable)}</b> of ${int(p.total)} (<b>${(100 * p.fraction).toFixed(2)}%</b>)</p>`
     : f.build ? `<p class="params">this run trained nothing; the model has ${int(f.build.parameters.total)} parameters</p>` : '';
   const boot = m.change
-    ? `<p class="note">Intervals: ${level}% percentile bootstrap over volumes (${int(m.change.samples)} resamples, seed ${m.change.seed}); the change's interval is paired (the same resample for both models), so it is narrower than the two intervals beside it suggest. Thresholds are re-selected on every resample.</p>`
+    ? `<p class="note">Intervals: ${level}% percentile bootstrap over volumes (${int(m.change.samples)} resamples, seed ${m.change.seed}); the change's interval is paired (the same resample for both models), so it is narrower than the two intervals beside it suggest; P(change ≤ 0) is the share of resamples in which the metric did not go up (a one-sided bootstrap p-value). Thresholds are re-selected on every resample.</p>`
     : m.final.bootstrap ? `<p class="note">Intervals: ${Math.round(100 * m.final.bootstrap.confidence)}% percentile bootstrap, ${int(m.final.bootstrap.samples)} resamples, seed ${m.final.bootstrap.seed}.</p>` : '';
   return table(head, body, 'headline') + params + boot;
 }
@@ -142,7 +142,8 @@ function lock(f: RunFolder): string {
   const rest = entries.filter(([k]) => !k.startsWith('outputs.'));
   const t = (es: [string, string][]) => table(['entry', 'value'], es.map(([k, v]) => [`<code>${esc(k)}</code>`, `<code>${esc(v)}</code>`]), 'lock');
   const files = f.run?.files ? Object.entries(f.run.files) : [];
-  return `<p class="note"><code>medctc verify ${esc(f.dir)}</code> re-hashes every file below.</p>` + t(rest)
+  // The folder's path is not written: the same files give the same page wherever they lie.
+  return `<p class="note"><code>medctc verify DIR</code> (DIR: this folder) re-hashes every file below.</p>` + t(rest)
     + `<details><summary>${outputs.length} build outputs (plans, kernels, reports)</summary>${t(outputs)}</details>`
     + (files.length ? `<details><summary>${files.length} run files (run.json <code>files</code>)</summary>${t(files)}</details>` : '');
 }
