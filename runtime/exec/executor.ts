@@ -126,12 +126,14 @@ export class PlanExecutor implements Executor {
 
   gradNorm(): number | null { return this.lastGradNorm; }
 
-  /** sqrt(Σ g²) over every param_grad buffer, in float64. */
+  /** sqrt(Σ g²) over every param_grad buffer, in float64 (one synchronisation, then the downloads). */
   private async gradientNorm(): Promise<number> {
+    await this.device.synchronize();
     let s = 0;
     for (const b of this.plan.buffers) {
       if (b.kind !== 'param_grad') continue;
-      const g = await this.read(b);
+      const g = new Float32Array(numel(b));
+      await this.device.download(this.bufs[b.id]!, g);
       for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
     }
     return Math.sqrt(s);
