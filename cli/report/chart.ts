@@ -4,10 +4,10 @@
 //
 // Why hand-built SVG and not a charting library (issue 13 asked for one or a reason): the report
 // needs four kinds of line chart and nothing interactive. Vega-Lite, the obvious choice, renders to
-// SVG in Node only through Vega (about 30 packages; vega-lite 6 / vega 6 need Node >= 22, medctc
-// supports Node 20), its PNG output needs node-canvas (a native addon fetched at install time), and
-// its SVG is not promised to be byte-stable across releases, while report.html must be
-// byte-identical for the same run folder. The scene below is ~200 lines with no dependency,
+// SVG in Node only through Vega (about 30 packages; the current vega-lite, 6.5, declares Node >= 22
+// while medctc supports Node 20, so we would pin a superseded release), its PNG output needs
+// node-canvas (a native addon fetched at install time), and its SVG is not promised to be
+// byte-stable across releases, while report.html must be byte-identical for the same run folder. The scene below is ~200 lines with no dependency,
 // deterministic (every coordinate rounded to 0.01, numbers formatted by fixed rules), and the same
 // scene drives the PNG rasteriser.
 
