@@ -30,9 +30,6 @@ const CPU_EDGE_SPECS: KernelSpec[] = [
   // vq_nearest's CPU body: 4-row blocks x 32-code vector blocks, a code tail and a row tail.
   { kind: 'vq_nearest', rows: 37, dim: 40, codebook: 70 },
   { kind: 'vq_nearest', rows: 64, dim: 32, codebook: 64 },
-  // attention's CPU body (per batch·head Kᵀ scratch, 16-lane exps with a key tail): split over threads.
-  { kind: 'attention', batch: 3, heads: 4, nq: 33, nk: 40, dh: 16, scale: 0.25, bias: true, mask: true },
-  { kind: 'attention', batch: 2, heads: 3, nq: 24, nk: 17, dh: 32, scale: 8, bias: false, mask: false },
   // attention_backward's CPU body (per batch·head scratch): enough pairs to split over threads.
   { kind: 'attention_backward', batch: 3, heads: 4, nq: 33, nk: 40, dh: 16, scale: 0.25, bias: false, mask: true },
   { kind: 'attention_backward', batch: 2, heads: 3, nq: 17, nk: 17, dh: 16, scale: 8, bias: true, mask: false },
