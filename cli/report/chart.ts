@@ -42,7 +42,7 @@ export interface Chart {
 }
 
 export type Prim =
-  | { kind: 'line'; pts: [number, number][]; color: string; width: number; dash: boolean }
+  | { kind: 'line'; pts: [number, number][]; color: string; width: number; dash: boolean | 'dot' }
   | { kind: 'rect'; x: number; y: number; w: number; h: number; fill: string; stroke: string | null }
   | { kind: 'text'; x: number; y: number; text: string; anchor: 'start' | 'middle' | 'end'; size: number; color: string; rotate: boolean; bold: boolean };
 
@@ -104,7 +104,7 @@ export function layout(c: Chart): Prim[] {
   }
   out.push({ kind: 'text', x: (x0 + x1) / 2, y: c.height - 6, text: c.xLabel, anchor: 'middle', size: 11, color: TEXT, rotate: false, bold: false });
   out.push({ kind: 'text', x: 12, y: (y0 + y1) / 2, text: c.yLabel, anchor: 'middle', size: 11, color: TEXT, rotate: true, bold: false });
-  if (c.diagonal) out.push({ kind: 'line', pts: [[sx(c.x[0]), sy(c.y[0])], [sx(c.x[1]), sy(c.y[1])]], color: '#aaaaaa', width: 1, dash: true });
+  if (c.diagonal) out.push({ kind: 'line', pts: [[sx(c.x[0]), sy(c.y[0])], [sx(c.x[1]), sy(c.y[1])]], color: '#b0b0b0', width: 1, dash: 'dot' });
   for (const s of c.series) {
     const pts = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1])).map((p): [number, number] => [sx(p[0]), sy(p[1])]);
     if (pts.length) out.push({ kind: 'line', pts, color: s.color, width: s.width ?? 1.75, dash: s.dash ?? false });
@@ -135,7 +135,7 @@ export function toSvg(c: Chart): string {
     if (p.kind === 'rect') return `<rect x="${r2(p.x)}" y="${r2(p.y)}" width="${r2(p.w)}" height="${r2(p.h)}" fill="${p.fill}"${p.stroke ? ` stroke="${p.stroke}"` : ''}/>`;
     if (p.kind === 'line') {
       const d = p.pts.map(([x, y], i) => `${i ? 'L' : 'M'}${r2(x)} ${r2(y)}`).join('');
-      return `<path d="${d}" fill="none" stroke="${p.color}" stroke-width="${r2(p.width)}"${p.dash ? ' stroke-dasharray="5 3"' : ''} stroke-linejoin="round"/>`;
+      return `<path d="${d}" fill="none" stroke="${p.color}" stroke-width="${r2(p.width)}"${p.dash === 'dot' ? ' stroke-dasharray="1.5 3"' : p.dash ? ' stroke-dasharray="5 3"' : ''} stroke-linejoin="round"/>`;
     }
     const rot = p.rotate ? ` transform="rotate(-90 ${r2(p.x)} ${r2(p.y)})"` : '';
     return `<text x="${r2(p.x)}" y="${r2(p.y)}" font-size="${p.size}" text-anchor="${p.anchor}" fill="${p.color}"${p.bold ? ' font-weight="600"' : ''}${rot}>${escapeXml(p.text)}</text>`;

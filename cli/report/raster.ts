@@ -108,7 +108,7 @@ export function drawChart(cv: Canvas, c: Chart, ox: number, oy: number, scale: n
         cv.polyline([[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]].map((q) => at(q as [number, number])), scale, rgbOf(p.stroke), null);
       }
     } else if (p.kind === 'line') {
-      cv.polyline(p.pts.map(at), p.width * scale, rgbOf(p.color), p.dash ? [5 * scale, 3 * scale] : null);
+      cv.polyline(p.pts.map(at), p.width * scale, rgbOf(p.color), p.dash === 'dot' ? [1.5 * scale, 3 * scale] : p.dash ? [5 * scale, 3 * scale] : null);
     } else if (!p.rotate && drawable(p.text)) {
       cv.text(ox + p.x * scale, oy + p.y * scale, p.text, p.anchor, Math.max(1, Math.round(scale * p.size / 6)), rgbOf(p.color));
     }
