@@ -128,13 +128,15 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
       results.push(r);
       if (!a.json) printResult(r);
     }
+    const summaries: string[] = [];
     for (const [root, folders] of sweeps) {
       const { files } = writeSweepSummary(root, folders);
+      summaries.push(...files);
       if (!a.json) process.stdout.write(`sweep summary: ${files.map((f) => relative(process.cwd(), f) || f).join(', ')}\n`);
     }
     if (a.json) {
       const items = results.map(resultJson);
-      process.stdout.write(JSON.stringify(items.length === 1 ? { ok: true, ...items[0] } : { ok: true, variants: items }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify(items.length === 1 && summaries.length === 0 ? { ok: true, ...items[0] } : { ok: true, variants: items, sweep: summaries }, null, 2) + '\n');
     }
   } catch (e) {
     if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
@@ -145,6 +147,7 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
 const resultJson = (r: RunResult) => ({
   dir: r.dir, experiment: r.experiment, device: r.device, seconds: r.seconds, train: r.train,
   baseline: r.metrics?.baseline?.mean ?? null, final: r.metrics?.final.mean ?? null,
+  report: join(r.dir, 'report.html'),
 });
 
 /** Runs an existing build folder: only options that leave the program unchanged apply. */

@@ -70,9 +70,11 @@ describe('medctc run on a sweep (cpu backend, 6 volumes, 2 steps per variant)', 
     const file = smallSpec(d, { volumes: 6, pathologies: 3, batch: 2, epochs: 1, baseline: true });
     writeFileSync(file, readFileSync(file, 'utf8').replace(/rank 8/, 'rank sweep [8, 4]'));
     const out = join(d, 'runs');
-    const r = medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet');
+    const r = medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet', '--json');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('sweep summary: ');
+    const printed = JSON.parse(r.stdout);
+    expect(printed.sweep).toEqual([join(out, 'sweep.json'), join(out, 'sweep.md')]);
+    expect(printed.variants.map((v: { report: string }) => v.report)).toEqual([join(out, 'quickstart@rank=8', 'report.html'), join(out, 'quickstart@rank=4', 'report.html')]);
     const s = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'));
     expect(s.variants.map((v: { folder: string; values: { rank: number } }) => [v.folder, v.values.rank])).toEqual([['quickstart@rank=8', 8], ['quickstart@rank=4', 4]]);
     for (const v of ['quickstart@rank=8', 'quickstart@rank=4']) {
