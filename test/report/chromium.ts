@@ -37,6 +37,9 @@ export async function visit(file: string, expression: string, opts: { width?: nu
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr += String(d); });
   const toBrowser = proc.stdio[3] as Writable, fromBrowser = proc.stdio[4] as Readable;
+  // A browser that died (or never started) is reported by `exited` below, not by a broken pipe.
+  toBrowser.on('error', () => undefined);
+  fromBrowser.on('error', () => undefined);
   const pending = new Map<number, { resolve: (m: Msg) => void; reject: (e: Error) => void }>();
   const listeners: ((m: Msg) => void)[] = [];
   let buf = '';
@@ -59,7 +62,10 @@ export async function visit(file: string, expression: string, opts: { width?: nu
     pending.set(id, { resolve: (m) => resolve(m.result ?? {}), reject });
     toBrowser.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0');
   });
-  const exited = new Promise<never>((_, reject) => proc.on('exit', (code) => reject(new Error(`chromium exited (${code}) before the page was checked:\n${stderr.slice(-2000)}`))));
+  const exited = new Promise<never>((_, reject) => {
+    proc.on('exit', (code) => reject(new Error(`chromium exited (${code}) before the page was checked:\n${stderr.slice(-2000)}`)));
+    proc.on('error', (e) => reject(new Error(`cannot start ${CHROMIUM}: ${e.message}`)));
+  });
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`chromium: no answer in ${opts.timeoutMs ?? 60_000} ms:\n${stderr.slice(-2000)}`)), opts.timeoutMs ?? 60_000).unref());
   exited.catch(() => undefined);
   timeout.catch(() => undefined);
@@ -99,7 +105,7 @@ export async function visit(file: string, expression: string, opts: { width?: nu
     await guard(send('Browser.close')).catch(() => undefined);
     return { errors, requests, value: ev.result?.value, screenshot: Buffer.from(shot.data as string, 'base64') };
   } finally {
-    if (proc.exitCode === null && proc.signalCode === null) {
+    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
       const gone = new Promise<void>((r) => proc.once('exit', () => r()));
       proc.kill('SIGKILL');
       await gone;
