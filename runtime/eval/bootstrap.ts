@@ -7,7 +7,9 @@
 // nothing to that label's intervals (every metric of the label is left out for that replicate,
 // rather than evaluated at CT-CLIP's fallback threshold 0) and the means of that replicate average
 // the labels that are defined in it; `singleClassReplicates[l]` counts the skipped replicates and
-// the reports print it. (Stratified resampling would change what the interval estimates: the
+// the reports print it. A label with one class in the whole evaluated set is the exception: the
+// point estimate evaluates it at the rule's fallback (AUROC undefined, accuracy and F1 defined), so
+// every replicate does the same, keeping the means' intervals around their point estimates. (Stratified resampling would change what the interval estimates: the
 // joint resample of volumes is what lets one replicate give every label and the means.)
 import { Rng } from '../util/rng.js';
 import { groupTotals, type RankedLabel } from './ranking.js';
@@ -22,7 +24,8 @@ export interface BootstrapResult {
   /** Per label, per metric: [lower, upper]; null when no replicate had the metric defined. */
   labels: Record<keyof LabelMetrics, Interval | null>[];
   mean: Record<keyof MeanMetrics, Interval | null>;
-  /** Per label: replicates in which the label had one class only (AUROC undefined, left out). */
+  /** Per label: replicates in which the label had one class only and was left out (0 for a label
+   *  with one class in the whole set, evaluated at the fallback in every replicate). */
   singleClassReplicates: number[];
 }
 
@@ -50,13 +53,17 @@ export function* resamples(n: number, settings: BootstrapSettings): Generator<Fl
   }
 }
 
-/** Every metric on one replicate; a label with one class in it is undefined (NaN) and flagged. */
+/** Every metric on one replicate; a label with one class in it is undefined (NaN) and flagged —
+ *  unless the label has one class in the whole evaluated set: then every replicate is single-class
+ *  and it is evaluated as the point estimate evaluates it (the rule's fallback threshold), so the
+ *  means of the replicates average the same labels as the point estimate and its interval is an
+ *  interval around it (skipping it would move every replicate mean off the point estimate). */
 export function replicate(ranked: readonly RankedLabel[], rule: ThresholdRule, weights: Float64Array,
   fixedThresholds: readonly number[] | null = null): { labels: LabelMetrics[]; mean: MeanMetrics; singleClass: boolean[] } {
   const singleClass: boolean[] = [];
   const labels = ranked.map((r, l) => {
     const g = groupTotals(r, weights);
-    singleClass.push(g.P === 0 || g.N === 0);
+    singleClass.push((g.P === 0 || g.N === 0) && !oneClassOverall(r));
     return singleClass[l] ? UNDEFINED_LABEL : labelMetrics(g, rule, fixedThresholds?.[l]);
   });
   return { labels, mean: meanMetrics(labels), singleClass };
@@ -94,6 +101,12 @@ export function bootstrap(ranked: readonly RankedLabel[], rule: ThresholdRule, s
     mean: mapColumns(means, (xs) => interval(xs, c)),
     singleClassReplicates: singleClass,
   };
+}
+
+function oneClassOverall(r: RankedLabel): boolean {
+  const t = r.truth;
+  for (let i = 1; i < t.length; i++) if (t[i] !== t[0]) return false;
+  return true;
 }
 
 const UNDEFINED_LABEL: LabelMetrics = { auroc: NaN, threshold: NaN, accuracy: NaN, precision: NaN, recall: NaN, specificity: NaN, f1: NaN, weightedF1: NaN };

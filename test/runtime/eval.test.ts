@@ -185,6 +185,28 @@ describe('results object and table', () => {
     expect(r.mean.macroF1).toBeCloseTo((f1s[0]! + f1s[1]! + f1s[2]!) / 3, 12);
     expect(r.labels[0]!.metrics.threshold).toBe(THRESHOLD_GRID[79]); // perfect for t in [0.3, 0.8): largest grid point 79/99
   });
+  it('a label with one class overall enters every replicate as it enters the point estimate', () => {
+    // 'Rare' has no positive: CT-CLIP's grid rule falls back to threshold 0 (every volume predicted
+    // present), accuracy 0, on all volumes and on every resample. So each replicate's mean accuracy
+    // is half the other label's, and the mean's interval is half that label's interval; skipping
+    // 'Rare' in the replicates only would put the point estimate (which averages both) outside it.
+    const rng = new Rng(5, 'single-class-overall');
+    const n = 40;
+    const sc = Array.from({ length: n }, () => [rng.uniform(), rng.uniform()]);
+    const tr = Array.from({ length: n }, (_, i) => [i % 2, 0]);
+    const q = evaluateScores({ labels: ['Common', 'Rare'], scores: sc, truth: tr },
+      { threshold: { kind: 'roc_corner' }, bootstrap: { samples: 200, confidence: 0.95, seed: 3 } });
+    expect(q.labels[1]!.metrics.accuracy).toBe(0);
+    expect(q.labels[0]!.singleClassResamples).toBe(0);
+    expect(q.labels[1]!.singleClassResamples).toBe(0);
+    expect(q.mean.accuracy).toBeCloseTo(q.labels[0]!.metrics.accuracy! / 2, 12);
+    const [lo, hi] = q.labels[0]!.ci!.accuracy!;
+    expect(q.meanCi!.accuracy![0]).toBeCloseTo(lo / 2, 12);
+    expect(q.meanCi!.accuracy![1]).toBeCloseTo(hi / 2, 12);
+    expect(q.mean.accuracy!).toBeGreaterThanOrEqual(q.meanCi!.accuracy![0]);
+    expect(q.mean.accuracy!).toBeLessThanOrEqual(q.meanCi!.accuracy![1]);
+    expect(renderTable(q)).not.toContain('single-class resamples skipped');
+  });
   it('JSON has no NaN and round-trips', () => {
     const json = JSON.stringify(r);
     expect(json).not.toContain('NaN');
