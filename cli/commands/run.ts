@@ -10,7 +10,7 @@ import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/ren
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderTable } from '../../runtime/eval/index.js';
-import { comparisonTable, runBuilt, runCompiled, type RunOptions, type RunResult } from '../../runtime/run/index.js';
+import { comparisonTable, ensureOutputDir, fileAt, runBuilt, runCompiled, specAt, type RunOptions, type RunResult } from '../../runtime/run/index.js';
 import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/run/build-dir.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
 import { load } from './build.js';
@@ -118,9 +118,10 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
       const nested = sharing.get(root)! > 1 || (a.out && e.variant !== null);
       const outDir = nested ? join(root, variantFolder(exp)) : root;
       if (nested) sweeps.set(root, [...(sweeps.get(root) ?? []), variantFolder(exp)]);
+      ensureOutputDir(outDir, specAt(exp, sources, a.file));
       removeReport(outDir);
       const r = await runCompiled(compiled, {
-        outDir, baseDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
+        outDir, baseDir, source: a.file, sources, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
         train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
         adapter: mode.adapterFor?.(compiled.plans.eval.model),
       });
@@ -164,6 +165,7 @@ async function runBuildFolder(a: PipelineArgs, mode: Parameters<typeof runPipeli
   if (a.backend) { built = { ...b, experiment: { ...b.experiment, backend: a.backend } }; overrides.backend = a.backend; }
   if (a.baseline !== undefined) overrides.baseline = a.baseline;
   const outDir = a.out ? resolve(a.out) : mode.defaultSub ? join(b.dir, mode.defaultSub) : b.dir;
+  ensureOutputDir(outDir, fileAt(a.out ?? a.file));
   removeReport(outDir);
   const r = await runBuilt(built, {
     outDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',

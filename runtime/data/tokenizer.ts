@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { DiagnosticError, type LabelledSpan } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 
 export interface Encoding {
@@ -207,19 +207,42 @@ export function tinyVocabPath(): string {
   return found;
 }
 
-/** The tokenizer a model spec asks for: its `vocab` path, or the bundled tiny vocabulary when null. */
-export function tokenizerFor(text: { vocab: string | null; vocabSize: number }, architecture: string): WordPieceTokenizer {
+/** Architectures that ship a vocabulary (runtime/data/assets); every other one needs `model { vocab }`. */
+export const BUNDLED_VOCAB: Readonly<Record<string, string>> = { ct_clip_tiny: 'ct_clip_tiny_vocab.txt' };
+
+/** Where the spec wrote the fields the tokenizer depends on (for diagnostics; null = not known). */
+export interface TokenizerSpans { vocab?: LabelledSpan | null; vocabSize?: LabelledSpan | null; architecture?: LabelledSpan | null }
+
+/**
+ * The tokenizer a model spec asks for: its `vocab` path, or the bundled vocabulary of an
+ * architecture that has one (only ct_clip_tiny: CT-CLIP needs CXR-BERT's `vocab.txt`, which medctc
+ * does not ship). The vocabulary must have exactly the text encoder's `vocabSize` tokens: fewer
+ * would leave embedding rows no token reaches and more would index past the table, and either way
+ * the ids would not be the ones the checkpoint was trained with.
+ */
+export function tokenizerFor(text: { vocab: string | null; vocabSize: number }, architecture: string, at: TokenizerSpans = {}): WordPieceTokenizer {
   if (text.vocab === null) {
-    if (architecture !== 'ct_clip_tiny') {
-      throw new DiagnosticError(diag('E5030', `${architecture} has no bundled vocabulary; set the text encoder's vocab to a vocab.txt or tokenizer.json`, null));
+    if (!(architecture in BUNDLED_VOCAB)) {
+      throw new DiagnosticError(diag('E5030', `${architecture} needs a vocabulary and medctc bundles none for it`, at.architecture ?? at.vocab ?? null,
+        { help: architecture === 'ct_clip'
+          ? 'add `vocab "PATH/vocab.txt"` to the model block: the vocab.txt of microsoft/BiomedVLP-CXR-BERT-specialized (30,522 tokens), lower-cased as CT-CLIP does'
+          : 'add `vocab "PATH"` (a vocab.txt or tokenizer.json) to the model block' }));
     }
-    return loadTokenizer(tinyVocabPath(), 'ct_clip_tiny_vocab.txt');
+    return checkSize(loadTokenizer(tinyVocabPath(), BUNDLED_VOCAB[architecture]), text.vocabSize, `the bundled ${BUNDLED_VOCAB[architecture]}`, at);
   }
-  const tok = loadTokenizer(text.vocab);
-  if (tok.size > text.vocabSize) {
-    throw new DiagnosticError(diag('E5030', `${text.vocab} has ${tok.size} tokens but the text encoder's vocabSize is ${text.vocabSize}`, { file: text.vocab, start: 0, end: 0 }));
+  if (!existsSync(text.vocab)) {
+    throw new DiagnosticError(diag('E5001', `cannot read the vocabulary ${text.vocab}: no such file`, at.vocab ?? { file: text.vocab, start: 0, end: 0 },
+      { help: 'the path is relative to the spec file\'s folder' }));
   }
-  return tok;
+  return checkSize(loadTokenizer(text.vocab), text.vocabSize, text.vocab, at);
+}
+
+function checkSize(tok: WordPieceTokenizer, vocabSize: number, shownAs: string, at: TokenizerSpans): WordPieceTokenizer {
+  if (tok.size === vocabSize) return tok;
+  const secondary = at.vocabSize ? [{ ...at.vocabSize, label: `vocab_size ${vocabSize}` }] : [];
+  throw new DiagnosticError(diag('E5031', `${shownAs} has ${tok.size} tokens but the text encoder's vocab_size is ${vocabSize}`,
+    at.vocab ?? at.vocabSize ?? { file: shownAs, start: 0, end: 0 },
+    { secondary, help: `use the vocabulary the checkpoint was trained with, or set model { text { vocab_size ${tok.size} } } if the model really has ${tok.size} token embeddings` }));
 }
 
 // Character classes exactly as BERT's tokenization.py defines them.

@@ -15,6 +15,7 @@ import type { Plan } from '../../compiler/plan/types.js';
 import type { PromptSpec } from '../../compiler/ir/experiment.js';
 import type { WordPieceTokenizer } from '../data/tokenizer.js';
 import type { Feeds } from './executor.js';
+import { toSpecAt, type SpecAt } from './spec-at.js';
 
 /** The 2P prompt texts in logit order: positive then negative template for each pathology. */
 export function promptTexts(prompts: PromptSpec): string[] {
@@ -65,9 +66,10 @@ const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b
 /**
  * Checks that data fits the plan before anything runs: the preprocessed volume size must be the
  * model's input size and the text feeds (the prompts; null when they come per batch, as the CLIP
- * loss's reports do) must be the text batch the plan was lowered for. `source` names the spec.
+ * loss's reports do) must be the text batch the plan was lowered for. `source` names the spec (or
+ * locates its fields).
  */
-export function checkDataFitsPlan(plan: Plan, volumeShape: readonly number[], text: TextFeeds | null, source: string): void {
+export function checkDataFitsPlan(plan: Plan, volumeShape: readonly number[], text: TextFeeds | null, source: string | SpecAt): void {
   const buf = (name: string) => {
     const id = plan.inputs[name];
     if (id === undefined) throw new Error(`internal: ${plan.mode} plan has no input \`${name}\``);
@@ -77,7 +79,7 @@ export function checkDataFitsPlan(plan: Plan, volumeShape: readonly number[], te
   const want = vol.slice(2);
   if (want.length !== volumeShape.length || want.some((d, i) => d !== volumeShape[i])) {
     throw new DiagnosticError(diag('E5563', `preprocessed volumes are ${volumeShape.join('x')} voxels but the model takes ${want.join('x')}`,
-      { file: source, start: 0, end: 0 }, { help: `set data.preprocess.size to [${want.join(', ')}] voxels, or change the model's frames / image_size` }));
+      toSpecAt(source)(['/data/preprocess/size'], 'preprocessed size'), { help: `set data.preprocess.size to [${want.join(', ')}] voxels, or change the model's frames / image_size` }));
   }
   const ids = buf('input_ids').shape;
   if (ids[0] !== plan.batch.texts) throw new Error(`internal: the ${plan.mode} plan's input_ids [${ids.join(', ')}] disagree with its text batch ${plan.batch.texts}`);

@@ -9,3 +9,5 @@ export { startReporter, stepLine, rate, type RunReporter, type RunProgressMode }
 export { comparisonTable, metricsMarkdown, hashFolder, clearResults, RESULT_FILES, ADAPTER_DIR, type MetricsFile } from './outputs.js';
 export { validateMetrics } from './validate.js';
 export { adapterTensors, adapterTensorsFor } from './adapter.js';
+export { checkBeforeData, ensureOutputDir } from './preflight.js';
+export { specAt, fileAt, type SpecAt } from './spec-at.js';

@@ -7,12 +7,12 @@
 // memory each plan allocated against its plan, and the sha256 of every file). Result files are
 // written only once everything has run, so a failed run leaves no adapter or metrics behind.
 import { pairedChange } from '../eval/paired.js';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
-import { openDataSet, tokenizerFor, type DataSet } from '../data/index.js';
+import { openDataSet, type DataSet } from '../data/index.js';
 import type { ProgressMode } from '../data/progress.js';
 import { openDevice, type Device } from '../device/index.js';
 import { writeScoresCsv } from '../eval/index.js';
@@ -21,12 +21,15 @@ import { adapterTensors } from './adapter.js';
 import { createExecutor, type MemoryReport } from '../exec/index.js';
 import type { CreateExecutor, RunExecutor } from './executor.js';
 import { readBuild, type BuiltExperiment } from './build-dir.js';
-import { checkDataFitsPlan, reportFeeds, textFeeds, type TextFeeds } from './feeds.js';
+import { reportFeeds } from './feeds.js';
+import { checkBeforeData, ensureOutputDir } from './preflight.js';
+import { specAt } from './spec-at.js';
+import type { Sources } from '../../compiler/passes/provenance.js';
 import { evaluateItems, type EvalRun } from './evaluate.js';
 import { ADAPTER_DIR, clearResults, hashFolder, metricsJson, metricsMarkdown, type MetricsFile } from './outputs.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
 import { planTraining, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
-import { loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
+import { checkBaseWeights, loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
 
 export interface RunOptions {
   outDir: string;
@@ -43,6 +46,8 @@ export interface RunOptions {
   adapter?: { tensors: Map<string, Float32Array>; from: string };
   /** Command-line overrides, recorded in run.json. */
   overrides?: Record<string, unknown>;
+  /** The spec sources the CLI read (path -> text): diagnostics found at run time point into them. */
+  sources?: Sources;
   device?: Device;
   createExecutor?: CreateExecutor;
   reporter?: RunReporter;
@@ -63,7 +68,7 @@ const shown = (p: string): string => (isAbsolute(p) ? relative(process.cwd(), p)
 /** Writes the build of `c` into the run folder, then runs that folder (`runBuilt`). */
 export async function runCompiled(c: Compiled, o: RunOptions & { baseDir: string }): Promise<RunResult> {
   const t0 = performance.now();
-  mkdirSync(o.outDir, { recursive: true });
+  ensureOutputDir(o.outDir, specAt(c.experiment, o.sources, o.source));
   await writeBuild(c, o.outDir, { baseDir: o.baseDir });
   return runBuilt(readBuild(o.outDir), o, { build: (performance.now() - t0) / 1000 });
 }
@@ -88,7 +93,18 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
   const doBaseline = doEval && doTrain && (o.baseline ?? exp.evaluate.baseline);
   const baseDir = b.baseDir;
 
-  mkdirSync(o.outDir, { recursive: true });
+  // Everything that can be checked without reading a volume is checked before the data is
+  // prepared (a full CT-RATE preprocessing pass takes hours), each at the spec field it concerns.
+  const at = specAt(exp, o.sources, o.source);
+  ensureOutputDir(o.outDir, at);
+  const { tokenizer, text } = checkBeforeData(b, { at, sources: o.sources, train: doTrain });
+  const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
+  if (weightsFile) {
+    checkBaseWeights(evalPlan.model, weightsFile, at, {
+      onUnused: (names) => rep.note(`warning: ${exp.model.weights} holds ${names.length} tensor(s) the model does not use, e.g. ${names.slice(0, 3).join(', ')}`, { warning: 'unused tensors', names }),
+    });
+  }
+
   clearResults(o.outDir, { adapter: doTrain });
   const device = o.device ?? await timed('device', () => openDevice(exp.backend, (line) => rep.note(line, { notice: line })));
   rep.note(`${exp.name}: ${device.description}`, { device: device.description, backend: device.backend });
@@ -97,26 +113,15 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
   let ds!: DataSet;
   await timed('data', async () => {
     ds = await openDataSet(exp.data, exp.prompts, { baseDir, progress: dataProgress(o.progress) });
+    // The split sizes are known once the tables are read and the volumes listed, before any is read.
+    if (doTrain) planTraining(ds.train.items.length, exp.train!, at);
     if (doTrain) await ds.train.prepare({ progress: dataProgress(o.progress) });
     if (doEval) await ds.eval.prepare({ progress: dataProgress(o.progress) });
   });
   rep.note(`data: ${ds.train.items.length} train / ${ds.eval.items.length} eval volumes from ${shown(ds.root)}`,
     { train: ds.train.items.length, eval: ds.eval.items.length, root: ds.root });
-  const vocab = exp.model.text.vocab === null ? null : resolve(baseDir, exp.model.text.vocab);
-  const tokenizer = tokenizerFor({ ...exp.model.text, vocab }, exp.model.architecture);
-  const text: TextFeeds = textFeeds(tokenizer, exp.prompts, exp.model.text.maxLength);
-  checkDataFitsPlan(evalPlan, ds.eval.shape, text, o.source);
-  if (doTrain) {
-    // The CLIP loss pairs each volume with its own report; the pair losses read the prompts.
-    if (exp.train!.loss !== 'clip') checkDataFitsPlan(trainPlan!, ds.train.shape, text, o.source);
-    else checkDataFitsPlan(trainPlan!, ds.train.shape, null, o.source);
-    planTraining(ds.train.items.length, exp.train!, o.source);
-  }
 
-  const weights = exp.model.weights ? loadBaseWeights(evalPlan.model, resolve(baseDir, exp.model.weights), o.source, {
-    seed: exp.seed,
-    onUnused: (names) => rep.note(`warning: ${exp.model.weights} holds ${names.length} tensor(s) the model does not use, e.g. ${names.slice(0, 3).join(', ')}`, { warning: 'unused tensors', names }),
-  }) : undefined;
+  const weights = weightsFile ? loadBaseWeights(evalPlan.model, weightsFile, at, { seed: exp.seed }) : undefined;
   // After a run that trains the base, evaluation uses the trained base.
   let evalBase = weights;
   const create = o.createExecutor ?? createExecutor;
@@ -151,7 +156,7 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
         await exec.loadWeights({ seed: exp.seed, tensors: weights });
         const maxLength = exp.model.text.maxLength;
         trainSummary = await timed('train', () => trainLoop({
-          exec, items: ds.train.items, train: exp.train!, seed: exp.seed, source: o.source,
+          exec, items: ds.train.items, train: exp.train!, seed: exp.seed, source: at,
           text: exp.train!.loss === 'clip' ? (batch) => reportFeeds(tokenizer, batch.map((it) => it.reportText), maxLength) : text,
           onStep: (r) => {
             rep.step(r);

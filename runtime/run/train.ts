@@ -2,7 +2,9 @@
 // experiment seed, one executor run per step (forward + backward + AdamW on the device) with the
 // step's scheduled learning rate, 1-based AdamW step and a fresh dropout seed. A non-finite loss
 // stops training with E5562 before anything is written from the diverged weights.
-import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
+import { toSpecAt, type SpecAt } from './spec-at.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 import type { Adapter, AdapterSettings, SavedModule } from '../adapter/types.js';
@@ -40,8 +42,8 @@ export interface TrainLoopOptions {
   text: TextFeeds | ((batch: readonly DataItem[]) => TextFeeds);
   train: TrainSpec;
   seed: number;
-  /** The spec file, named by diagnostics. */
-  source: string;
+  /** The spec file, or where its fields are (named by diagnostics). */
+  source: string | SpecAt;
   onStep?: (r: StepRecord) => void;
 }
 
@@ -57,17 +59,20 @@ export function dropoutSeed(seed: number, step: number): number {
   return new Rng(seed, 'dropout', step).nextU32();
 }
 
-/** Steps and schedule of a run; E5564 / E5560 up front, before any device work. */
-export function planTraining(volumes: number, train: TrainSpec, source: string): { batchesPerEpoch: number; totalSteps: number; lrAt: (step: number) => number } {
+/** Steps and schedule of a run; E5564 / E5560 (at the spec's batch / warmup) up front, before any
+ *  volume is preprocessed and any device work. */
+export function planTraining(volumes: number, train: TrainSpec, source: string | SpecAt): { batchesPerEpoch: number; totalSteps: number; lrAt: (step: number) => number } {
+  const at = toSpecAt(source);
   const batchesPerEpoch = Math.floor(volumes / train.batchSize);
   if (batchesPerEpoch === 0) {
-    throw new DiagnosticError(fileDiagnostic('E5564', `the train split has ${volumes} volume(s), fewer than one batch of ${train.batchSize}`, source,
+    throw new DiagnosticError(diag('E5564', `the train split has ${volumes} volume(s), fewer than one batch of ${train.batchSize}`, at(['/train/batchSize'], `batch ${train.batchSize}`),
       { help: `lower train.batch to at most ${Math.max(1, volumes)}, or add training volumes (data.limit, data.volumes)` }));
   }
   const totalSteps = train.epochs * batchesPerEpoch;
   // `warmup X epochs` needs the split size, known only here: it becomes round(X * batches per epoch) steps.
   const warmupSteps = train.schedule.warmupSteps + Math.round((train.schedule.warmupEpochs ?? 0) * batchesPerEpoch);
-  return { batchesPerEpoch, totalSteps, lrAt: makeSchedule({ ...train.schedule, warmupSteps }, train.optimizer.lr, totalSteps, source) };
+  return { batchesPerEpoch, totalSteps, lrAt: makeSchedule({ ...train.schedule, warmupSteps }, train.optimizer.lr, totalSteps,
+    at([(train.schedule.warmupEpochs ?? 0) > 0 ? '/train/schedule/warmupEpochs' : '/train/schedule/warmupSteps', '/train/schedule/kind'], `${warmupSteps} warmup steps`)) };
 }
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
@@ -92,8 +97,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       const loss = (await exec.output('loss'))[0]!;
       const names = batch.map((it) => it.volumeName);
       if (!Number.isFinite(loss)) {
-        throw new DiagnosticError(fileDiagnostic('E5562',
-          `training loss is ${loss} at step ${step} (epoch ${epoch}, batch ${bi + 1}, learning rate ${lr.toExponential(3)}; volumes ${names.join(', ')})`, o.source,
+        throw new DiagnosticError(diag('E5562',
+          `training loss is ${loss} at step ${step} (epoch ${epoch}, batch ${bi + 1}, learning rate ${lr.toExponential(3)}; volumes ${names.join(', ')})`, toSpecAt(o.source)(['/train/optimizer/lr'], 'learning rate'),
           { help: 'training diverged: lower train.optimizer.lr, lengthen the warmup, or set train.grad_clip; no adapter or metrics were written' }));
       }
       if (step === 1) firstLoss = loss;

@@ -5,12 +5,15 @@
 // EMA-only buffers, which the forward never reads and whose presence depends on the
 // vector-quantize-pytorch version that wrote the file. When the base itself trains, it is written
 // back as a full state dict that a later experiment can name in `model ... { weights "..." }`.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlanModel, PlanWeight } from '../../compiler/plan/types.js';
-import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import { didYouMean } from '../../compiler/check/suggest.js';
 import { fromFloat32, writeSafetensors } from '../io/safetensors.js';
-import { withStateDict } from '../io/state-dict.js';
+import { withStateDict, type StateDictFile } from '../io/state-dict.js';
+import { toSpecAt, type SpecAt } from './spec-at.js';
 import { EMA_ONLY_BUFFERS } from '../../compiler/models/match.js';
 import { initWeights } from '../exec/init.js';
 
@@ -32,44 +35,70 @@ function strippablePrefix(fileNames: readonly string[], wanted: ReadonlySet<stri
   return null;
 }
 
+/** The base tensors the file must hold, after the checks that need only its header (names and
+ *  shapes): a tensor the model needs but the file lacks, or a shape that differs, is E5566 at the
+ *  spec's `weights` field. `run` calls this before any volume is preprocessed. */
+function checkHeader(f: StateDictFile, all: readonly PlanWeight[], file: string, at: SpecAt, onUnused?: (names: string[]) => void): { need: PlanWeight[]; absentEma: Set<string> } {
+  const names = f.names();
+  // EMA-only buffers the file lacks take their initial values (the forward never reads them).
+  const absentEma = new Set(all.filter((t) => EMA_ONLY_BUFFERS.includes(t.name) && !f.has(t.name)).map((t) => t.name));
+  const need = all.filter((t) => !absentEma.has(t.name));
+  const known = new Set(all.map((t) => t.name));
+  const unused = names.filter((n) => !known.has(n));
+  if (unused.length) onUnused?.(unused);
+  const span = at(['/model/weights'], 'the base weights');
+  const missing = need.filter((t) => !f.has(t.name)).map((t) => t.name);
+  if (missing.length > 0) {
+    const prefix = strippablePrefix(names, new Set(missing));
+    const near = didYouMean(missing[0]!, names);
+    throw new DiagnosticError(diag('E5566',
+      `${file} lacks ${missing.length} of the ${need.length} base tensors the model needs, e.g. ${missing.slice(0, 3).map((n) => `"${n}"`).join(', ')}`, span,
+      { help: prefix ? `the file's names carry the prefix "${prefix}": save the state dict without it (e.g. {k.removeprefix("${prefix}"): v for k, v in sd.items()})`
+        : near ? `did you mean "${near}"? (the file's nearest name to "${missing[0]}"); is this a checkpoint of this architecture?`
+        : 'the file has no similar names: is this a checkpoint of this architecture?' }));
+  }
+  for (const t of need) {
+    const info = f.info(t.name);
+    if (info.shape.length !== t.shape.length || info.shape.some((d, i) => d !== t.shape[i])) {
+      throw new DiagnosticError(diag('E5566',
+        `tensor "${t.name}" in ${file} has shape [${info.shape.join(', ')}], the model expects [${t.shape.join(', ')}]`, span,
+        { help: 'the model sizes in the spec (or the preset) differ from the checkpoint\'s: set them to the checkpoint\'s values' }));
+    }
+  }
+  return { need, absentEma };
+}
+
+/** A weights file that cannot be opened at all is reported at the spec's `weights` field too. */
+function openAt<T>(file: string, at: SpecAt, fn: (f: StateDictFile) => T): T {
+  if (!existsSync(file)) {
+    throw new DiagnosticError(diag('E5501', `the base weights ${file} do not exist`, at(['/model/weights'], 'named here'),
+      { help: 'the path is relative to the spec file\'s folder' }));
+  }
+  return withStateDict(file, fn);
+}
+
+/** The header checks of `loadBaseWeights` alone (names, shapes), without reading any tensor. */
+export function checkBaseWeights(model: PlanModel, file: string, source: string | SpecAt, opts: { onUnused?: (names: string[]) => void } = {}): void {
+  openAt(file, toSpecAt(source), (f) => { checkHeader(f, baseTensors(model), file, toSpecAt(source), opts.onUnused); });
+}
+
 /**
  * Every base parameter and buffer of the model (the plan's `model.weights`) from the safetensors `file` (any float dtype, read as
  * f32). A tensor the model needs but the file lacks, a shape that differs, or a non-finite value is
  * an error naming the tensor; tensors the model does not use (e.g. BERT's `position_ids`) are ignored.
  */
-export function loadBaseWeights(model: PlanModel, file: string, source: string, opts: { seed?: number; onUnused?: (names: string[]) => void } = {}): Map<string, Float32Array> {
+export function loadBaseWeights(model: PlanModel, file: string, source: string | SpecAt, opts: { seed?: number; onUnused?: (names: string[]) => void } = {}): Map<string, Float32Array> {
   const all = baseTensors(model);
-  return withStateDict(file, (f) => {
-    const names = f.names();
-    // EMA-only buffers the file lacks take their initial values (the forward never reads them).
-    const absentEma = new Set(all.filter((t) => EMA_ONLY_BUFFERS.includes(t.name) && !f.has(t.name)).map((t) => t.name));
-    const need = all.filter((t) => !absentEma.has(t.name));
-    const known = new Set(all.map((t) => t.name));
-    const unused = names.filter((n) => !known.has(n));
-    if (unused.length) opts.onUnused?.(unused);
-    const missing = need.filter((t) => !f.has(t.name)).map((t) => t.name);
-    if (missing.length > 0) {
-      const prefix = strippablePrefix(names, new Set(missing));
-      const near = didYouMean(missing[0]!, names);
-      throw new DiagnosticError(fileDiagnostic('E5566',
-        `${file} lacks ${missing.length} of the ${need.length} base tensors the model needs, e.g. ${missing.slice(0, 3).map((n) => `"${n}"`).join(', ')}`, source,
-        { help: prefix ? `the file's names carry the prefix "${prefix}": save the state dict without it (e.g. {k.removeprefix("${prefix}"): v for k, v in sd.items()})`
-          : near ? `did you mean "${near}"? (the file's nearest name to "${missing[0]}"); is this a checkpoint of this architecture?`
-          : 'the file has no similar names: is this a checkpoint of this architecture?' }));
-    }
+  const at = toSpecAt(source);
+  return openAt(file, at, (f) => {
+    const { need, absentEma } = checkHeader(f, all, file, at, opts.onUnused);
     const out = new Map<string, Float32Array>();
     for (const t of need) {
-      const info = f.info(t.name);
-      if (info.shape.length !== t.shape.length || info.shape.some((d, i) => d !== t.shape[i])) {
-        throw new DiagnosticError(fileDiagnostic('E5566',
-          `tensor "${t.name}" in ${file} has shape [${info.shape.join(', ')}], the model expects [${t.shape.join(', ')}]`, source,
-          { help: 'the model sizes in the spec (or the preset) differ from the checkpoint\'s: set them to the checkpoint\'s values' }));
-      }
       const v = f.readF32(t.name);
       const bad = v.findIndex((x) => !Number.isFinite(x));
       if (bad >= 0) {
-        throw new DiagnosticError(fileDiagnostic('E5567',
-          `tensor "${t.name}" in ${file} holds ${v[bad]} at element ${bad}`, source,
+        throw new DiagnosticError(diag('E5567',
+          `tensor "${t.name}" in ${file} holds ${v[bad]} at element ${bad}`, at(['/model/weights'], 'the base weights'),
           { help: 'the checkpoint is corrupt or was saved after training diverged' }));
       }
       out.set(t.name, v);

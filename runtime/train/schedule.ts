@@ -1,6 +1,7 @@
 // Learning-rate schedules, step-indexed exactly like transformers' get_{constant,linear,cosine}_
 // schedule_with_warmup (the schedules CT-CLIP's and most LoRA recipes' numbers were produced with).
-import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { DiagnosticError, type LabelledSpan } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 
 export type ScheduleSpec = TrainSpec['schedule'];
@@ -25,11 +26,12 @@ export function learningRate(spec: ScheduleSpec, baseLr: number, step: number, t
 }
 
 /** A schedule bound to a run; rejects (E5560) a warmup longer than the run, which would never reach
- *  the configured learning rate. `source` names the experiment file for the diagnostic. */
-export function makeSchedule(spec: ScheduleSpec, baseLr: number, totalSteps: number, source = '<experiment>'): (step: number) => number {
+ *  the configured learning rate. `at` is the spec's warmup (or just the experiment file's name). */
+export function makeSchedule(spec: ScheduleSpec, baseLr: number, totalSteps: number, at: string | LabelledSpan = '<experiment>'): (step: number) => number {
   if (spec.warmupSteps > totalSteps) {
-    throw new DiagnosticError(fileDiagnostic('E5560',
-      `warmup of ${spec.warmupSteps} steps is longer than the ${totalSteps} training steps (epochs x batches per epoch)`, source,
+    throw new DiagnosticError(diag('E5560',
+      `warmup of ${spec.warmupSteps} steps is longer than the ${totalSteps} training steps (epochs x batches per epoch)`,
+      typeof at === 'string' ? { file: at, start: 0, end: 0 } : at,
       { help: `lower train.schedule.warmup to at most ${totalSteps}, or train for more epochs` }));
   }
   return (step) => learningRate(spec, baseLr, step, totalSteps);

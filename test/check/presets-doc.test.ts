@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../../compiler/models/presets.js';
 import { FIELDS } from '../../grammar/fields.js';
+import { BUNDLED_VOCAB } from '../../runtime/data/tokenizer.js';
 
 const DOC = 'spec/language.md';
 const BEGIN = '<!-- presets:begin (generated from compiler/models/presets.ts; test/check/presets-doc.test.ts checks it) -->';
@@ -28,7 +29,8 @@ function table(): string {
   const rows: string[] = ['| field | `ct_clip` | `ct_clip_tiny` |', '|---|---|---|'];
   for (const [f, k] of Object.entries(IMAGE)) rows.push(`| \`model { image { ${f} } }\` | ${show(a.image[k])} | ${show(b.image[k])} |`);
   for (const [f, k] of Object.entries(TEXT)) rows.push(`| \`model { text { ${f} } }\` | ${show(a.text[k])} | ${show(b.text[k])} |`);
-  rows.push(`| \`model { vocab }\` | ${a.text.vocab ?? '`none` (bundled vocabulary)'} | ${b.text.vocab ?? '`none` (bundled vocabulary)'} |`);
+  const vocab = (arch: string, v: string | null) => v ?? (arch in BUNDLED_VOCAB ? `\`none\` (bundled: ${BUNDLED_VOCAB[arch]})` : 'required: CXR-BERT\'s `vocab.txt` (none bundled)');
+  rows.push(`| \`model { vocab }\` | ${vocab('ct_clip', a.text.vocab)} | ${vocab('ct_clip_tiny', b.text.vocab)} |`);
   rows.push(`| \`model { latent }\` | ${show(a.latentDim)} | ${show(b.latentDim)} |`);
   for (const [f, [k, unit]] of Object.entries(PRE)) rows.push(`| \`data { preprocess { ${f} } }\` | ${show(a.preprocess[k], unit)} | ${show(b.preprocess[k], unit)} |`);
   return rows.join('\n');

@@ -153,8 +153,31 @@ describe('the ct_clip_tiny vocabulary', () => {
       }
     }
   });
-  it('other architectures must name a vocabulary', () => {
-    expect(() => tokenizerFor({ vocab: null, vocabSize: 30522 }, 'ct_clip')).toThrow(DiagnosticError);
+  it('other architectures must name a vocabulary (ct_clip: CXR-BERT\'s vocab.txt)', () => {
+    const at = { file: 'exp.medct', start: 10, end: 17 };
+    try { tokenizerFor({ vocab: null, vocabSize: 30522 }, 'ct_clip', { architecture: at }); throw new Error('no error'); } catch (e) {
+      const d = (e as DiagnosticError).diagnostics[0]!;
+      expect(d.code).toBe('E5030');
+      expect(d.primary).toEqual(at);
+      expect(d.help).toContain('BiomedVLP-CXR-BERT-specialized');
+    }
+  });
+  it('a vocabulary whose size is not vocab_size is E5031 with both numbers, smaller or larger', () => {
+    const dir = tempDir('toksize');
+    const p = join(dir, 'vocab.txt');
+    writeFileSync(p, '[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n');
+    const vocab = { file: 'exp.medct', start: 30, end: 41 }, size = { file: 'exp.medct', start: 50, end: 52 };
+    for (const vocabSize of [4, 6, 30522]) {
+      try { tokenizerFor({ vocab: p, vocabSize }, 'ct_clip', { vocab, vocabSize: size }); throw new Error('no error'); } catch (e) {
+        const d = (e as DiagnosticError).diagnostics[0]!;
+        expect(d.code).toBe('E5031');
+        expect(d.message).toContain('has 5 tokens');
+        expect(d.message).toContain(`vocab_size is ${vocabSize}`);
+        expect(d.primary).toEqual(vocab);
+        expect(d.secondary[0]).toMatchObject(size);
+      }
+    }
+    expect(tokenizerFor({ vocab: p, vocabSize: 5 }, 'ct_clip').size).toBe(5);
   });
 });
 

@@ -17,6 +17,7 @@ export const DATA_CODES = {
   E5016: 'split has no volumes',
   E5020: 'invalid preprocessing settings',
   E5030: 'tokenizer vocabulary invalid',
+  E5031: 'vocabulary size differs from the model',
   E5040: 'invalid synthetic data arguments',
   E5041: 'unknown acquisition site',
   E5042: 'synthetic data folder is not empty and holds no matching manifest',
