@@ -7,6 +7,7 @@ import { buildCommand } from './build.js';
 import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
+import { exportCommand } from './export.js';
 
 export const commands: CommandModule<object, any>[] = [
   checkCommand,
@@ -16,4 +17,5 @@ export const commands: CommandModule<object, any>[] = [
   runCommand,
   trainCommand,
   evaluateCommand,
+  exportCommand,
 ];

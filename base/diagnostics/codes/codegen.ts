@@ -5,4 +5,5 @@ export const CODEGEN_CODES = {
   // E4002 (generated kernel failed to compile) and E4004 (kernel buffers do not match its
   // bindings) are retired: both are medctc's own bugs, reported as internal errors (exit 3).
   E4003: 'unknown compute backend',
+  E4005: 'experiment cannot be exported to the target',
 } as const satisfies Record<string, string>;
