@@ -1,7 +1,7 @@
 // Text -> AST with syntax diagnostics. Never throws for any input: lexer gaps, parse errors and
 // absurd nesting all become E1xxx diagnostics, and the AST holds whatever could be recovered.
 import type { CstElement, CstNode, IToken } from 'chevrotain';
-import { diag } from '../base/diagnostics/catalog.js';
+import { diag, type DiagnosticCode } from '../base/diagnostics/catalog.js';
 import type { Diagnostic } from '../base/diagnostics/types.js';
 import type { Block, Comment, Entry, ExperimentDecl, ImportDecl, LetDecl, MedctFile, TopItem, UnitTag, Value } from './ast.js';
 import { LBrace, LBracket, RBrace, RBracket, tokenize, UNITS } from './lexer.js';
@@ -41,11 +41,43 @@ function expectedFrom(message: string, rule: string): string {
   }
 }
 
+/** NUL (a binary file) and the bidirectional controls that make a line display in another order
+ *  than it is read ("trojan source"): refused anywhere, strings and comments included. */
+const FORBIDDEN = /[\u0000\u202a-\u202e\u2066-\u2069]/g;
+const FORBIDDEN_NAMES: Record<number, string> = {
+  0x0: 'NUL', 0x202a: 'left-to-right embedding', 0x202b: 'right-to-left embedding', 0x202c: 'pop directional formatting',
+  0x202d: 'left-to-right override', 0x202e: 'right-to-left override', 0x2066: 'left-to-right isolate',
+  0x2067: 'right-to-left isolate', 0x2068: 'first strong isolate', 0x2069: 'pop directional isolate',
+};
+
+/** More syntax errors than this in one file are summed up in one last message: a file that is not
+ *  a spec at all (an import gone astray) would otherwise be printed back line by line. */
+export const MAX_SYNTAX_DIAGNOSTICS = 20;
+
 export function parseMedct(text: string, file: string): ParseResult {
+  const r = parseAll(text, file);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length <= MAX_SYNTAX_DIAGNOSTICS) return r;
+  const kept = errors.sort((a, b) => (a.primary?.start ?? 0) - (b.primary?.start ?? 0)).slice(0, MAX_SYNTAX_DIAGNOSTICS);
+  const next = errors[MAX_SYNTAX_DIAGNOSTICS]!;
+  kept.push(diag(next.code as DiagnosticCode, `${errors.length - MAX_SYNTAX_DIAGNOSTICS} more syntax errors in \`${file}\` are not shown`,
+    next.primary && { ...next.primary, label: 'the first of them' }, { help: 'is this a .medct spec? fix the errors above and check again' }));
+  return { ast: r.ast, diagnostics: kept };
+}
+
+function parseAll(text: string, file: string): ParseResult {
   const diagnostics: Diagnostic[] = [];
+  for (const m of text.matchAll(FORBIDDEN)) {
+    const cp = m[0].charCodeAt(0);
+    diagnostics.push(diag('E1006', `forbidden character U+${cp.toString(16).toUpperCase().padStart(4, '0')} (${FORBIDDEN_NAMES[cp]})`,
+      { file, start: m.index, end: m.index + 1, label: 'not allowed in a spec, not even in a string or comment' },
+      { help: cp === 0 ? 'a NUL byte means this is a binary file, not a .medct spec' : 'bidirectional controls make a line display in another order than medctc reads it; delete it' }));
+    if (diagnostics.length > MAX_SYNTAX_DIAGNOSTICS) break;
+  }
   const lexed = tokenize(text);
   for (const e of lexed.errors) {
     const ch = text.slice(e.offset, e.offset + e.length);
+    if (/[\u0000\u202a-\u202e\u2066-\u2069]/.test(ch)) continue; // E1006 above
     diagnostics.push(diag('E1001', `unexpected character${e.length > 1 ? 's' : ''} \`${ch.length > 20 ? ch.slice(0, 20) + '…' : ch}\``,
       { file, start: e.offset, end: e.offset + e.length, label: 'not part of any token' },
       { help: 'comments start with `#`; strings are written in double quotes' }));
@@ -116,7 +148,8 @@ class Converter {
   /** All child elements of `n` in source order. */
   private ordered(n: CstNode): CstElement[] {
     const all: CstElement[] = [];
-    for (const list of Object.values(n.children)) all.push(...list);
+    // Not `push(...list)`: a file of 150,000 blank lines is one list of 150,000 tokens, past V8's argument limit.
+    for (const list of Object.values(n.children)) for (const e of list) all.push(e);
     const off = (e: CstElement): number => (isNode(e) ? (e.location?.startOffset ?? Infinity) : e.startOffset);
     return all.filter((e) => Number.isFinite(off(e))).sort((a, b) => off(a) - off(b));
   }
@@ -177,7 +210,7 @@ class Converter {
 
   private block(n: CstNode, path: string | null): Block {
     const entries: Entry[] = [];
-    for (const c of this.children(n, 'entry')) if (isNode(c)) entries.push(...this.entry(c, path));
+    for (const c of this.children(n, 'entry')) if (isNode(c)) for (const e of this.entry(c, path)) entries.push(e);
     entries.sort((a, b) => a.start - b.start);
     return { entries, ...this.span(n) };
   }
@@ -259,8 +292,9 @@ class Converter {
   /** The string a literal denotes (JSON escapes). A bad escape is reported and kept verbatim. */
   private str(t: IToken): string {
     const raw = t.tokenType.name === 'BadString' ? t.image.replace(/\\$/, '') + '"' : t.image;
+    const json = raw.replace(/\u0000/g, '\\u0000'); // a NUL is E1006 already, not also a bad escape
     try {
-      return JSON.parse(raw) as string;
+      return JSON.parse(json) as string;
     } catch {
       this.diags.push(diag('E1004', 'invalid escape in string', { file: this.file, start: t.startOffset, end: t.endOffset! + 1, label: 'escapes are \\" \\\\ \\n \\t \\uXXXX' },
         { help: 'write a backslash as `\\\\`' }));

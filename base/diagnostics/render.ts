@@ -44,12 +44,17 @@ export function sortDiagnostics(diags: readonly Diagnostic[], sources: ReadonlyM
 export function diagnosticsToJson(diags: Diagnostic[], sources: ReadonlyMap<string, string>): unknown[] {
   const where = (s: LabelledSpan | null) => {
     if (!s) return null;
+    const label = s.label === undefined ? {} : { label: escapeControls(s.label) };
     const text = sources.get(s.file);
-    if (text === undefined) return { ...s };
+    if (text === undefined) return { ...s, ...label };
     const lc = lineCol(text, s.start);
-    return { ...s, line: lc.line, col: lc.col };
+    return { ...s, ...label, line: lc.line, col: lc.col };
   };
-  return sortDiagnostics(diags, sources).map((d) => ({ ...d, primary: where(d.primary), secondary: d.secondary.map(where) }));
+  // Text meant for people is escaped as in the terminal form; fix edits stay exact.
+  return sortDiagnostics(diags, sources).map((d) => ({
+    ...d, message: escapeControls(d.message), help: d.help === null ? null : escapeControls(d.help),
+    primary: where(d.primary), secondary: d.secondary.map(where),
+  }));
 }
 
 type Colors = ReturnType<typeof pc.createColors>;
@@ -81,7 +86,7 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
 
 function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Colors): string {
   const sevColor = d.severity === 'error' ? c.red : d.severity === 'warning' ? c.yellow : c.cyan;
-  const out = [c.bold(sevColor(`${d.severity}[${d.code}]`) + `: ${d.message}`)];
+  const out = [c.bold(sevColor(`${d.severity}[${d.code}]`) + `: ${escapeControls(d.message)}`)];
   const spans: { s: LabelledSpan; primary: boolean }[] = [];
   if (d.primary) spans.push({ s: d.primary, primary: true });
   for (const s of d.secondary) spans.push({ s, primary: false });
@@ -98,7 +103,7 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
   for (const { s, primary } of spans) {
     const text = sources.get(s.file);
     if (text === undefined) {
-      out.push(`${pad}${c.blue('-->')} ${s.file}${s.line ? `:${s.line}` : ''}${s.label ? `: ${s.label}` : ''}`);
+      out.push(`${pad}${c.blue('-->')} ${escapeControls(s.file)}${s.line ? `:${s.line}` : ''}${s.label ? `: ${escapeControls(s.label)}` : ''}`);
       continue;
     }
     const lc = lineCol(text, s.start);
@@ -106,13 +111,14 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
     if (g) g.spans.push({ s, primary, col: lc.col });
     else groups.push({ file: s.file, lc, spans: [{ s, primary, col: lc.col }] });
   }
-  for (const { file, lc, spans: here } of groups) {
+  for (const { file, lc: full, spans: here } of groups) {
+    const lc = clip(full, here);
     const first = here[0]!;
-    if (first.primary || file !== lastFile) out.push(`${pad}${c.blue(first.primary ? '-->' : ':::')} ${file}:${lc.line}:${first.col}`);
+    if (first.primary || file !== lastFile) out.push(`${pad}${c.blue(first.primary ? '-->' : ':::')} ${escapeControls(file)}:${lc.line}:${first.col + lc.lineStart - full.lineStart}`);
     lastFile = file;
     shown = true;
     out.push(bar);
-    out.push(c.blue(`${String(lc.line).padStart(gutterWidth)} |`) + ` ${lc.lineText.replace(/\t/g, ' ')}`);
+    out.push(c.blue(`${String(lc.line).padStart(gutterWidth)} |`) + ` ${shownLine(lc.lineText)}`);
     const byCol = [...here].sort((a, b) => a.col - b.col);
     const colorOf = (x: (typeof here)[number]) => (x.primary ? sevColor : c.blue);
     // The marker line: every span's carets/dashes; the rightmost span's label follows inline.
@@ -124,13 +130,13 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
       width = at + n;
     }
     const last = byCol[byCol.length - 1]!;
-    out.push(`${bar} ${line}${last.s.label ? colorOf(last)(` ${last.s.label}`) : ''}`);
+    out.push(`${bar} ${line}${last.s.label ? colorOf(last)(` ${escapeControls(last.s.label)}`) : ''}`);
     // The other labels hang below their spans, right to left, joined to them by `|`.
     const pending = byCol.slice(0, -1).filter((x) => x.s.label);
     const rails = (xs: typeof pending, tail?: (typeof pending)[number]) => {
       let l = '', w = 0;
       for (const x of xs) { l += ' '.repeat(Math.max(0, x.col - 1 - w)) + colorOf(x)('|'); w = Math.max(w, x.col - 1) + 1; }
-      if (tail) l += ' '.repeat(Math.max(0, tail.col - 1 - w)) + colorOf(tail)(tail.s.label!);
+      if (tail) l += ' '.repeat(Math.max(0, tail.col - 1 - w)) + colorOf(tail)(escapeControls(tail.s.label!));
       return `${bar} ${l}`;
     };
     for (let i = pending.length - 1; i >= 0; i--) {
@@ -139,10 +145,38 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, c: Color
     }
   }
   if (shown) out.push(bar);
-  if (d.help) out.push(`${pad} ${c.blue('=')} ${c.bold('help')}: ${d.help}`);
+  if (d.help) out.push(`${pad} ${c.blue('=')} ${c.bold('help')}: ${escapeControls(d.help)}`);
   if (d.fix) {
     const edits = d.fix.edits.map((e) => `\`${e.replacement}\``).join(', ');
-    out.push(`${pad} ${c.blue('=')} ${c.bold('fix')}: ${d.fix.description}${edits && !d.fix.description.includes('`') ? ` (${edits})` : ''}`);
+    out.push(`${pad} ${c.blue('=')} ${c.bold('fix')}: ${escapeControls(d.fix.description)}${edits && !d.fix.description.includes('`') ? ` (${escapeControls(edits)})` : ''}`);
   }
   return out.join('\n');
+}
+
+/** Characters never written raw to a terminal: C0/C1 controls (an ESC could rewrite the screen), NUL,
+ *  and the bidirectional controls that make text display in another order than it reads
+ *  (U+202A-U+202E, U+2066-U+2069; "trojan source"), plus the line and paragraph separators. */
+export const UNSAFE_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+/** `\u{202e}` for each unsafe character: for messages, where no caret has to line up. */
+export function escapeControls(text: string): string {
+  return text.replace(UNSAFE_CHARS, (ch) => `\\u{${ch.charCodeAt(0).toString(16).padStart(4, '0')}}`);
+}
+
+/** A source line as printed: tabs as spaces and unsafe characters as U+FFFD, one column each so carets stay aligned. */
+function shownLine(text: string): string {
+  return text.replace(/\t/g, ' ').replace(UNSAFE_CHARS, '\ufffd');
+}
+
+/** Longest source line printed whole; a longer one (minified, binary) is shown as a window around its spans. */
+export const MAX_SHOWN_LINE = 160;
+
+function clip(lc: ReturnType<typeof lineCol>, spans: { col: number }[]): ReturnType<typeof lineCol> {
+  if (lc.lineText.length <= MAX_SHOWN_LINE) return lc;
+  const from = Math.max(0, Math.min(...spans.map((x) => x.col - 1)) - 40);
+  const to = Math.min(lc.lineText.length, from + MAX_SHOWN_LINE);
+  const head = from > 0 ? '…' : '';
+  const shift = from - head.length;
+  for (const x of spans) x.col -= shift;
+  return { ...lc, lineStart: lc.lineStart + shift, lineText: head + lc.lineText.slice(from, to) + (to < lc.lineText.length ? '…' : '') };
 }

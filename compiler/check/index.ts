@@ -6,8 +6,8 @@ import type { Diagnostic } from '../../base/diagnostics/types.js';
 import type { ResolvedExperiment } from '../ir/experiment.js';
 import { validateExperiment } from '../ir/validate.js';
 import { lineCol } from '../../base/diagnostics/render.js';
-import { flatten } from './inherit.js';
-import { loadProgram, type ReadFile } from './program.js';
+import { flatten, FlattenMemo } from './inherit.js';
+import { importRootFor, loadProgram, type ReadFile } from './program.js';
 import { resolveExperiment } from './resolve.js';
 import { expand, findAxes, MAX_VARIANTS, relativeTo, variantName } from './sweep.js';
 import { Reader } from './values.js';
@@ -21,6 +21,8 @@ export interface CheckOptions {
   readFile?: ReadFile;
   /** Command-line overrides, `PATH=VALUE` as typed after `--set` (compiler/check/overrides.ts). */
   overrides?: readonly string[];
+  /** Folder imports may not leave (default: MEDCTC_IMPORT_ROOT, else the entry file's folder). */
+  importRoot?: string;
 }
 
 export interface CheckResult {
@@ -36,7 +38,7 @@ export interface CheckResult {
 const key = (d: Diagnostic): string => (d.primary ? `${d.code}|${d.primary.file}|${d.primary.start}|${d.primary.end}` : `${d.code}||${d.message}`);
 
 export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult {
-  const prog = loadProgram(entry, opts.readFile);
+  const prog = loadProgram(entry, opts.readFile, importRootFor(entry, opts.importRoot));
   const diagnostics = [...prog.diagnostics];
   const sources = prog.sources;
   const entryFile = prog.files[0];
@@ -53,7 +55,7 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
 
   const experiments: ResolvedExperiment[] = [];
   const used = new Set<LetDecl>();
-  const reportedCycles = new Set<string>();
+  const flattened = new FlattenMemo();
   const seen = new Set(diagnostics.map(key));
   const push = (ds: Diagnostic[]) => { for (const d of ds) { const k = key(d); if (!seen.has(k)) { seen.add(k); diagnostics.push(d); } } };
   const fileSources = prog.files.map((f) => relativeTo(prog.entry, f.path));
@@ -62,10 +64,11 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
   if (decls.length === 0) {
     push([diag('E2025', `\`${prog.entry}\` declares no experiment`, { file: prog.entry, start: 0, end: 0 }, { help: 'add `experiment "name" { ... }` (files that only hold shared settings are imported, not checked on their own)' })]);
   }
+  const checked = new Set(decls);
   for (const decl of decls) {
     if (prog.experiments.get(decl.name)?.decl !== decl) continue; // a duplicate name, already reported
     const local: Diagnostic[] = [];
-    const flat = flatten(prog, decl.name, local, reportedCycles);
+    const flat = flatten(prog, decl.name, local, flattened);
     if (!flat) { push(local); continue; }
     const fileOf = (n: object) => prog.fileOf.get(n) ?? prog.entry;
     if (overrides.length) {
@@ -89,7 +92,7 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
       // A required field the child lacks, its parent lacks too; when the parent is checked in this
       // run it says so itself, and the child stays silent about it.
       const parent = decl.parent && prog.experiments.get(decl.parent.name);
-      reader.parentChecked = Boolean(parent && decls.includes(parent.decl));
+      reader.parentChecked = Boolean(parent && checked.has(parent.decl));
       const name = variantName(decl.name, v.bindings);
       const ir = resolveExperiment(reader, {
         decl, entries: v.entries, name,
@@ -114,7 +117,9 @@ export function checkFiles(entry: string, opts: CheckOptions = {}): CheckResult 
       push([diag('W2060', `constant \`${item.name}\` is never used`, { file: prog.entry, ...item.namePos, label: 'unused' }, { help: 'remove it, or use it as a value: `rank ' + item.name + '`' })]);
     }
   }
-  diagnostics.splice(0, diagnostics.length, ...inReadingOrder(prog, diagnostics));
+  const ordered = inReadingOrder(prog, diagnostics);
+  diagnostics.length = 0;
+  for (const d of ordered) diagnostics.push(d); // not `splice(0, n, ...all)`: thousands of diagnostics pass V8's argument limit
   const failed = diagnostics.some((d) => d.severity === 'error');
   if (!failed) {
     for (const ir of experiments) {

@@ -46,22 +46,38 @@ export function mergeEntries(parent: Entry[], child: Entry[], tag: (copy: Entry,
   return out;
 }
 
+/** Experiments already flattened in one check (null: failed, already reported), so that a chain
+ *  of n `extends` costs O(n) however many of its experiments are checked. */
+export class FlattenMemo {
+  readonly done = new Map<ExperimentDecl, Entry[] | null>();
+  /** One map for every experiment: an entry object is written by exactly one experiment. */
+  readonly definedIn = new WeakMap<Entry, string>();
+}
+
 /** The experiment's entries with every ancestor's folded in, or null after reporting an error. */
-export function flatten(prog: Program, name: string, diags: Diagnostic[], reportedCycles = new Set<string>()): Flattened | null {
-  const definedIn = new WeakMap<Entry, string>();
+export function flatten(prog: Program, name: string, diags: Diagnostic[], memo = new FlattenMemo()): Flattened | null {
+  const { done, definedIn } = memo;
+  const start = prog.experiments.get(name);
+  if (!start) return null;
+  // Up the chain until an ancestor already flattened (or the root); a Set, not a scan, finds cycles.
   const chain: { decl: ExperimentDecl; file: string }[] = [];
-  let cur = prog.experiments.get(name);
+  const onChain = new Set<ExperimentDecl>();
+  let cur: { decl: ExperimentDecl; file: string } | undefined = start;
+  let base: Entry[] = [];
+  const fail = (): null => { for (const c of chain) done.set(c.decl, null); return null; };
   while (cur) {
-    if (chain.some((c) => c.decl === cur!.decl)) {
+    const known = done.get(cur.decl);
+    if (known === null) return fail();
+    if (known !== undefined) { base = known; break; }
+    if (onChain.has(cur.decl)) {
       const names = [...chain.map((c) => c.decl.name), cur.decl.name].join(' -> ');
-      const cycleKey = chain.slice(chain.findIndex((c) => c.decl === cur!.decl)).map((c) => c.decl.name).sort().join('\0');
-      if (reportedCycles.has(cycleKey)) return null;
-      reportedCycles.add(cycleKey);
-      diags.push(diag('E2023', `\`extends\` cycle: ${names}`, { file: chain[chain.length - 1]!.file, ...chain[chain.length - 1]!.decl.parent!, label: 'this closes the cycle' },
+      const last = chain[chain.length - 1]!;
+      diags.push(diag('E2023', `\`extends\` cycle: ${names}`, { file: last.file, ...last.decl.parent!, label: 'this closes the cycle' },
         { help: 'an experiment cannot extend itself, directly or through others' }));
-      return null;
+      return fail();
     }
     chain.push(cur);
+    onChain.add(cur.decl);
     const parent = cur.decl.parent;
     if (!parent) break;
     const next = prog.experiments.get(parent.name);
@@ -70,19 +86,20 @@ export function flatten(prog: Program, name: string, diags: Diagnostic[], report
       diags.push(diag('E2022', `no experiment named \`${parent.name}\``, { file: cur.file, start: parent.start, end: parent.end, label: 'not declared here or in an imported file' },
         guess ? { help: `did you mean \`${guess}\`?`, fix: { description: `replace with \`"${guess}"\``, edits: [{ span: { file: cur.file, start: parent.start, end: parent.end }, replacement: JSON.stringify(guess) }] } }
           : { help: 'import the file that declares it: `import "file.medct"`' }));
-      return null;
+      return fail();
     }
     cur = next;
   }
-  let entries: Entry[] = [];
+  let entries = base;
   for (const link of chain.reverse()) {
     mark(link.decl.block.entries, link.decl.name, definedIn);
     entries = mergeEntries(entries, link.decl.block.entries, (copy, from) => {
       definedIn.set(copy, definedIn.get(from)!);
       prog.fileOf.set(copy, prog.fileOf.get(from)!);
     });
+    done.set(link.decl, entries);
   }
-  return { entries, definedIn };
+  return { entries: [...entries], definedIn };
 }
 
 function mark(entries: Entry[], name: string, definedIn: WeakMap<Entry, string>): void {

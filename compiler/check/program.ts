@@ -1,9 +1,9 @@
 // Loading a spec and everything it imports: files are read through one `readFile` (the only I/O
 // checking ever does), parsed, and indexed by experiment name and constant name.
-import { readFileSync } from 'node:fs';
-import { posix } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { posix, resolve } from 'node:path';
 import { parseMedct } from '../../grammar/parse.js';
-import type { Entry, ExperimentDecl, LetDecl, MedctFile, Value } from '../../grammar/ast.js';
+import type { Entry, ExperimentDecl, ImportDecl, LetDecl, MedctFile, Value } from '../../grammar/ast.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import type { Diagnostic } from '../../base/diagnostics/types.js';
 
@@ -31,61 +31,120 @@ export interface Program {
 
 export type ReadFile = (path: string) => string;
 
+/** A spec file longer than this (characters) is refused before it is parsed: real specs are a few
+ *  kilobytes, and the parser keeps every token with its position, so an unbounded file would end
+ *  in an out-of-memory abort rather than a diagnostic. */
+export const MAX_SPEC_CHARS = 256 << 10;
+/** The same bound for a spec and everything it imports together. */
+export const MAX_PROGRAM_CHARS = 1 << 20;
+
+/** Thrown by a ReadFile for a file too large to read; carries its size. */
+export class SpecTooLarge extends Error {
+  constructor(readonly size: number) { super(`spec file of ${size} bytes`); }
+}
+
+/** The default reader: refuses a huge file by its size before reading any of it. */
+export const readSpecFile: ReadFile = (p) => {
+  const st = statSync(p);
+  if (!st.isFile()) throw new Error('not a regular file'); // a FIFO would block the read forever
+  const size = st.size;
+  if (size > MAX_SPEC_CHARS * 4) throw new SpecTooLarge(size); // 4 bytes per character at most in UTF-8
+  return readFileSync(p, 'utf8');
+};
+
 const normal = (p: string): string => {
   const n = posix.normalize(p.replace(/\\/g, '/'));
   return n.startsWith('./') ? n.slice(2) : n;
 };
 
-export function loadProgram(entry: string, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Program {
+/** Where imports may lead: the entry file's folder, unless widened (CheckOptions.importRoot, or
+ *  the MEDCTC_IMPORT_ROOT environment variable, for every command). */
+export function importRootFor(entry: string, widened: string | undefined = process.env.MEDCTC_IMPORT_ROOT || undefined): string {
+  return widened ? resolve(widened).replace(/\\/g, '/') : posix.dirname(normal(entry));
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = posix.relative(resolve(root).replace(/\\/g, '/'), resolve(path).replace(/\\/g, '/'));
+  return rel === '' || (!rel.startsWith('../') && rel !== '..' && !posix.isAbsolute(rel));
+}
+
+const kib = (n: number): string => `${Math.round(n / 1024)} KiB`;
+
+export function loadProgram(entry: string, readFile: ReadFile = readSpecFile, importRoot = importRootFor(entry)): Program {
   const prog: Program = {
     entry: normal(entry), files: [], sources: new Map(), diagnostics: [], experiments: new Map(), scopes: new Map(), fileOf: new WeakMap(), silenced: new WeakSet(),
   };
   const byPath = new Map<string, LoadedFile>();
-  const stack: string[] = [];
+  let total = 0, full = false;
 
-  const load = (path: string): void => {
+  /** Reads and parses one file; null after reporting why it cannot be (at `at`, the import). */
+  const load = (path: string, at: { file: string; start: number; end: number } | null): LoadedFile | null => {
+    const where = at ?? { file: path, start: 0, end: 0 };
     let text: string;
     try {
       text = readFile(path);
-    } catch {
-      throw new Error(`unreadable: ${path}`); // callers turn this into E2020 at the right span
+    } catch (e) {
+      if (e instanceof SpecTooLarge) {
+        prog.diagnostics.push(diag('E1007', `\`${path}\` is ${kib(e.size)}, more than a spec may be (${kib(MAX_SPEC_CHARS)})`, { ...where, label: 'too large' },
+          { help: 'a spec is a few kilobytes of settings; is this the right file?' }));
+      } else {
+        prog.diagnostics.push(at
+          ? diag('E2020', `cannot read imported file \`${path}\``, { ...at, label: 'no such file' }, { help: 'import paths are relative to the importing file' })
+          : diag('E2020', `cannot read \`${path}\``, where, { help: 'check the path' }));
+      }
+      return null;
+    }
+    total += text.length;
+    if (text.length > MAX_SPEC_CHARS || total > MAX_PROGRAM_CHARS) {
+      if (full) return null; // said once
+      full = total > MAX_PROGRAM_CHARS;
+      const whole = text.length <= MAX_SPEC_CHARS;
+      prog.diagnostics.push(diag('E1007', whole
+        ? `\`${path}\` brings the spec and its imports to ${kib(total)}, more than a spec may be (${kib(MAX_PROGRAM_CHARS)})`
+        : `\`${path}\` is ${kib(text.length)}, more than a spec may be (${kib(MAX_SPEC_CHARS)})`, { ...where, label: 'too large' },
+        { help: 'a spec is a few kilobytes of settings; is this the right file?' }));
+      return null;
     }
     prog.sources.set(path, text);
     const { ast, diagnostics } = parseMedct(text, path);
-    prog.diagnostics.push(...diagnostics);
+    for (const d of diagnostics) prog.diagnostics.push(d);
     const file: LoadedFile = { path, ast, imports: [] };
     byPath.set(path, file);
     prog.files.push(file);
-    stack.push(path);
-    for (const item of ast.items) {
-      if (item.kind !== 'import') continue;
-      const target = normal(posix.join(posix.dirname(path), item.path));
-      const at = { file: path, start: item.pathPos.start, end: item.pathPos.end };
-      const cycleAt = stack.indexOf(target);
-      if (cycleAt >= 0) {
-        const chain = [...stack.slice(cycleAt), target].join(' -> ');
-        prog.diagnostics.push(diag('E2021', `import cycle: ${chain}`, { ...at, label: 'this import closes the cycle' },
-          { help: 'move what both files need into a third file that imports neither' }));
-        continue;
-      }
-      file.imports.push(target);
-      if (byPath.has(target)) continue;
-      try {
-        load(target);
-      } catch {
-        file.imports.pop();
-        prog.diagnostics.push(diag('E2020', `cannot read imported file \`${target}\``, { ...at, label: 'no such file' },
-          { help: 'import paths are relative to the importing file' }));
-      }
-    }
-    stack.pop();
+    return file;
   };
 
-  try {
-    load(prog.entry);
-  } catch {
-    prog.diagnostics.push(diag('E2020', `cannot read \`${prog.entry}\``, { file: prog.entry, start: 0, end: 0 }, { help: 'check the path' }));
-    return prog;
+  const first = load(prog.entry, null);
+  if (!first) return prog;
+  // Depth first, in source order, without recursion: an import chain of any length loads.
+  const stack: { file: LoadedFile; next: number }[] = [{ file: first, next: 0 }];
+  const onStack = new Set<string>([first.path]);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const items = top.file.ast.items;
+    while (top.next < items.length && items[top.next]!.kind !== 'import') top.next++;
+    if (top.next >= items.length) { onStack.delete(top.file.path); stack.pop(); continue; }
+    const item = items[top.next++] as ImportDecl;
+    const path = top.file.path;
+    const target = normal(posix.join(posix.dirname(path), item.path));
+    const at = { file: path, start: item.pathPos.start, end: item.pathPos.end };
+    if (!inside(importRoot, target)) {
+      prog.diagnostics.push(diag('E2026', `import \`${item.path}\` leads outside the project root \`${importRoot}\``, { ...at, label: 'outside the project root' },
+        { help: 'imports stay inside the entry spec\'s folder; set MEDCTC_IMPORT_ROOT=DIR to allow imports anywhere under DIR' }));
+      continue;
+    }
+    if (onStack.has(target)) {
+      const chain = [...stack.slice(stack.findIndex((f) => f.file.path === target)).map((f) => f.file.path), target].join(' -> ');
+      prog.diagnostics.push(diag('E2021', `import cycle: ${chain}`, { ...at, label: 'this import closes the cycle' },
+        { help: 'move what both files need into a third file that imports neither' }));
+      continue;
+    }
+    if (byPath.has(target)) { top.file.imports.push(target); continue; }
+    const loaded = load(target, at);
+    if (!loaded) continue;
+    top.file.imports.push(target);
+    stack.push({ file: loaded, next: 0 });
+    onStack.add(target);
   }
 
   // Imported files first, so a clash is reported at the declaration in the importing file.

@@ -31,7 +31,9 @@ describe('diagnostic cases', () => {
 
   it('covers every syntax and check code', () => {
     const covered = new Set(cases.map((f) => f.slice(0, 5)));
-    const missing = [...Object.keys(SYNTAX_CODES), ...Object.keys(CHECK_CODES)].filter((c) => !covered.has(c));
+    // E1007 needs a spec over 256 KiB, which is not committed: test/check/limits.test.ts builds one.
+    const elsewhere = new Set(['E1007']);
+    const missing = [...Object.keys(SYNTAX_CODES), ...Object.keys(CHECK_CODES)].filter((c) => !covered.has(c) && !elsewhere.has(c));
     expect(missing).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ export const CHECK_CODES = {
   E2023: 'extends cycle',
   E2024: 'duplicate experiment name',
   E2025: 'no experiment declared',
+  E2026: 'import outside the project root',
   // E203x: prompts
   E2030: 'prompt template must contain `{pathology}` exactly once',
   E2031: 'unknown pathology',

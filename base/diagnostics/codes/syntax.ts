@@ -6,4 +6,6 @@ export const SYNTAX_CODES = {
   E1003: 'unterminated string',
   E1004: 'invalid literal',
   E1005: 'nesting too deep',
+  E1006: 'forbidden character',
+  E1007: 'spec too large',
 } as const satisfies Record<string, string>;
