@@ -10,7 +10,7 @@ export const FIELDS: Readonly<Record<string, readonly string[]>> = {
   lora: ['rank', 'alpha', 'dropout', 'rslora', 'init', 'modules_to_save', 'target', 'layers'],
   'lora.target': ['rank', 'alpha'],
   data: ['root', 'train', 'eval', 'limit', 'preprocess', 'cache', 'volumes', 'seed', 'site', 'shape'],
-  'data.preprocess': ['window', 'spacing', 'size', 'scale', 'pad'],
+  'data.preprocess': ['window', 'spacing', 'size', 'scale', 'pad', 'hu'],
   prompts: ['positive', 'negative', 'pathologies', 'declare'],
   train: ['loss', 'optimizer', 'schedule', 'epochs', 'batch', 'grad_clip', 'precision', 'train_base'],
   'train.optimizer': ['lr', 'betas', 'eps', 'weight_decay'],

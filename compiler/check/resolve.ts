@@ -5,7 +5,7 @@ import type { Entry, ExperimentDecl, Value } from '../../grammar/ast.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { PRESETS } from '../models/presets.js';
 import {
-  CT_RATE_PATHOLOGIES, EXPERIMENT_IR_VERSION, SYNTHETIC_SITES, isSyntheticSite, type SyntheticSite, type Architecture, type BackendName, type DataSpec, type EvaluateSpec,
+  CT_RATE_PATHOLOGIES, EXPERIMENT_IR_VERSION, HU_SOURCES, SYNTHETIC_SITES, isSyntheticSite, type SyntheticSite, type Architecture, type BackendName, type DataSpec, type EvaluateSpec,
   type ImageEncoderSizes, type LoraSpec, type LoraTarget, type Metric, type ModelSpec, type OutputSpec, type Preprocess,
   type PromptSpec, type ResolvedExperiment, type TextEncoderSizes, type TrainSpec,
 } from '../ir/experiment.js';
@@ -208,6 +208,8 @@ function resolvePreprocess(r: Reader, e: Entry | undefined, model: ModelSpec, pr
   if (sc) p.scale = r.number(sc, '/data/preprocess/scale', { gt: 0 }) ?? p.scale;
   const pad = get('pad');
   if (pad) p.padValue = r.number(pad, '/data/preprocess/padValue') ?? p.padValue;
+  const hu = get('hu');
+  if (hu) p.hu = r.enumOf(hu, r.single(hu, 'where HU come from'), '/data/preprocess/hu', HU_SOURCES) ?? p.hu;
   return p;
 }
 

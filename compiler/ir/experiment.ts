@@ -124,7 +124,19 @@ export interface Preprocess {
   scale: number;
   /** Pad value after scaling (CT-CLIP: -1). */
   padValue: number;
+  /** Where HU come from (HU_SOURCES); the checker always writes it, hand-written IR may omit it
+   *  (= 'header_and_metadata', what CT-CLIP's scripts do). */
+  hu?: HuSource;
 }
+
+/** How stored voxel values v become HU, given the NIfTI header's scl_slope/scl_inter (hs, hi; nibabel
+ *  semantics: unset = 1, 0) and the metadata table's RescaleSlope/RescaleIntercept (ms, mi):
+ *  'header_and_metadata': ms * (hs * v + hi) + mi — CT-CLIP's scripts (nibabel, then the metadata);
+ *  'header': hs * v + hi — volumes whose header already gives HU (CT-RATE v2);
+ *  'metadata': ms * v + mi — the header's scaling ignored;
+ *  'none': v — stored values are HU. */
+export const HU_SOURCES = ['header_and_metadata', 'header', 'metadata', 'none'] as const;
+export type HuSource = (typeof HU_SOURCES)[number];
 
 /** Acquisition sites of the synthetic generator (`data synthetic { site "..." }`). The names are
  *  part of the experiment language; runtime/data/synth/sites.ts holds each site's imaging

@@ -24,7 +24,7 @@ export const PRESETS: Record<Architecture, ArchitecturePreset> = {
       maxPositions: 512, typeVocabSize: 2, maxLength: 512, vocab: null,
     },
     latentDim: 512,
-    preprocess: { windowHU: [-1000, 1000], spacingMm: [1.5, 0.75, 0.75], size: [240, 480, 480], scale: 1000, padValue: -1 },
+    preprocess: { windowHU: [-1000, 1000], spacingMm: [1.5, 0.75, 0.75], size: [240, 480, 480], scale: 1000, padValue: -1, hu: 'header_and_metadata' },
   },
   // The same architecture, small enough to train on 2 CPU cores in minutes: 32^3 voxels,
   // 8^3 patches -> 4x4x4 tokens, dim 64, 2 spatial + 2 temporal layers, 2-layer BERT.
@@ -39,6 +39,6 @@ export const PRESETS: Record<Architecture, ArchitecturePreset> = {
       maxPositions: 64, typeVocabSize: 2, maxLength: 32, vocab: null,
     },
     latentDim: 64,
-    preprocess: { windowHU: [-1000, 1000], spacingMm: [10, 10, 10], size: [32, 32, 32], scale: 1000, padValue: -1 },
+    preprocess: { windowHU: [-1000, 1000], spacingMm: [10, 10, 10], size: [32, 32, 32], scale: 1000, padValue: -1, hu: 'header_and_metadata' },
   },
 };

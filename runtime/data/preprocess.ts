@@ -1,6 +1,7 @@
 // CT-CLIP's preprocessing (scripts/data_inference_nii.py), step for step:
 //   1. HU = metaSlope * v + metaIntercept, where v is the voxel after the header's own scl_slope/inter
-//      (nibabel's get_fdata applies those first; CT-RATE headers leave them unset);
+//      (nibabel's get_fdata applies those first; CT-RATE v1 headers leave them unset); `preprocess
+//      { hu }` picks either half alone (CT-RATE v2's headers already give HU) or neither;
 //   2. clip to the HU window;
 //   3. axis order: nibabel hands CT-CLIP the array as [x, y, z] and it calls transpose(2, 0, 1),
 //      so the working array is (D, H, W) = (z, x, y): H runs along NIfTI x, W along NIfTI y.
@@ -12,7 +13,7 @@
 //   6. centre crop, start = max((in - out) // 2, 0), then pad with `padValue`,
 //      before = (out - in) // 2 (the odd voxel goes after).
 // Output: Float32Array of D*H*W values, row-major over (D, H, W).
-import type { Preprocess } from '../../compiler/ir/experiment.js';
+import type { HuSource, Preprocess } from '../../compiler/ir/experiment.js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import type { NiftiVolume, VoxelArray } from './nifti.js';
@@ -132,12 +133,22 @@ export function validatePreprocess(pp: Preprocess, where: string): void {
   if (!Number.isFinite(pp.padValue)) bad(`pad value ${pp.padValue} must be finite`);
 }
 
+/** The affine map stored value -> HU that `hu` selects (compiler/ir/experiment.ts HU_SOURCES). The
+ *  default keeps the expression CT-CLIP's scripts compute, so its values are bit for bit as before. */
+export function huScaling(vol: Pick<NiftiVolume, 'sclSlope' | 'sclInter'>, scaling: Pick<VolumeScaling, 'slope' | 'intercept'>, hu: HuSource = 'header_and_metadata'):
+  { headerSlope: number; headerInter: number; slope: number; intercept: number } {
+  const header = hu === 'header_and_metadata' || hu === 'header', meta = hu === 'header_and_metadata' || hu === 'metadata';
+  return {
+    headerSlope: header ? vol.sclSlope : 1, headerInter: header ? vol.sclInter : 0,
+    slope: meta ? scaling.slope : 1, intercept: meta ? scaling.intercept : 0,
+  };
+}
+
 /** The whole CT-CLIP pipeline on a decoded volume. */
 export function preprocessVolume(vol: NiftiVolume, scaling: VolumeScaling, pp: Preprocess): Float32Array {
   const [nx, ny, nz] = vol.dims;
   const zxy: Shape3 = [nz, nx, ny];
-  const windowed = toWindowedZXY(vol.data, vol.dims,
-    { headerSlope: vol.sclSlope, headerInter: vol.sclInter, slope: scaling.slope, intercept: scaling.intercept }, pp.windowHU);
+  const windowed = toWindowedZXY(vol.data, vol.dims, huScaling(vol, scaling, pp.hu), pp.windowHU);
   const size = resampledShape(zxy, scaling.spacingZXY, pp.spacingMm);
   const resized = size.every((n, a) => n === zxy[a]) ? windowed : resizeTrilinear(windowed, zxy, size);
   // Dividing (not multiplying by 1/scale) keeps values bit-identical to numpy's img / 1000.

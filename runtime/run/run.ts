@@ -13,6 +13,8 @@ import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../.
 import type { Plan } from '../../compiler/plan/types.js';
 import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
 import { openDataSet, type DataSet } from '../data/index.js';
+import { checkHuSample } from '../data/hu.js';
+import { renderDiagnostics } from '../../base/diagnostics/render.js';
 import type { ProgressMode } from '../data/progress.js';
 import { openDevice, type Device } from '../device/index.js';
 import { writeScoresCsv } from '../eval/index.js';
@@ -115,6 +117,11 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
     ds = await openDataSet(exp.data, exp.prompts, { baseDir, progress: dataProgress(o.progress) });
     // The split sizes are known once the tables are read and the volumes listed, before any is read.
     if (doTrain) planTraining(ds.train.items.length, exp.train!, at);
+    for (const split of [doTrain ? ds.train : null, doEval ? ds.eval : null]) {
+      const first = split?.items[0];
+      const w = first ? checkHuSample(ds.root, split!.name, first, exp.data.preprocess, shown) : null;
+      if (w) rep.note(renderDiagnostics([w], new Map()), { warning: w.code, message: w.message, help: w.help });
+    }
     if (doTrain) await ds.train.prepare({ progress: dataProgress(o.progress) });
     if (doEval) await ds.eval.prepare({ progress: dataProgress(o.progress) });
   });

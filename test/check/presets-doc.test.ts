@@ -20,7 +20,7 @@ const TEXT = {
   vocab_size: 'vocabSize', hidden: 'hidden', layers: 'layers', heads: 'heads', intermediate: 'intermediate',
   max_positions: 'maxPositions', type_vocab_size: 'typeVocabSize', max_length: 'maxLength',
 } as const;
-const PRE = { window: ['windowHU', 'HU'], spacing: ['spacingMm', 'mm'], size: ['size', 'voxels'], scale: ['scale', ''], pad: ['padValue', ''] } as const;
+const PRE = { window: ['windowHU', 'HU'], spacing: ['spacingMm', 'mm'], size: ['size', 'voxels'], scale: ['scale', ''], pad: ['padValue', ''], hu: ['hu', ''] } as const;
 
 const show = (v: unknown, unit = ''): string => `\`${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)}${unit ? ' ' + unit : ''}\``;
 

@@ -16,6 +16,7 @@ export const DATA_CODES = {
   E5015: 'volume not listed in a CT-RATE table',
   E5016: 'split has no volumes',
   E5020: 'invalid preprocessing settings',
+  W5021: 'HU values look mis-scaled',
   E5030: 'tokenizer vocabulary invalid',
   E5031: 'vocabulary size differs from the model',
   E5040: 'invalid synthetic data arguments',
