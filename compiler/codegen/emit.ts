@@ -10,7 +10,7 @@ import { C, NO_BARRIER, rawEntry } from './c/target.js';
 import { PRELUDE } from './c/prelude.js';
 import { cGemmProgram } from './c/gemm.js';
 import { cSumsqProgram } from './c/reduce.js';
-import { cAttentionBackwardProgram } from './c/attention.js';
+import { cAttentionBackwardProgram, cAttentionProgram } from './c/attention.js';
 import { cVqNearestProgram } from './c/vq.js';
 import { helperSource, type KernelProgram } from './kernels/program.js';
 import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraExpandProgram, loraBackwardInputProgram } from './kernels/gemm.js';
@@ -37,8 +37,9 @@ export interface EmittedKernel {
   bindings: Binding[];
 }
 
-/** C bodies for the kinds whose GPU bodies need workgroup memory (and attention_backward, whose
- *  thread-per-row GPU body recomputes every probability twice, and vq_nearest, whose
+/** C bodies for the kinds whose GPU bodies need workgroup memory (and attention and
+ *  attention_backward, whose thread-per-row GPU bodies run scalar exps and dot products per key
+ *  (the backward recomputing every probability twice), and vq_nearest, whose
  *  thread-per-row body recomputes every code's norm per row); every other kind is rendered from
  *  its shared body through the C table. */
 function cpuProgram(spec: KernelSpec): KernelProgram | null {
@@ -46,6 +47,13 @@ function cpuProgram(spec: KernelSpec): KernelProgram | null {
     case 'gemm': case 'linear': case 'lora_linear': case 'lora_shrink': case 'lora_expand': case 'lora_backward_input':
       return cGemmProgram(spec, kernelName(spec));
     case 'sumsq': return cSumsqProgram(spec);
+    // Only at long keys and wide heads: there the shared body's per-key scalar exps dominate
+    // (CT-CLIP's spatial 576 keys x dh 32: ~1.7 s -> ~0.7 s per launch; its text tower, 512 x 64).
+    // The two bodies sum in different orders, so the choice is part of the cpu backend's bits:
+    // ct_clip_tiny (dh 16) keeps the shared body and with it the committed pretraining that
+    // test/run/pretrain.test.ts reproduces bit for bit. Both are deterministic per shape and
+    // independent of the thread count.
+    case 'attention': return spec.dh >= 32 && spec.nk >= 64 ? cAttentionProgram(spec) : null;
     case 'attention_backward': return cAttentionBackwardProgram(spec);
     case 'vq_nearest': return cVqNearestProgram(spec);
     default: return null;

@@ -4,7 +4,7 @@
 // once into thread-local nq×nk scratch, then dq = dS·K, dk = dSᵀ·Q, dv = Pᵀ·dout as row updates
 // along dh (vectorisable). Pairs are split statically over threads and each sums in a fixed
 // order, so results do not depend on the thread count.
-import type { AttentionBackwardSpec } from '../../kernels/spec.js';
+import type { AttentionBackwardSpec, AttentionSpec } from '../../kernels/spec.js';
 import type { KernelProgram } from '../kernels/program.js';
 import { floatLiteral } from '../target.js';
 
@@ -58,5 +58,60 @@ export function cAttentionBackwardProgram(s: AttentionBackwardSpec): KernelProgr
       'CPU: per (batch, head), P and dS once into scratch, then dq = dS·K, dk = dSᵀ·Q, dv = Pᵀ·dout'],
     helpers: [],
     stages: [{ entry: 'attention_backward', workgroup: [1, 1, 1], grid: [1, 1, 1], shared: [], body, raw: true }],
+  };
+}
+
+/** CPU body of the attention forward. The shared body (one thread per query row, online softmax)
+ *  takes two scalar exps and a serial q·k per (query, key): on a CPU core that is ~50x below the
+ *  FMA rate. Here one (batch, head) pair at a time: K transposed into thread-local scratch, then
+ *  per query row the logits for all keys as axpys over keys (vectorised), the exact softmax in two
+ *  passes (max, then 16-lane exps), and o = Σ p·v as axpys along dh; lse = max + log Σ p. A row
+ *  whose keys are all masked gives o = 0 and lse = 0, as the shared body does. Pairs are split
+ *  statically over threads; a pair's result does not depend on the thread count. */
+export function cAttentionProgram(s: AttentionSpec): KernelProgram {
+  const { batch: B, heads: H, nq, nk, dh } = s;
+  const qo = (i: string): string => `((long)(bb * ${nq} + ${i}) * ${H} + hh) * ${dh}`;
+  const ko = (j: string): string => `((long)(bb * ${nk} + ${j}) * ${H} + hh) * ${dh}`;
+  const live = (j: string): string => (s.mask ? `mask[bb * ${nk} + ${j}] != 0` : '1');
+  const body = [
+    `#pragma omp parallel num_threads(medctc_threads) if (${B * H} > 1 && ${B * H * nq * nk * dh} >= 65536)`,
+    '{',
+    `  float *restrict KT = (float *)medctc_alloc(sizeof(float) * ${dh * nk});`,
+    `  float *restrict S = (float *)medctc_alloc(sizeof(float) * ${nk + 16});`,
+    '  #pragma omp for schedule(static)',
+    `  for (int bh = 0; bh < ${B * H}; bh++) {`,
+    `    const int bb = bh / ${H}, hh = bh % ${H};`,
+    `    for (int j = 0; j < ${nk}; j++) { const float *restrict kj = k + ${ko('j')}; for (int d = 0; d < ${dh}; d++) KT[d * ${nk} + j] = kj[d]; }`,
+    ...(s.mask ? [`    int nlive = 0; for (int j = 0; j < ${nk}; j++) nlive += ${live('j')};`] : []),
+    `    for (int i = 0; i < ${nq}; i++) {`,
+    `      const float *restrict qi = q + ${qo('i')};`,
+    `      float *restrict oi = o + ${qo('i')};`,
+    `      float *restrict ls = lse + (long)(bb * ${H} + hh) * ${nq} + i;`,
+    ...(s.mask ? [`      if (nlive == 0) { for (int d = 0; d < ${dh}; d++) oi[d] = 0.0f; *ls = 0.0f; continue; }`] : []),
+    `      for (int j = 0; j < ${nk}; j++) S[j] = 0.0f;`,
+    `      for (int d = 0; d < ${dh}; d++) { const float qd = qi[d]; const float *restrict kt = KT + d * ${nk}; for (int j = 0; j < ${nk}; j++) S[j] += qd * kt[j]; }`,
+    ...(s.bias
+      ? [`      { const float *restrict bi = bias + ((long)hh * ${nq} + i) * ${nk}; for (int j = 0; j < ${nk}; j++) S[j] = S[j] * ${f(s.scale)} + bi[j]; }`]
+      : [`      for (int j = 0; j < ${nk}; j++) S[j] = S[j] * ${f(s.scale)};`]),
+    '      float mx = -3.0e38f;',
+    `      for (int j = 0; j < ${nk}; j++) if (${live('j')} && S[j] > mx) mx = S[j];`,
+    `      for (int j = 0; j < ${nk}; j += 16) { const int n = ${nk} - j < 16 ? ${nk} - j : 16; v16_storen(S + j, v16_exp(v16_loadn(S + j, n) - mx), n); }`,
+    ...(s.mask ? [`      for (int j = 0; j < ${nk}; j++) if (!(${live('j')})) S[j] = 0.0f;`] : []),
+    `      float l = 0.0f; for (int j = 0; j < ${nk}; j++) l += S[j];`,
+    `      float acc[${dh}]; for (int d = 0; d < ${dh}; d++) acc[d] = 0.0f;`,
+    `      for (int j = 0; j < ${nk}; j++) { const float p = S[j]; const float *restrict vj = v + ${ko('j')}; for (int d = 0; d < ${dh}; d++) acc[d] += p * vj[d]; }`,
+    '      const float inv = 1.0f / l;',
+    `      for (int d = 0; d < ${dh}; d++) oi[d] = acc[d] * inv;`,
+    '      *ls = mx + logf(l);',
+    '    }',
+    '  }',
+    '  free(KT); free(S);',
+    '}',
+  ];
+  return {
+    summary: [`attention: q [${B},${nq},${H},${dh}], k/v [${B},${nk},${H},${dh}], logits·${s.scale}${s.bias ? ' + bias[h,nq,nk]' : ''}${s.mask ? ', key padding mask' : ''}`,
+      'CPU: per (batch, head), Kᵀ in scratch; per query row logits for all keys, exact two-pass softmax, o = Σ p·v'],
+    helpers: [],
+    stages: [{ entry: 'attention', workgroup: [1, 1, 1], grid: [1, 1, 1], shared: [], body, raw: true }],
   };
 }

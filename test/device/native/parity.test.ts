@@ -30,6 +30,12 @@ const CPU_EDGE_SPECS: KernelSpec[] = [
   // vq_nearest's CPU body: 4-row blocks x 32-code vector blocks, a code tail and a row tail.
   { kind: 'vq_nearest', rows: 37, dim: 40, codebook: 70 },
   { kind: 'vq_nearest', rows: 64, dim: 32, codebook: 64 },
+  // attention's CPU body (dh >= 32 and nk >= 64; per batch·head Kᵀ scratch, 16-lane exps with a
+  // key tail): split over threads; and just below each gate, the shared body.
+  { kind: 'attention', batch: 3, heads: 4, nq: 33, nk: 70, dh: 32, scale: 0.25, bias: true, mask: true },
+  { kind: 'attention', batch: 2, heads: 3, nq: 24, nk: 64, dh: 40, scale: 8, bias: false, mask: false },
+  { kind: 'attention', batch: 2, heads: 3, nq: 24, nk: 63, dh: 32, scale: 8, bias: true, mask: false },
+  { kind: 'attention', batch: 2, heads: 2, nq: 9, nk: 80, dh: 16, scale: 8, bias: false, mask: true },
   // attention_backward's CPU body (per batch·head scratch): enough pairs to split over threads.
   { kind: 'attention_backward', batch: 3, heads: 4, nq: 33, nk: 40, dh: 16, scale: 0.25, bias: false, mask: true },
   { kind: 'attention_backward', batch: 2, heads: 3, nq: 17, nk: 17, dh: 16, scale: 8, bias: true, mask: false },
@@ -56,6 +62,15 @@ describe.skipIf(reason !== null)('native C kernels match the TypeScript referenc
     await one.compile(sources);
   }, 300_000);
   afterAll(() => { dev?.destroy(); one?.destroy(); rmSync(cache, { recursive: true, force: true }); });
+
+  it('attention takes the CPU body at long keys and wide heads only (ct_clip_tiny keeps the shared body)', () => {
+    const cpuBody = (spec: KernelSpec) => (cSource(spec).source ?? '').includes('Kᵀ in scratch');
+    const att = (nk: number, dh: number): KernelSpec => ({ kind: 'attention', batch: 1, heads: 8, nq: 16, nk, dh, scale: 8, bias: false, mask: false });
+    expect(cpuBody(att(576, 32))).toBe(true); // CT-CLIP's spatial attention
+    expect(cpuBody(att(512, 64))).toBe(true); // CXR-BERT
+    expect(cpuBody(att(24, 32))).toBe(false); // CT-CLIP's temporal attention
+    expect(cpuBody(att(160, 16))).toBe(false); // ct_clip_tiny's pretraining text
+  });
 
   it('records the compiler and flags it used', () => {
     expect(dev.compiler.cc).toBeTruthy();
