@@ -15,7 +15,7 @@ import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/ru
 import type { PlanModel } from '../../compiler/plan/types.js';
 import { load } from './build.js';
 import { SET_OPTION, setArgs } from '../overrides.js';
-import { removeReport, writeRunReport, writeSweepSummary } from '../report/index.js';
+import { writeRunReport, writeSweepSummary } from '../report/index.js';
 
 export interface PipelineArgs {
   file: string;
@@ -119,13 +119,11 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
       const outDir = nested ? join(root, variantFolder(exp)) : root;
       if (nested) sweeps.set(root, [...(sweeps.get(root) ?? []), variantFolder(exp)]);
       ensureOutputDir(outDir, specAt(exp, sources, a.file));
-      removeReport(outDir);
       const r = await runCompiled(compiled, {
         outDir, baseDir, source: a.file, sources, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
         train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
-        adapter: mode.adapterFor?.(compiled.plans.eval.model),
+        adapter: mode.adapterFor?.(compiled.plans.eval.model), finish: writeReport,
       });
-      writeRunReport(outDir);
       results.push(r);
       if (!a.json) printResult(r);
     }
@@ -144,6 +142,9 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     throw e;
   }
 }
+
+/** The report is written into the run's staging folder, so it moves into place with the results. */
+const writeReport = (dir: string): void => { writeRunReport(dir); };
 
 const resultJson = (r: RunResult) => ({
   dir: r.dir, experiment: r.experiment, device: r.device, seconds: r.seconds, train: r.train,
@@ -166,14 +167,11 @@ async function runBuildFolder(a: PipelineArgs, mode: Parameters<typeof runPipeli
   if (a.baseline !== undefined) overrides.baseline = a.baseline;
   const outDir = a.out ? resolve(a.out) : mode.defaultSub ? join(b.dir, mode.defaultSub) : b.dir;
   ensureOutputDir(outDir, fileAt(a.out ?? a.file));
-  removeReport(outDir);
-  const r = await runBuilt(built, {
+  return runBuilt(built, {
     outDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
     train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
-    adapter: mode.adapterFor?.(b.plans.eval.model),
+    adapter: mode.adapterFor?.(b.plans.eval.model), finish: writeReport,
   });
-  writeRunReport(outDir);
-  return r;
 }
 
 function printResult(r: RunResult): void {

@@ -1,12 +1,12 @@
 // The run report (issue 13): report.html, and results.md with the same charts as PNG under
 // charts/, written from a run folder's files alone (`medctc run`/`train`/`evaluate` write them
 // after the run; `medctc report DIR` rewrites them). They are derived from files run.json hashes,
-// so run.json does not hash them; a run first removes an earlier report (removeReport) so that a
-// stale one is never hashed either.
+// so run.json does not hash them; a run writes its report into its staging folder before the files
+// move into place (runtime/run/outputs.ts), so a stale report is never left beside new results.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../base/atomic.js';
-import { comparisonTable } from '../../runtime/run/index.js';
+import { comparisonTable, REPORT_FILES } from '../../runtime/run/index.js';
 import { degenerateNotes } from '../../runtime/eval/evaluate.js';
 import { rocCharts, trainingCharts } from './charts.js';
 import { readRunFolder, type RunFolder } from './folder.js';
@@ -16,11 +16,7 @@ import { chartsPng } from './raster.js';
 export { readRunFolder, isRunFolder, type RunFolder } from './folder.js';
 export { sweepSummary, writeSweepSummary, sweepFolders, type SweepSummary } from './sweep.js';
 
-export const REPORT_FILES = ['report.html', 'results.md', 'charts/roc.png', 'charts/training.png'] as const;
-
-export function removeReport(dir: string): void {
-  for (const f of REPORT_FILES) rmSync(join(dir, f), { force: true });
-}
+export { REPORT_FILES };
 
 export function reportCharts(f: RunFolder): ReportCharts {
   return { roc: rocCharts(f), training: trainingCharts(f.trainLog, f.experiment?.train?.gradClip ?? null) };

@@ -6,7 +6,7 @@ export { evaluateItems, promptLatents, type EvalRun, type EvaluateOptions } from
 export { promptTexts, textFeeds, reportFeeds, volumeBatch, targetBatch, fullBatches, checkDataFitsPlan, assertFeeds, type TextFeeds } from './feeds.js';
 export { type RunExecutor, type CreateExecutor, type RunScalars, type Feeds } from './executor.js';
 export { startReporter, stepLine, rate, type RunReporter, type RunProgressMode } from './progress.js';
-export { comparisonTable, metricsMarkdown, hashFolder, clearResults, RESULT_FILES, ADAPTER_DIR, type MetricsFile } from './outputs.js';
+export { comparisonTable, metricsMarkdown, hashFolder, openRunFolder, commitRunFolder, stagingFor, RESULT_FILES, REPORT_FILES, ADAPTER_DIR, type RunFolderWrite, type MetricsFile } from './outputs.js';
 export { validateMetrics } from './validate.js';
 export { adapterTensors, adapterTensorsFor } from './adapter.js';
 export { checkBeforeData, ensureOutputDir } from './preflight.js';

@@ -4,8 +4,9 @@
 // once into the cache), optional zero-shot baseline, training on the train plan, the PEFT adapter,
 // evaluation on the eval plan with the trained adapter merged (baseline and final share one eval
 // executor), metrics and scores, and run.json (what ran where, how long, with which seed, the
-// memory each plan allocated against its plan, and the sha256 of every file). Result files are
-// written only once everything has run, so a failed run leaves no adapter or metrics behind.
+// memory each plan allocated against its plan, and the sha256 of every file). Everything is
+// written into a staging folder and moved into the run folder only once the run has succeeded
+// (./outputs.ts), so a failed or killed run leaves the previous results as they were.
 import { pairedChange } from '../eval/paired.js';
 import { appendFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -28,7 +29,8 @@ import { checkBeforeData, ensureOutputDir } from './preflight.js';
 import { specAt } from './spec-at.js';
 import type { Sources } from '../../compiler/passes/provenance.js';
 import { evaluateItems, type EvalRun } from './evaluate.js';
-import { ADAPTER_DIR, clearResults, hashFolder, metricsJson, metricsMarkdown, type MetricsFile } from './outputs.js';
+import { abandonRunFolder, ADAPTER_DIR, commitRunFolder, hashFolder, metricsJson, metricsMarkdown, openRunFolder, type MetricsFile, type RunFolderWrite } from './outputs.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
 import { planTraining, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
 import { checkBaseWeights, loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
@@ -53,6 +55,9 @@ export interface RunOptions {
   device?: Device;
   createExecutor?: CreateExecutor;
   reporter?: RunReporter;
+  /** Called with the staging folder once run.json is written, before the files move into place
+   *  (the CLI writes report.html there, so the report moves with the results). */
+  finish?: (dir: string) => void;
 }
 
 export interface RunResult {
@@ -71,14 +76,41 @@ const shown = (p: string): string => (isAbsolute(p) ? relative(process.cwd(), p)
 export async function runCompiled(c: Compiled, o: RunOptions & { baseDir: string }): Promise<RunResult> {
   const t0 = performance.now();
   ensureOutputDir(o.outDir, specAt(c.experiment, o.sources, o.source));
-  await writeBuild(c, o.outDir, { baseDir: o.baseDir });
-  return runBuilt(readBuild(o.outDir), o, { build: (performance.now() - t0) / 1000 });
+  const w = openRunFolder(o.outDir);
+  let b: BuiltExperiment;
+  try {
+    await writeBuild(c, w.dir, { baseDir: o.baseDir });
+    b = readBuild(w.dir);
+  } catch (e) {
+    throw withFailedRunNote(e, w);
+  }
+  return runBuilt(b, o, { build: (performance.now() - t0) / 1000 }, w);
+}
+
+/** After a failed run: its staging folder is abandoned, and a user error says where the run's
+ *  training log is and that the previous results stand. */
+function withFailedRunNote(e: unknown, w: RunFolderWrite): unknown {
+  const note = abandonRunFolder(w);
+  const d = e instanceof DiagnosticError ? e.diagnostics[0] : undefined;
+  if (d && note) d.help = d.help ? `${d.help}; ${note}` : note;
+  return e;
 }
 
 /** The device bytes an executor holds, per arena: what the plan planned and what was allocated. */
 const memoryOf = (e: RunExecutor): MemoryReport => e.memory;
 
-export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<string, number> = {}): Promise<RunResult> {
+export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<string, number> = {}, staging?: RunFolderWrite): Promise<RunResult> {
+  if (!staging) ensureOutputDir(o.outDir, specAt(b.experiment, o.sources, o.source));
+  const w = staging ?? openRunFolder(o.outDir);
+  try {
+    return await runInto(b, o, spent, w);
+  } catch (e) {
+    throw withFailedRunNote(e, w);
+  }
+}
+
+async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, number>, w: RunFolderWrite): Promise<RunResult> {
+  const out = w.dir;
   const exp = b.experiment;
   const t0 = performance.now() - 1000 * Object.values(spent).reduce((x, y) => x + y, 0);
   const started = new Date().toISOString();
@@ -106,8 +138,6 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
       onUnused: (names) => rep.note(`warning: ${exp.model.weights} holds ${names.length} tensor(s) the model does not use, e.g. ${names.slice(0, 3).join(', ')}`, { warning: 'unused tensors', names }),
     });
   }
-
-  clearResults(o.outDir, { adapter: doTrain });
   const device = o.device ?? await timed('device', () => openDevice(exp.backend, (line) => rep.note(line, { notice: line })));
   rep.note(`${exp.name}: ${device.description}`, { device: device.description, backend: device.backend });
   const kernels = b.kernels(device.target);
@@ -156,7 +186,7 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
     let trainedBase: Map<string, Float32Array> | null = null;
     let trainSummary: TrainSummary | null = null;
     if (doTrain) {
-      const log = join(o.outDir, 'train_log.jsonl');
+      const log = join(out, 'train_log.jsonl');
       const exec = await create(trainPlan!, device, { kernels });
       memory.train = memoryOf(exec);
       try {
@@ -186,9 +216,9 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
     const final = doEval ? await timed('evaluate', () => evaluateWith(lora ? 'with the adapter' : 'base model', lora)) : null;
 
     // Everything ran: write the results.
-    if (trained && exp.outputs.adapter) writeAdapter(join(o.outDir, ADAPTER_DIR), trained);
+    if (trained && exp.outputs.adapter) writeAdapter(join(out, ADAPTER_DIR), trained);
     if (trainedBase) {
-      writeModelWeights(o.outDir, trainPlan!.model, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name });
+      writeModelWeights(out, trainPlan!.model, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name });
       rep.note(`wrote the trained base weights: ${shown(join(o.outDir, MODEL_WEIGHTS_FILE))}`, { phase: 'weights', file: MODEL_WEIGHTS_FILE });
     }
     let metrics: MetricsFile | null = null;
@@ -202,13 +232,13 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
         // The build report's count (PEFT's print_trainable_parameters: LoRA included, buffers not).
         parameters: trainSummary ? { trainable: b.report.parameters.trainable, total: b.report.parameters.total, fraction: b.report.parameters.trainableFraction } : null,
       };
-      writeFileAtomic(join(o.outDir, 'metrics.json'), metricsJson(metrics));
+      writeFileAtomic(join(out, 'metrics.json'), metricsJson(metrics));
       const notes = [`- model: ${exp.model.architecture}${exp.model.weights ? ` (${exp.model.weights})` : ' (seeded init)'}${trainedBase ? ', base trained in this run' : ''}; ${lora ? (trained ? 'trained adapter' : `adapter ${o.adapter!.from}`) : 'no adapter'}`,
         `- device: ${device.description}; seed ${exp.seed}`, ''];
-      writeFileAtomic(join(o.outDir, 'metrics.md'), metricsMarkdown(metrics, notes));
+      writeFileAtomic(join(out, 'metrics.md'), metricsMarkdown(metrics, notes));
       if (exp.outputs.scores) {
-        writeScoresCsv(join(o.outDir, 'scores.csv'), final.volumes, exp.prompts.pathologies, final.scores, final.truth);
-        if (baseline) writeScoresCsv(join(o.outDir, 'scores.baseline.csv'), baseline.volumes, exp.prompts.pathologies, baseline.scores, baseline.truth);
+        writeScoresCsv(join(out, 'scores.csv'), final.volumes, exp.prompts.pathologies, final.scores, final.truth);
+        if (baseline) writeScoresCsv(join(out, 'scores.baseline.csv'), baseline.volumes, exp.prompts.pathologies, baseline.scores, baseline.truth);
       }
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -217,7 +247,7 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
       medctc: COMPILER_VERSION,
       experiment: exp.name,
       spec: o.source,
-      build: { dir: relative(o.outDir, b.dir) || '.', lock: b.lockSha256 },
+      build: { dir: b.dir === out ? '.' : relative(o.outDir, b.dir) || '.', lock: b.lockSha256 },
       started,
       finished: new Date().toISOString(),
       seconds: { total: seconds, ...times },
@@ -231,9 +261,12 @@ export async function runBuilt(b: BuiltExperiment, o: RunOptions, spent: Record<
       data: { root: ds.root, train: doTrain ? ds.train.items.length : null, eval: doEval ? ds.eval.items.length : null, shape: ds.eval.shape },
       train: trainSummary && exp.train ? { ...trainSummary, batchSize: exp.train.batchSize, droppedPerEpoch: ds.train.items.length % exp.train.batchSize } : null,
       adapter: trained && exp.outputs.adapter ? ADAPTER_DIR : o.adapter?.from ?? null,
-      files: hashFolder(o.outDir),
+      files: hashFolder(out),
     };
-    writeFileAtomic(join(o.outDir, 'run.json'), canonicalJson(run));
+    writeFileAtomic(join(out, 'run.json'), canonicalJson(run));
+    o.finish?.(out);
+    // An evaluate-only run keeps the adapter it may have read from this folder.
+    commitRunFolder(w, { keep: doTrain ? undefined : (rel) => rel.startsWith(`${ADAPTER_DIR}/`) });
     rep.stop();
     return { dir: o.outDir, experiment: exp.name, device: device.description, train: trainSummary, metrics, seconds };
   } finally {

@@ -1,10 +1,11 @@
 // `medctc run / train / evaluate` user errors through the compiled CLI (`npm test` compiles
 // first): each is a diagnostic with exit code 2, caught before any device work starts.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeAdapter } from '../../runtime/adapter/index.js';
+import { stagingFor } from '../../runtime/run/index.js';
 import { smallSpec, tempDir } from './helpers.js';
 
 const CLI = resolve('dist/cli/medctc.js');
@@ -57,4 +58,47 @@ describe('medctc run: user errors', () => {
     expect(r.stderr).toContain('E5565');
     expect(r.stderr).toContain(`${path} is rank 4`);
   });
+});
+
+/** Every file under `dir` (relative path -> bytes as base64). */
+function snapshot(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, snapshot(dir, rel));
+    else out[rel] = readFileSync(join(dir, rel)).toString('base64');
+  }
+  return out;
+}
+
+describe('medctc train: a killed run', () => {
+  it('SIGKILL after training started leaves the previous results byte-identical; the next run cleans up', async () => {
+    const dir = tempDir('cli-kill');
+    const file = smallSpec(dir, { volumes: 10, epochs: 1, batch: 2, pathologies: 2 });
+    const out = join(dir, 'out');
+    const first = medctc('train', file, '--out', out, '--backend', 'cpu', '--quiet');
+    expect(first.status, first.stderr).toBe(0);
+    const before = snapshot(out);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['run.json', 'train_log.jsonl', 'adapter/adapter_model.safetensors', 'medctc.lock']));
+
+    // Many epochs, killed as soon as the first step is logged in the staging folder (cpu backend:
+    // the reference one takes a minute per run here).
+    const log = join(stagingFor(out), 'train_log.jsonl');
+    const p = spawn(process.execPath, [CLI, 'train', file, '--out', out, '--backend', 'cpu', '--quiet', '--epochs', '500'], { stdio: 'ignore' });
+    const killed = await new Promise<string | null>((done) => {
+      const t0 = Date.now();
+      const poll = setInterval(() => {
+        if (existsSync(log) || Date.now() - t0 > 120_000) { clearInterval(poll); p.kill('SIGKILL'); }
+      }, 20);
+      p.on('exit', (_code, signal) => { clearInterval(poll); done(signal); });
+    });
+    expect(killed).toBe('SIGKILL');
+    expect(existsSync(log), 'training had started when the run was killed').toBe(true);
+    expect(snapshot(out)).toEqual(before);
+
+    const again = medctc('train', file, '--out', out, '--backend', 'cpu', '--quiet');
+    expect(again.status, again.stderr).toBe(0);
+    expect(existsSync(stagingFor(out))).toBe(false);
+    expect(Object.keys(snapshot(out)).sort()).toEqual(Object.keys(before).sort());
+  }, 300_000);
 });

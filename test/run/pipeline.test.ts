@@ -1,7 +1,8 @@
 // runCompiled's orchestration on real (synthetic) data with a recording stand-in executor: which
 // plans get which weights, that the trained adapter reaches the eval executor before prepare(),
-// what the run folder holds, and that a diverged run writes no adapter or metrics.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+// what the run folder holds, that a diverged run leaves the previous results as they were, and that
+// files medctc did not write in a run folder are never overwritten or removed.
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileExperiment } from '../../compiler/build.js';
@@ -9,7 +10,7 @@ import { checkFiles } from '../../compiler/check/index.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import { readAdapter } from '../../runtime/adapter/index.js';
 import { CpuDevice } from '../../runtime/device/index.js';
-import { runCompiled, validateMetrics } from '../../runtime/run/index.js';
+import { runCompiled, stagingFor, validateMetrics } from '../../runtime/run/index.js';
 import { Rng } from '../../runtime/util/rng.js';
 import { expectDiagnostic, RecordingExecutor, smallSpec, tempDir } from './helpers.js';
 
@@ -36,6 +37,17 @@ function standIn(opts: { lossAt?: (step: number) => number } = {}) {
     return exec;
   };
   return { made, create };
+}
+
+/** Every file under `dir` (relative path -> bytes as base64), to compare a folder before and after. */
+function snapshot(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, snapshot(dir, rel));
+    else out[rel] = readFileSync(join(dir, rel)).toString('base64');
+  }
+  return out;
 }
 
 async function runSpec(file: string, out: string, standin: ReturnType<typeof standIn>, o: { baseline?: boolean } = {}) {
@@ -103,17 +115,75 @@ describe('runCompiled with a stand-in executor', () => {
     expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))).toMatchObject({ finalModel: 'base', baseline: null });
   });
 
-  it('a non-finite loss stops the run with E5562 and leaves no adapter, metrics or run.json (even from an earlier run)', async () => {
+  it('a non-finite loss stops the run with E5562; the previous results stay byte-identical and the failed log is staged beside them', async () => {
     const dir = tempDir('run-nan');
     const file = smallSpec(dir, { volumes: 10, epochs: 2, batch: 2 });
     const out = join(dir, 'out');
     await runSpec(file, out, standIn());
-    expect(existsSync(join(out, 'metrics.json'))).toBe(true);
+    const before = snapshot(out);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['metrics.json', 'run.json', 'adapter/adapter_model.safetensors', 'train_log.jsonl']));
     const s = standIn({ lossAt: (step) => (step === 3 ? NaN : 1) });
-    await expectDiagnostic(() => runSpec(file, out, s), 'E5562', ['step 3']);
-    for (const f of ['adapter', 'metrics.json', 'metrics.md', 'scores.csv', 'run.json']) expect(existsSync(join(out, f)), f).toBe(false);
-    const log = readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n');
+    const err = await expectDiagnostic(() => runSpec(file, out, s), 'E5562', ['step 3']);
+    expect(err.diagnostics[0]!.help).toContain('the previous results in');
+    expect(snapshot(out)).toEqual(before);
+    // The failed run's log (two finite steps) is in the staging folder, not over the previous log.
+    const log = readFileSync(join(stagingFor(out), 'train_log.jsonl'), 'utf8').trim().split('\n');
     expect(log).toHaveLength(2);
     expect(s.made.at(-1)!.exec.destroyed).toBe(true);
+    // The next run removes the dead run's staging folder and replaces the results.
+    await runSpec(file, out, standIn({ lossAt: () => 0.5 }));
+    expect(existsSync(stagingFor(out))).toBe(false);
+    expect(snapshot(out)['metrics.json']).toBeDefined();
+    expect(snapshot(out)['train_log.jsonl']).not.toEqual(before['train_log.jsonl']);
+  });
+
+  it('files medctc did not write survive a run; a foreign file of a result name is E5590 before anything runs', async () => {
+    const dir = tempDir('run-foreign');
+    const file = smallSpec(dir, { volumes: 10, epochs: 1, batch: 2 });
+    const out = join(dir, 'mine');
+    mkdirSync(join(out, 'adapter'), { recursive: true });
+    writeFileSync(join(out, 'notes.txt'), 'my notes\n');
+    writeFileSync(join(out, 'adapter', 'README.md'), 'my adapter notes\n');
+    await runSpec(file, out, standIn(), { baseline: true });
+    expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('my notes\n');
+    expect(readFileSync(join(out, 'adapter', 'README.md'), 'utf8')).toBe('my adapter notes\n');
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { outputs: string[]; files: Record<string, string> };
+    expect(run.outputs).toContain('metrics.json');
+    expect(run.outputs).toContain('scores.baseline.csv');
+    expect(run.outputs).not.toContain('notes.txt');
+    expect(run.outputs).not.toContain('adapter/README.md');
+    expect(Object.keys(run.files)).not.toContain('notes.txt');
+    // A second run without a baseline removes the first run's scores.baseline.csv (medctc's, unchanged)
+    // but keeps a result file the user edited since, and the user's own files.
+    writeFileSync(join(out, 'metrics.md'), 'edited by hand\n');
+    await runSpec(file, out, standIn());
+    expect(existsSync(join(out, 'scores.baseline.csv'))).toBe(false);
+    expect(readFileSync(join(out, 'metrics.md'), 'utf8')).not.toBe('edited by hand\n');
+    expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('my notes\n');
+
+    // A folder that is someone else's: metrics.json and run.json of its own. Nothing runs, nothing changes.
+    const theirs = join(dir, 'theirs');
+    mkdirSync(join(theirs, 'adapter'), { recursive: true });
+    writeFileSync(join(theirs, 'metrics.json'), '{"mine": true}\n');
+    writeFileSync(join(theirs, 'run.json'), '{"not": "medctc"}\n');
+    writeFileSync(join(theirs, 'adapter', 'adapter_model.safetensors'), 'weights of mine');
+    const before = snapshot(theirs);
+    const s = standIn();
+    const err = await expectDiagnostic(() => runSpec(file, theirs, s), 'E5590', ['metrics.json', 'run.json', 'adapter/adapter_model.safetensors', 'medctc did not write']);
+    expect(err.diagnostics[0]!.primary?.file).toBe(theirs);
+    expect(s.made).toHaveLength(0);
+    expect(snapshot(theirs)).toEqual(before);
+    expect(existsSync(stagingFor(theirs))).toBe(false);
+  });
+
+  it('a run folder that is a file, or a dangling link, is E5520 and the file stays', async () => {
+    const dir = tempDir('run-notdir');
+    const file = smallSpec(dir, { volumes: 10, epochs: 1, batch: 2 });
+    writeFileSync(join(dir, 'afile'), 'x');
+    await expectDiagnostic(() => runSpec(file, join(dir, 'afile'), standIn()), 'E5520', ['afile']);
+    expect(readFileSync(join(dir, 'afile'), 'utf8')).toBe('x');
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
+    await expectDiagnostic(() => runSpec(file, join(dir, 'dangling'), standIn()), 'E5520', ['dangling']);
+    expect(existsSync(join(dir, 'nowhere'))).toBe(false);
   });
 });

@@ -46,6 +46,9 @@ export const RUNTIME_CODES = {
   E5585: 'unsupported tensor storage',
   E5586: 'tensor view lies outside its storage',
   E5587: 'tensor not found in checkpoint',
+  // E559x: run folders (runtime/run/outputs.ts: staging, then results moved into place)
+  E5590: 'run folder holds files medctc did not write',
+  E5591: 'run folder is being written by another run',
 } as const satisfies Record<string, string>;
 
 export type RuntimeCode = keyof typeof RUNTIME_CODES;
