@@ -69,6 +69,11 @@ export function exportConfig(c: Compiled, opts: { outDir: string; baseDir: strin
     adapters: g.lora.adapters.map((a) => ({
       module: a.module, rank: a.rank, alpha: a.alpha, scaling: a.scaling, in: a.inFeatures, out: a.outFeatures,
       initA: g.tensors[a.a]!.init, target: a.target,
+      // false: a module CT-CLIP's forward never runs (W3008): its adapter gets no gradient (DDP must be told).
+      used: g.modules.find((m) => m.path === a.module)?.used ?? true,
+      encoder: exp.lora!.targets[a.target]!.encoder,
+      // The adapter's dropout stream in the train graph (its own mask, runtime/device/cpu/rng.ts).
+      stream: dropoutStream(c.graphs.train ?? g, a.module),
     })),
     dropout: g.lora.dropout, init: exp.lora.init, rslora: exp.lora.rslora, modulesToSave: [...g.lora.modulesToSave],
   } : null;
@@ -91,6 +96,11 @@ export function exportConfig(c: Compiled, opts: { outDir: string; baseDir: strin
     evaluate: exp.evaluate,
     data: { bundle: 'data', train: opts.volumes.train, eval: opts.volumes.eval },
   };
+}
+
+function dropoutStream(g: Compiled['graph'], module: string): number | null {
+  const op = g.ops.find((o) => o.kind === 'dropout' && o.module === `${module}.lora_A`);
+  return op ? (op.attrs as { stream: number }).stream : null;
 }
 
 /** One split as data/<name>.safetensors (volumes [N, 1, D, H, W] f32, labels [N, P] u8, with the
@@ -199,11 +209,13 @@ function readme(c: Compiled, volumes: { train: number; eval: number }): string {
     '## What matches medctc, and what does not',
     '',
     '- The forward (eval) matches medctc\'s to float rounding (tested: 1e-4) with the same weights.',
-    '- Same seed: the per-epoch data order and the initial LoRA A are medctc\'s (its RNG, ported); B starts at 0.',
-    '  LoRA dropout masks come from PyTorch\'s generator (seeded from the seed and the rank), not medctc\'s.',
+    '- Same seed: the per-epoch data order, the initial LoRA A (B starts at 0) and the LoRA dropout masks are',
+    '  medctc\'s (its RNG and counter-based mask, ported), so training follows medctc\'s to float rounding.',
     '- Loss, AdamW, learning-rate schedule (stepped by hand, 0-based as medctc), grad clip and drop-last',
     '  batching are medctc\'s. Under DDP each rank takes an equal share of every global batch (the batch',
-    '  must divide by WORLD_SIZE), so the averaged gradient is the single-process one.',
+    '  must divide by WORLD_SIZE) with the dropout masks of its rows, so the averaged gradient is the',
+    '  single-process one. The clip loss (all volumes against all reports) runs in one process only.',
+    '- Base dropouts (CXR-BERT\'s 0.25) are left out, as in medctc: the base is frozen.',
     '- Metrics: AUROC, the threshold rule (CT-CLIP\'s roc_corner, youden or fixed), accuracy, precision,',
     '  recall, specificity, F1, weighted F1; no bootstrap here: `medctc metrics --scores runs/scores.csv`',
     '  computes the intervals from the scores this program writes.',

@@ -154,6 +154,54 @@ class Rng:
         return xs
 
 
+def _mul32(h, c):
+    """(h * c) mod 2^32 on int64 tensors without overflowing int64 (h, c < 2^32)."""
+    return ((h & 0xFFFF) * c + ((((h >> 16) * c) & 0xFFFF) << 16)) & M32
+
+
+def _lowbias32(h):
+    h = h ^ (h >> 16)
+    h = _mul32(h, 0x7FEB352D)
+    h = h ^ (h >> 15)
+    h = _mul32(h, 0x846CA68B)
+    return h ^ (h >> 16)
+
+
+def stream_key(stream):
+    """compiler/codegen/kernels/program.ts dropoutStreamKey."""
+    return int(_lowbias32(torch.tensor([((stream + 1) * 0x9E3779B9) & M32], dtype=torch.int64))[0])
+
+
+def dropout_seed(seed, step):
+    """runtime/run/train.ts dropoutSeed: the u32 the masks of (1-based) step `step` derive from."""
+    return Rng(seed, 'dropout', step).next_u32()
+
+
+class MedctcDropout(nn.Module):
+    """medctc's counter-based LoRA dropout (runtime/device/cpu/rng.ts): element i of the adapter's
+    input (flat index in the whole batch) is kept iff lowbias32(i * phi ^ (stepSeed ^ key(stream))) >> 8
+    >= round(p * 2^24), and scaled by 1/(1-p). Same seed, same masks as medctc; under DDP a rank's
+    image rows are its share of the batch, so their indices start at rank * (its element count)."""
+
+    step_seed = 0
+    rank = 0
+
+    def __init__(self, p, stream, sharded):
+        super().__init__()
+        self.p, self.key, self.sharded = p, stream_key(stream), sharded
+        self.threshold = min(2 ** 24, math.floor(p * 2 ** 24 + 0.5))
+
+    def forward(self, x):
+        if not self.training or self.p <= 0:
+            return x
+        n = x.numel()
+        start = MedctcDropout.rank * n if self.sharded else 0
+        idx = torch.arange(start, start + n, device=x.device, dtype=torch.int64)
+        bits = _lowbias32(_mul32(idx, 0x9E3779B9) ^ (MedctcDropout.step_seed ^ self.key)) >> 8
+        keep = (bits >= self.threshold).reshape(x.shape)
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
 def epoch_order(n, seed, epoch):
     """runtime/run/train.ts epochOrder: the volume order of one (1-based) epoch."""
     return Rng(seed, 'shuffle', epoch).shuffle(list(range(n)))
@@ -505,6 +553,13 @@ def add_lora(model, cfg, peft):
         if peft is None:
             set_module(model, a['module'], LoraLinear(get_module(model, a['module']), a['rank'], a['scaling'], lora['dropout']))
         layer = get_module(model.base_model.model, a['module']) if peft is not None else get_module(model, a['module'])
+        if lora['dropout'] > 0:
+            # medctc's masks instead of torch's (text prompts are the same on every rank; image rows are sharded).
+            drop = MedctcDropout(lora['dropout'], a['stream'], a['encoder'] == 'image')
+            if peft is not None:
+                layer.lora_dropout['default'] = drop
+            else:
+                layer.lora_dropout = drop
         A = layer.lora_A['default'] if peft is not None else layer.lora_A
         B = layer.lora_B['default'] if peft is not None else layer.lora_B
         if peft is not None and abs(layer.scaling['default'] - a['scaling']) > 1e-12:
@@ -801,6 +856,9 @@ def train(model, cfg, args, split, prompts, rank, world, dev, peft, out):
     tr = cfg['train']
     if tr['batchSize'] % world:
         raise SystemExit(f"train.batch {tr['batchSize']} is not a multiple of WORLD_SIZE {world}: each rank takes an equal share of every batch")
+    if tr['loss'] == 'clip' and world > 1:
+        # Each rank would contrast only its own share of the batch: fewer negatives than medctc's loss.
+        raise SystemExit('the clip loss contrasts every volume of the batch with every report; run it in one process (WORLD_SIZE 1)')
     per_rank = tr['batchSize'] // world
     batches = len(split) // tr['batchSize']
     if batches == 0:
@@ -821,9 +879,10 @@ def train(model, cfg, args, split, prompts, rank, world, dev, peft, out):
         # broadcast CTViT's zero-size null_kv).
         frozen = [n for n, p in model.named_parameters() if not p.requires_grad] + [n for n, _ in model.named_buffers()]
         DDP._set_params_and_buffers_to_ignore_for_model(model, frozen)
-        net = DDP(model, device_ids=[dev.index] if dev.type == 'cuda' else None)
+        unused = cfg['lora'] is not None and any(not a['used'] for a in cfg['lora']['adapters'])
+        net = DDP(model, device_ids=[dev.index] if dev.type == 'cuda' else None, find_unused_parameters=unused)
     ids, mask = prompts[0].to(dev), prompts[1].to(dev)
-    torch.manual_seed(cfg['seed'] * 1000003 + rank)  # LoRA dropout masks: independent per rank
+    MedctcDropout.rank = rank
     log = open(os.path.join(out, 'train_log.jsonl'), 'w') if rank == 0 else None
     t0, step, limit = time.time(), 0, args.max_steps or total
     base_of(model).train()
@@ -837,6 +896,7 @@ def train(model, cfg, args, split, prompts, rank, world, dev, peft, out):
             rows = batch[rank * per_rank:(rank + 1) * per_rank]  # this rank's share of the global batch
             vol = torch.from_numpy(np.stack([np.array(split.volumes[i]) for i in rows])).to(dev)
             lr = learning_rate(schedule, o['lr'], step - 1, total)
+            MedctcDropout.step_seed = dropout_seed(cfg['seed'], step)
             for g in opt.param_groups:
                 g['lr'] = lr
             if tr['loss'] == 'clip':
