@@ -6,16 +6,16 @@ import { basename, join, relative, resolve } from 'node:path';
 import { CT_RATE_PATHOLOGIES, type DataSpec, type Preprocess, type PromptSpec } from '../../compiler/ir/experiment.js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
-import { VolumeCache, cacheKey, hashFile } from './cache.js';
-import { readLabels, readMetadata, readReports, reportText, type MetadataRow } from './ctrate_tables.js';
+import { VolumeCache } from './cache.js';
+import { defaultWorkers, preprocessAll, preprocessEntry } from './prepare.js';
+import { hashFile, loadHashStore, saveHashStore } from './filehash.js';
+import { readLabels, readMetadata, readReports, reportText } from './ctrate_tables.js';
 import { layoutPaths } from './layout.js';
-import { readNiftiFile } from './nifti.js';
-import { preprocessVolume, validatePreprocess } from './preprocess.js';
+import { quantizationGrid, validatePreprocess, type QuantGrid } from './preprocess.js';
 import { startProgress, type ProgressMode } from './progress.js';
 import { generateSynthetic, manifestMatches } from './synth/generate.js';
 
-/** Bumped whenever preprocessing output changes for the same inputs, invalidating cached volumes. */
-export const PREPROCESS_VERSION = 1;
+export { PREPROCESS_VERSION } from './prepare.js';
 
 export interface DataItem {
   volumeName: string;
@@ -35,8 +35,12 @@ export interface DataSplit {
   /** (D, H, W) of every loaded volume. */
   shape: [number, number, number];
   /** Preprocesses every item not yet cached (the first pass), with progress. */
-  prepare(opts?: { progress?: ProgressMode }): Promise<{ computed: number; cached: number }>;
+  prepare(opts?: { progress?: ProgressMode; workers?: number }): Promise<PrepareResult>;
 }
+
+/** What a first pass did: volumes preprocessed, read from the cache, and (of the computed ones)
+ *  those whose cache entry was there but failed its checks (truncated, foreign, tampered). */
+export interface PrepareResult { computed: number; cached: number; corrupt: number }
 
 export interface DataSet {
   root: string;
@@ -49,6 +53,8 @@ export interface OpenOptions {
   /** Folder that relative `root` / `cacheDir` are resolved against (default: the working directory). */
   baseDir?: string;
   progress?: ProgressMode;
+  /** Worker threads for `prepare` (default: $MEDCTC_THREADS, else one per core; 1 = this thread). */
+  workers?: number;
 }
 
 export async function openDataSet(spec: DataSpec, prompts: PromptSpec, opts: OpenOptions = {}): Promise<DataSet> {
@@ -68,7 +74,11 @@ export async function openDataSet(spec: DataSpec, prompts: PromptSpec, opts: Ope
     }
   }
   const cache = new VolumeCache(resolve(base, spec.cacheDir));
-  const open = (split: string) => openSplit(root, split, prompts.pathologies, spec.preprocess, spec.limit, cache, opts.progress ?? 'auto');
+  loadHashStore(cache.dir);
+  // Real volumes end on the 16-bit grid (half the cache bytes; error bound in README.md); synthetic
+  // ones keep float32, so the committed pretraining run and quickstart figures stay bit for bit.
+  const grid = spec.source.kind === 'synthetic' ? null : quantizationGrid(spec.preprocess);
+  const open = (split: string) => openSplit(root, split, prompts.pathologies, spec.preprocess, spec.limit, cache, opts.progress ?? 'auto', grid, opts.workers);
   return { root, pathologies: [...prompts.pathologies], train: open(spec.trainSplit), eval: open(spec.evalSplit) };
 }
 
@@ -87,7 +97,7 @@ function listVolumes(dir: string): string[] {
 }
 
 export function openSplit(root: string, split: string, pathologies: readonly string[], pp: Preprocess, limit: number | null,
-                          cache: VolumeCache, progress: ProgressMode): DataSplit {
+                          cache: VolumeCache, progress: ProgressMode, grid: QuantGrid | null = null, workers = defaultWorkers()): DataSplit {
   const paths = layoutPaths(root, split);
   const shown = (p: string) => relative(process.cwd(), p) || p;
   let isDir = false;
@@ -124,7 +134,7 @@ export function openSplit(root: string, split: string, pathologies: readonly str
       path: f,
       labels: labels.rows.get(name)!.labels,
       reportText: reportText(reports.rows.get(name)!),
-      load: async () => loadPreprocessed(f, shown(f), meta, pp, cache).data,
+      load: async () => preprocessEntry({ path: f, shownAs: shown(f), meta, pp, grid }, cache).data,
     };
   });
   return {
@@ -132,35 +142,75 @@ export function openSplit(root: string, split: string, pathologies: readonly str
     items,
     shape: [...pp.size],
     prepare: async (o = {}) => {
+      const tasks = items.map((it) => ({ path: it.path, shownAs: shown(it.path), meta: metadata.rows.get(it.volumeName)!, pp, grid }));
       const bar = startProgress(o.progress ?? progress, `preprocessing ${split}`, items.length);
-      let computed = 0, cached = 0;
+      let computed = 0, cached = 0, corrupt = 0, done = 0;
       try {
-        for (let i = 0; i < items.length; i++) {
-          const r = loadPreprocessed(files[i]!, shown(files[i]!), metadata.rows.get(items[i]!.volumeName)!, pp, cache);
+        await preprocessAll(tasks, cache.dir, o.workers ?? workers, (_, r) => {
           if (r.fromCache) cached++; else computed++;
-          bar.tick(i + 1);
-        }
+          if (r.corrupt) corrupt++;
+          bar.tick(++done);
+        });
       } finally {
         bar.stop();
+        saveHashStore(cache.dir);
       }
-      return { computed, cached };
+      return { computed, cached, corrupt };
     },
   };
 }
 
-function loadPreprocessed(path: string, shownAs: string, meta: MetadataRow, pp: Preprocess, cache: VolumeCache): { data: Float32Array; fromCache: boolean } {
-  const spacingZXY: [number, number, number] = [meta.zSpacing, meta.xySpacing[0], meta.xySpacing[1]];
-  let fileHash: string;
-  try {
-    fileHash = hashFile(path);
-  } catch (e) {
-    throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: shownAs, start: 0, end: 0 }));
+/** A volume as the lock pins it. */
+export interface LockedVolume { sha256: string; bytes: number }
+
+/** What medctc.lock records about an experiment's data (`data` in the lock), relative to `root`:
+ *  - every source: `root`, and `manifest`, the sha256 of `<root>/manifest.json` (a synthetic
+ *    source's generator parameters) or null;
+ *  - `ct_rate` sources also `tables` (labels, reports and metadata CSVs of both splits: sha256 or
+ *    null when absent) and `volumes` (each volume the experiment reads, `limit` applied:
+ *    { sha256, bytes }), so the lock identifies the copy of CT-RATE and `medctc verify` names a
+ *    changed volume. Hashes come from runtime/data/filehash.ts: a re-build re-hashes only files
+ *    that changed. A synthetic source is pinned by its manifest (its volumes are a function of it
+ *    and of SYNTH_VERSION, and do not exist yet when a run writes its lock before generating). */
+export function dataLock(spec: DataSpec, baseDir: string, opts: { progress?: ProgressMode } = {}): Record<string, unknown> {
+  const root = resolve(baseDir, spec.source.root);
+  const manifest = join(root, 'manifest.json');
+  const out: Record<string, unknown> = { root: spec.source.root, manifest: isFile(manifest) ? hashFile(manifest) : null };
+  if (spec.source.kind === 'synthetic') return out;
+  const cacheDir = resolve(baseDir, spec.cacheDir);
+  loadHashStore(cacheDir);
+  const rel = (p: string) => relative(root, p).split('\\').join('/');
+  const tables: Record<string, string | null> = {};
+  const volumes: string[] = [];
+  for (const split of [...new Set([spec.trainSplit, spec.evalSplit])]) {
+    const paths = layoutPaths(root, split);
+    for (const t of [paths.labels, paths.reports, paths.metadata]) tables[rel(t)] = isFile(t) ? hashFile(t) : null;
+    let isDir = false;
+    try { isDir = statSync(paths.volumes).isDirectory(); } catch { /* no volumes yet: nothing to pin */ }
+    if (isDir) volumes.push(...(spec.limit === null ? listVolumes(paths.volumes) : listVolumes(paths.volumes).slice(0, spec.limit)));
   }
-  const key = cacheKey({ v: PREPROCESS_VERSION, file: fileHash, slope: meta.slope, intercept: meta.intercept, spacingZXY, pp });
-  const hit = cache.get(key, pp.size);
-  if (hit) return { data: hit, fromCache: true };
-  const vol = readNiftiFile(path, shownAs);
-  const data = preprocessVolume(vol, { slope: meta.slope, intercept: meta.intercept, spacingZXY }, pp);
-  cache.put(key, pp.size, data);
-  return { data, fromCache: false };
+  const pinned: Record<string, LockedVolume> = {};
+  const bar = startProgress(opts.progress ?? 'auto', 'hashing volumes', volumes.length);
+  let saved = performance.now();
+  try {
+    volumes.forEach((v, i) => {
+      try {
+        pinned[rel(v)] = { sha256: hashFile(v), bytes: statSync(v).size };
+      } catch (e) {
+        const shownAs = relative(process.cwd(), v) || v;
+        throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: shownAs, start: 0, end: 0 }));
+      }
+      bar.tick(i + 1);
+      // A first pass over CT-RATE takes hours: keep what is done if it is interrupted.
+      if (performance.now() - saved > 60_000) { saveHashStore(cacheDir); saved = performance.now(); }
+    });
+  } finally {
+    bar.stop();
+    saveHashStore(cacheDir);
+  }
+  return { ...out, tables, volumes: pinned };
+}
+
+function isFile(p: string): boolean {
+  try { return statSync(p).isFile(); } catch { return false; }
 }

@@ -155,3 +155,32 @@ export function preprocessVolume(vol: NiftiVolume, scaling: VolumeScaling, pp: P
   for (let i = 0; i < resized.length; i++) resized[i] = resized[i]! / pp.scale;
   return cropOrPad(resized, size, pp.size, pp.padValue);
 }
+
+/** The 16-bit grid that real (CT-RATE) volumes end on: 65,536 evenly spaced values from the lowest
+ *  to the highest value preprocessing can produce (the scaled window's ends and the pad value).
+ *  value(code) = offset + code * step for code in [-32768, 32767]. */
+export interface QuantGrid { offset: number; step: number }
+
+export function quantizationGrid(pp: Preprocess): QuantGrid {
+  const ends = [pp.windowHU[0] / pp.scale, pp.windowHU[1] / pp.scale, pp.padValue];
+  const lo = Math.min(...ends), hi = Math.max(...ends);
+  const step = (hi - lo) / 65535;
+  return { offset: lo + 32768 * step, step };
+}
+
+/** The largest |quantize(v) - v| for v in the grid's range: half a step, plus the float32 rounding
+ *  of the grid value (2^-24 relative; bounded here by 2^-23 of the range's largest magnitude). */
+export function quantizationBound(g: QuantGrid): number {
+  const m = Math.max(Math.abs(g.offset - 32768 * g.step), Math.abs(g.offset + 32767 * g.step));
+  return g.step / 2 + m * 2 ** -23;
+}
+
+/** Rounds every value (in place) to the nearest grid value, clamped to the grid's range; NaN stays NaN. */
+export function quantize(data: Float32Array, g: QuantGrid): Float32Array {
+  const { offset, step } = g;
+  for (let i = 0; i < data.length; i++) {
+    const c = Math.round((data[i]! - offset) / step);
+    data[i] = offset + (c < -32768 ? -32768 : c > 32767 ? 32767 : c) * step;
+  }
+  return data;
+}

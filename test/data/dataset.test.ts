@@ -7,7 +7,7 @@ import { PRESETS } from '../../compiler/models/presets.js';
 import { openDataSet } from '../../runtime/data/dataset.js';
 import { generateSynthetic } from '../../runtime/data/synth/generate.js';
 import { encodeNifti1Int16, readNiftiFile } from '../../runtime/data/nifti.js';
-import { preprocessVolume } from '../../runtime/data/preprocess.js';
+import { preprocessVolume, quantizationGrid, quantize } from '../../runtime/data/preprocess.js';
 import { volumeRelativePath } from '../../runtime/data/layout.js';
 import { expectDiagnostic, tempDir } from './helpers.js';
 
@@ -53,14 +53,16 @@ describe('DataSet over a CT-RATE layout', () => {
       expect(item.reportText).not.toContain('Not given.');
     }
     const first = await ds.train.prepare({ progress: 'quiet' });
-    expect(first).toEqual({ computed: ds.train.items.length, cached: 0 });
+    expect(first).toEqual({ computed: ds.train.items.length, cached: 0, corrupt: 0 });
     const again = await ds.train.prepare({ progress: 'quiet' });
-    expect(again).toEqual({ computed: 0, cached: ds.train.items.length });
-    // The cached volume equals preprocessing the file directly with the metadata's scaling.
+    expect(again).toEqual({ computed: 0, cached: ds.train.items.length, corrupt: 0 });
+    // The cached volume equals preprocessing the file directly with the metadata's scaling, then
+    // rounding onto the 16-bit grid (a ct_rate source: real data).
     const item = ds.train.items[0]!;
     const m = manifest.list.find((v) => v.volumeName === item.volumeName)!;
     const direct = preprocessVolume(readNiftiFile(join(pristine, volumeRelativePath('train', item.volumeName))),
       { slope: 1, intercept: -1024, spacingZXY: [m.spacing.z, m.spacing.xy, m.spacing.xy] }, pp);
+    quantize(direct, quantizationGrid(pp));
     const loaded = await item.load();
     expect(loaded.length).toBe(32 * 32 * 32);
     expect(Array.from(loaded)).toEqual(Array.from(direct));
@@ -72,16 +74,16 @@ describe('DataSet over a CT-RATE layout', () => {
     const cacheDir = join(tempDir('cache'), 'c');
     const spec = specFor(pristine, cacheDir, { limit: 2 });
     const ds = await openDataSet(spec, prompts, { progress: 'quiet' });
-    expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0 });
+    expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0, corrupt: 0 });
     const other = await openDataSet({ ...spec, preprocess: { ...pp, windowHU: [-500, 500] } }, prompts, { progress: 'quiet' });
-    expect(await other.train.prepare()).toEqual({ computed: 2, cached: 0 });
+    expect(await other.train.prepare()).toEqual({ computed: 2, cached: 0, corrupt: 0 });
     const good = await ds.train.items[0]!.load();
     const entries: string[] = [];
     const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) { const p = join(d, e.name); if (e.isDirectory()) walk(p); else entries.push(p); } };
     walk(cacheDir);
     expect(entries.length).toBe(4);
     for (const e of entries) writeFileSync(e, readFileSync(e).subarray(0, 100));
-    expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0 });
+    expect(await ds.train.prepare()).toEqual({ computed: 2, cached: 0, corrupt: 2 });
     expect(Array.from(await ds.train.items[0]!.load())).toEqual(Array.from(good));
   });
 
@@ -105,7 +107,7 @@ describe('DataSet over a CT-RATE layout', () => {
     const original = Int16Array.from(vol.data as Int16Array);
     write(original);
     const ds = await openDataSet(spec, prompts, { progress: 'quiet' });
-    expect(await ds.train.prepare()).toEqual({ computed: 1, cached: 0 });
+    expect(await ds.train.prepare()).toEqual({ computed: 1, cached: 0, corrupt: 0 });
     const before = await ds.train.items[0]!.load();
     const size = statSync(item0.path).size;
     // Same name, same size, same mtime, different content: a brighter, flipped scan.
@@ -113,15 +115,15 @@ describe('DataSet over a CT-RATE layout', () => {
     write(changed);
     expect(statSync(item0.path).size).toBe(size);
     expect(statSync(item0.path).mtimeMs).toBe(stamp.getTime());
-    expect(await ds.train.prepare()).toEqual({ computed: 1, cached: 0 });
+    expect(await ds.train.prepare()).toEqual({ computed: 1, cached: 0, corrupt: 0 });
     const after = await ds.train.items[0]!.load();
-    const fresh = preprocessVolume(readNiftiFile(item0.path), scaling, pp);
+    const fresh = quantize(preprocessVolume(readNiftiFile(item0.path), scaling, pp), quantizationGrid(pp));
     expect(firstDifference(after, fresh)).toBe(-1);
     expect(firstDifference(after, before)).not.toBe(-1);
     // A second dataset opened later on the same cache agrees, and writing the old bytes back hits the old entry.
     expect(firstDifference(await (await openDataSet(spec, prompts, { progress: 'quiet' })).train.items[0]!.load(), fresh)).toBe(-1);
     write(original);
-    expect(await ds.train.prepare()).toEqual({ computed: 0, cached: 1 });
+    expect(await ds.train.prepare()).toEqual({ computed: 0, cached: 1, corrupt: 0 });
     expect(firstDifference(await ds.train.items[0]!.load(), before)).toBe(-1);
   });
 
