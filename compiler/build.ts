@@ -148,6 +148,9 @@ export interface WriteOptions {
   baseDir: string;
   /** More build outputs (relative path -> bytes, e.g. `model.onnx` from `--onnx`), written and locked like the rest. */
   extraFiles?: (c: Compiled) => ReadonlyMap<string, Uint8Array>;
+  /** The lock's `data` section: runtime/data's `dataLock` (the CT-RATE tables and a per-volume
+   *  manifest) where the caller has the runtime; else the data root and its manifest.json hash. */
+  dataLock?: (exp: ResolvedExperiment) => Record<string, unknown>;
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
@@ -175,6 +178,7 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
   for (const s of exp.sources) sources[s] = sha256File(resolve(opts.baseDir, s));
   const weights = exp.model.weights ? { path: exp.model.weights, manifest: safetensorsHeaderHash(resolve(opts.baseDir, exp.model.weights)) } : null;
   const dataManifest = join(resolve(opts.baseDir, exp.data.source.root), 'manifest.json');
+  const data = opts.dataLock ? opts.dataLock(exp) : { root: exp.data.source.root, manifest: sha256File(dataManifest) };
   const lock = canonicalJson({
     lockVersion: 2,
     compiler: { name: COMPILER_NAME, version: COMPILER_VERSION },
@@ -186,7 +190,7 @@ export async function writeBuild(c: Compiled, outDir: string, opts: WriteOptions
     specDir: relative(resolve(outDir), resolve(opts.baseDir)).split('\\').join('/') || '.',
     sources,
     weights,
-    data: { root: exp.data.source.root, manifest: sha256File(dataManifest) },
+    data,
     plans: { eval: outputs['plan.eval.json'], train: outputs['plan.train.json'] ?? null },
     outputs: Object.fromEntries(Object.entries(outputs).sort(([a], [b]) => (a < b ? -1 : 1))),
   });

@@ -11,6 +11,7 @@ import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/ren
 import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderReport } from '../../compiler/report/render.js';
+import { dataLock } from '../../runtime/data/dataset.js';
 import { setArgs, withSet } from '../overrides.js';
 
 interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName; onnx: boolean; set?: string | string[] }
@@ -73,7 +74,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     let built;
     try {
       const baseDir = dirname(resolve(a.file));
-      built = await buildAll(exps, a.out, { baseDir, sources: checked.sources, ...(a.onnx ? { extraFiles: await onnxFiles(baseDir) } : {}) });
+      built = await buildAll(exps, a.out, { baseDir, sources: checked.sources, dataLock: (e) => dataLock(e.data, baseDir, { progress: a.json ? 'quiet' : 'auto' }), ...(a.onnx ? { extraFiles: await onnxFiles(baseDir) } : {}) });
     } catch (e) {
       if (e instanceof DiagnosticError) { fail(e.diagnostics, checked.sources); return; }
       throw e;

@@ -7,7 +7,10 @@
 //   weights   { path, manifest: { sha256, bytes } | null }   sha256 of the safetensors header (8-byte
 //             length + JSON header) and the file size, as compiler/build.ts records them
 //   data      { root, manifest: sha256 | null, <other>: { path: sha256 } }   root/manifest.json;
-//             other path->hash maps relative to the data root
+//             other path->hash maps relative to the data root (a CT-RATE source's `tables`), and
+//             `volumes` { path: { sha256, bytes } } (runtime/data/dataset.ts dataLock), hashed
+//             through the build's file-hash store (<cacheDir>/file-hashes.json from
+//             experiment.json): only files whose inode, size, mtime or ctime changed are re-read
 // The spec's folder: the lock's `specDir` (relative to DIR) when it has one, else the folder of
 // run.json's `spec`, else the working directory; `--spec-dir` overrides. A run folder's run.json
 // `files` (sha256 of every result file) is checked too. null in the lock means "absent when
@@ -16,6 +19,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { safetensorsHeaderHash, sha256File } from '../../base/hash.js';
+import { hashFile, loadHashStore } from '../../runtime/data/filehash.js';
 
 export type Status = 'ok' | 'changed' | 'missing' | 'appeared';
 
@@ -44,6 +48,15 @@ const HEX = /^[0-9a-f]{64}$/;
 const shown = (p: string) => { const r = relative(process.cwd(), p); return r === '' ? '.' : !r.startsWith('..') && !isAbsolute(r) ? r : p; };
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isHashMap = (v: unknown): v is Record<string, string | null> => isObj(v) && Object.values(v).every((x) => x === null || (typeof x === 'string' && HEX.test(x)));
+const isVolumeMap = (v: unknown): v is Record<string, { sha256: string; bytes: number }> =>
+  isObj(v) && Object.values(v).every((x) => isObj(x) && typeof x.sha256 === 'string' && HEX.test(x.sha256) && typeof x.bytes === 'number');
+
+/** `sha256 (N bytes)` of a volume now; a different size is drift without reading the file. */
+function volumeNow(file: string, lockedBytes: number): string | null {
+  let size: number;
+  try { const st = statSync(file); if (!st.isFile()) return null; size = st.size; } catch { return null; }
+  return size !== lockedBytes ? `(${size} bytes)` : `${hashFile(file)} (${size} bytes)`;
+}
 
 function entry(section: string, name: string, file: string, expected: string | null, actual: string | null): Entry {
   const status: Status = expected === actual ? 'ok' : expected === null ? 'appeared' : actual === null ? 'missing' : 'changed';
@@ -115,7 +128,11 @@ export function verifyFolder(dir: string, opts: { specDir?: string } = {}): Veri
       if (root === null) { unchecked.push('data'); continue; }
       for (const [k, x] of Object.entries(v)) {
         if (k === 'root') continue;
-        if (k === 'manifest' && (x === null || (typeof x === 'string' && HEX.test(x)))) {
+        if (k === 'volumes' && isVolumeMap(x)) {
+          const cacheDir = lockedCacheDir(dir, specDir);
+          if (cacheDir) loadHashStore(cacheDir);
+          for (const [name, want] of Object.entries(x)) entries.push(entry('data', name, resolve(root, name), `${want.sha256} (${want.bytes} bytes)`, volumeNow(resolve(root, name), want.bytes)));
+        } else if (k === 'manifest' && (x === null || (typeof x === 'string' && HEX.test(x)))) {
           entries.push(entry('data', 'manifest.json', join(root, 'manifest.json'), x, sha256File(join(root, 'manifest.json'))));
         } else if (isHashMap(x)) {
           for (const [name, h] of Object.entries(x)) entries.push(entry('data', name, resolve(root, name), h, sha256File(resolve(root, name))));
@@ -132,6 +149,16 @@ export function verifyFolder(dir: string, opts: { specDir?: string } = {}): Veri
     for (const [name, h] of Object.entries(runJson.files)) if (!locked.has(name)) entries.push(entry('run.json', name, join(dir, name), h, sha256File(join(dir, name))));
   }
   return { dir, lock: shown(lockFile), experiment: typeof l.experiment === 'string' ? l.experiment : null, specDir: shown(specDir), entries, unchecked };
+}
+
+/** The experiment's preprocess cache folder (where the file-hash store lives), from experiment.json. */
+function lockedCacheDir(dir: string, specDir: string): string | null {
+  try {
+    const e = JSON.parse(readFileSync(join(dir, 'experiment.json'), 'utf8')) as { data?: { cacheDir?: unknown } };
+    return typeof e.data?.cacheDir === 'string' ? resolve(specDir, e.data.cacheDir) : null;
+  } catch {
+    return null;
+  }
 }
 
 export const drifted = (v: Verified) => v.entries.filter((e) => e.status !== 'ok');

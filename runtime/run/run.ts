@@ -13,7 +13,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
-import { openDataSet, type DataSet } from '../data/index.js';
+import { dataLock, openDataSet, type DataSet } from '../data/index.js';
 import { checkHuSample } from '../data/hu.js';
 import { renderDiagnostics } from '../../base/diagnostics/render.js';
 import type { ProgressMode } from '../data/progress.js';
@@ -79,7 +79,7 @@ export async function runCompiled(c: Compiled, o: RunOptions & { baseDir: string
   const w = openRunFolder(o.outDir);
   let b: BuiltExperiment;
   try {
-    await writeBuild(c, w.dir, { baseDir: o.baseDir });
+    await writeBuild(c, w.dir, { baseDir: o.baseDir, dataLock: (e) => dataLock(e.data, o.baseDir, { progress: dataProgress(o.progress) }) });
     b = readBuild(w.dir);
   } catch (e) {
     throw withFailedRunNote(e, w);

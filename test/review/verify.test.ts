@@ -88,8 +88,9 @@ describe('medctc verify', () => {
   drift('the data manifest', () => { flipByte(join(spec, 'data', 'manifest.json'), 20); return 'manifest.json'; });
 
   it('a labels CSV is checked when the lock records data files (lock fields are read generically)', () => {
-    // compiler/build.ts locks the data manifest only, not the CSVs; verify checks any path -> sha256
-    // map under `data` against the data root, so a lock that lists them gets them checked.
+    // A synthetic source is locked by its manifest only, not its CSVs; verify checks any path -> sha256
+    // map under `data` against the data root, so a lock that lists them gets them checked (a
+    // ct_rate source's `tables`: test/review/verify-data.test.ts).
     const labels = 'multi_abnormality_labels/valid_predicted_labels.csv';
     const lockFile = join(build, 'medctc.lock');
     const lock = JSON.parse(readFileSync(lockFile, 'utf8'));
