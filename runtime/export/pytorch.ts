@@ -17,7 +17,7 @@ import { sha256 } from '../../base/hash.js';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
 import { spanFor, type Sources } from '../../compiler/passes/provenance.js';
 import { buildPeftConfig, configJson, settingsFromLoraSpec } from '../adapter/peft-config.js';
-import { openDataSet, tokenizerFor, type DataItem, type DataSplit } from '../data/index.js';
+import { dataLock, openDataSet, tokenizerFor, type DataItem, type DataSplit } from '../data/index.js';
 import type { ProgressMode } from '../data/progress.js';
 import { safetensorsParts, type Tensor } from '../io/safetensors.js';
 import { reportFeeds, textFeeds } from '../run/feeds.js';
@@ -146,7 +146,7 @@ export async function exportPytorch(c: Compiled, outDir: string, opts: PytorchEx
     written.push(rel);
   };
   // The medctc build: plans, kernels, report and the lock that names the spec sources, weights and data.
-  const lock = await writeBuild(c, join(outDir, 'build'), { baseDir: opts.baseDir });
+  const lock = await writeBuild(c, join(outDir, 'build'), { baseDir: opts.baseDir, dataLock: (e) => dataLock(e.data, opts.baseDir, { progress }) });
   written.push('build/medctc.lock');
   const reports = exp.train?.loss === 'clip' ? (items: readonly DataItem[]) => reportFeeds(tok, items.map((it) => it.reportText), maxLength) : null;
   const train = await splitFiles(ds.train, reports);

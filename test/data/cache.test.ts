@@ -141,7 +141,7 @@ describe('through a dataset', () => {
     source: kind === 'ct_rate' ? { kind, root } : { kind, root, volumes: 4, seed: 3, site: 'source', shape: [20, 24, 24] },
     trainSplit: 'train', evalSplit: 'valid', limit: 2, preprocess: pp, cacheDir,
   });
-  const entries = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  const entries = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.mctc')).map((e) => join(e.parentPath, e.name)).sort();
 
   it('a tampered entry of the right size is recomputed and replaced; real data is stored in half the bytes', async () => {
     const base = tempDir('cache-ds');
