@@ -7,7 +7,7 @@ import { diag } from '../../base/diagnostics/catalog.js';
 import type { Diagnostic, Span } from '../../base/diagnostics/types.js';
 import type { Graph, LoraAdapter, Module, Op, Tensor } from '../graph/types.js';
 import type { Encoder, LoraSpec, ResolvedExperiment } from '../ir/experiment.js';
-import { PatternError, expandBraces, globRegex, nearestPaths, regexPattern } from './patterns.js';
+import { PatternError, expandBraces, globRegex, nearestPaths, regexPattern, type Matcher } from './patterns.js';
 import { spanFor, type Sources } from './provenance.js';
 
 export const ENCODER_ROOT: Record<Encoder, string> = { text: 'text_transformer', image: 'visual_transformer' };
@@ -41,7 +41,7 @@ export function selectLoraModules(graph: Graph, lora: LoraSpec, exp: ResolvedExp
     const root = ENCODER_ROOT[t.encoder];
     const inEncoder = graph.modules.filter((m) => m.path.startsWith(`${root}.`));
     const shown = `\`${t.pattern}\``;
-    let alternatives: { text: string; re: RegExp }[];
+    let alternatives: { text: string; re: Matcher }[];
     try {
       alternatives = t.match === 'regex'
         ? [{ text: t.pattern, re: regexPattern(t.pattern) }]
@@ -132,7 +132,7 @@ function modulesToSaveMatch(graph: Graph, lora: LoraSpec, exp: ResolvedExperimen
   const out: string[] = [];
   lora.modulesToSave.forEach((pattern, i) => {
     const span = spanFor(exp, sources, `/lora/modulesToSave/${i}`);
-    let re: RegExp;
+    let re: Matcher;
     try { re = globRegex(pattern); } catch (e) {
       if (!(e instanceof PatternError)) throw e;
       diags.push(diag('E3004', `modules_to_save entry \`${pattern}\` is not a valid glob: ${e.message}`, span));

@@ -1,9 +1,13 @@
 // Module-path patterns of LoRA targets and modules_to_save: medctc's dotted glob, PEFT-style
 // regex, brace expansion (so each alternative is checked on its own) and "did you mean" search.
 
+import { RegexError, safeRegex, type Matcher } from '../../base/regex.js';
+
 export class PatternError extends Error {
   override name = 'PatternError';
 }
+
+export type { Matcher } from '../../base/regex.js';
 
 /** Splits on top-level dots (dots inside `{...}` belong to an alternative). */
 function segments(glob: string): string[] {
@@ -55,8 +59,8 @@ function splitAlternatives(body: string): string[] {
   return alts;
 }
 
-/** Regex for a glob: matches a path whose trailing segments the glob matches. */
-export function globRegex(glob: string): RegExp {
+/** Matcher for a glob: matches a path whose trailing segments the glob matches. */
+export function globRegex(glob: string): Matcher {
   const segs = segments(glob);
   let body = '', sep = false;
   segs.forEach((seg, i) => {
@@ -69,14 +73,22 @@ export function globRegex(glob: string): RegExp {
     body += (sep ? '\\.' : '') + segmentRegex(seg);
     sep = true;
   });
-  return new RegExp(`^(?:.*\\.)?(?:${body})$`);
+  return linear(`^(?:.*\\.)?(?:${body})$`);
 }
 
-export function regexPattern(pattern: string): RegExp {
+/** A user's regex, matched in linear time (base/regex.ts): it must match the whole path. It is
+ *  parsed on its own first, so `a)|(b` is an error rather than a different pattern once wrapped. */
+export function regexPattern(pattern: string): Matcher {
+  linear(pattern);
+  return linear(`^(?:${pattern})$`);
+}
+
+function linear(source: string): Matcher {
   try {
-    return new RegExp(`^(?:${pattern})$`);
+    return safeRegex(source);
   } catch (e) {
-    throw new PatternError((e as Error).message);
+    if (e instanceof RegexError) throw new PatternError(e.message);
+    throw e;
   }
 }
 

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
 import { withSafetensors } from '../io/safetensors.js';
-import { resolveRankAlpha, targetModulesMatch, type PeftLoraConfig } from './peft-config.js';
+import { RegexError } from '../../base/regex.js';
+import { peftRegex, resolveRankAlpha, targetModulesMatch, type PeftLoraConfig } from './peft-config.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, KEY_PREFIX, type AdaptedModule, type Adapter, type SavedModule } from './types.js';
 
 function fail(code: RuntimeCode, file: string, message: string, help?: string): never {
@@ -41,7 +42,7 @@ export function readPeftConfig(file: string): LoadedConfig {
     if (typeof p !== 'object' || p === null || Array.isArray(p)) return bad(name, 'must be an object');
     for (const [k, v] of Object.entries(p)) {
       if (!check(v)) bad(name, `entry "${k}" has an invalid value ${JSON.stringify(v)}`);
-      try { new RegExp(k); } catch { bad(name, `key "${k}" is not a valid regular expression`); }
+      try { peftRegex(k, 'key'); } catch (e) { if (!(e instanceof RegexError)) throw e; bad(name, `key "${k}": ${e.message}`); }
     }
     return p as Record<string, number>;
   };
@@ -50,6 +51,9 @@ export function readPeftConfig(file: string): LoadedConfig {
   if (c.bias !== undefined && c.bias !== 'none') bad('bias', `is ${JSON.stringify(c.bias)}: adapters with trained biases are not supported`);
   const targets = c.target_modules ?? null;
   if (targets !== null && typeof targets !== 'string' && !(Array.isArray(targets) && targets.every((t) => typeof t === 'string'))) bad('target_modules', 'must be a string, a list of strings or null');
+  if (typeof targets === 'string') {
+    try { peftRegex(targets, 'whole'); } catch (e) { if (!(e instanceof RegexError)) throw e; bad('target_modules', e.message); }
+  }
   const save = c.modules_to_save ?? null;
   if (save !== null && !(Array.isArray(save) && save.every((t) => typeof t === 'string'))) bad('modules_to_save', 'must be a list of strings or null');
   const dropout = c.lora_dropout ?? 0;

@@ -1,5 +1,6 @@
 // PEFT's LoraConfig as written to adapter_config.json, and PEFT's rules for reading it back:
 // which modules `target_modules` names, and which rank/alpha `rank_pattern`/`alpha_pattern` give.
+import { safeRegex, type Matcher } from '../../base/regex.js';
 import type { LoraSpec } from '../../compiler/ir/experiment.js';
 import type { AdaptedModule, AdapterSettings } from './types.js';
 
@@ -31,7 +32,7 @@ export interface PeftLoraConfig {
  */
 export function patternKeyFor(keys: readonly string[], path: string): string | null {
   for (const key of keys) {
-    if (new RegExp(`^(?:.*\\.)?(?:${key})$`).test(path)) return key;
+    if (peftRegex(key, 'key').test(path)) return key;
   }
   return null;
 }
@@ -39,8 +40,28 @@ export function patternKeyFor(keys: readonly string[], path: string): string | n
 /** PEFT's target_modules check: a string is a regex that must match the whole path; a list entry
  *  matches a path equal to it or ending in "." + entry (entries are not regexes). */
 export function targetModulesMatch(target: string | readonly string[], path: string): boolean {
-  if (typeof target === 'string') return new RegExp(`^(?:${target})$`).test(path);
+  if (typeof target === 'string') return peftRegex(target, 'whole').test(path);
   return target.some((t) => path === t || path.endsWith(`.${t}`));
+}
+
+const compiled = new Map<string, Matcher>();
+
+/**
+ * A pattern from an adapter_config.json as PEFT applies it — `whole`: re.fullmatch (target_modules);
+ * `key`: `(.*\.)?(key)$` from the start (rank_pattern / alpha_pattern keys) — matched in linear time
+ * (base/regex.ts; a RegExp would backtrack for minutes on `(a+)+$`). Throws RegexError for a
+ * pattern that is invalid or outside the supported syntax; the pattern alone is parsed first.
+ */
+export function peftRegex(pattern: string, how: 'whole' | 'key'): Matcher {
+  const id = `${how}\0${pattern}`;
+  let m = compiled.get(id);
+  if (!m) {
+    safeRegex(pattern);
+    m = safeRegex(how === 'whole' ? `^(?:${pattern})$` : `^(?:.*\\.)?(?:${pattern})$`);
+    if (compiled.size > 4096) compiled.clear();
+    compiled.set(id, m);
+  }
+  return m;
 }
 
 /** Rank and alpha PEFT would give `path` under a config. */
