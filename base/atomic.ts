@@ -52,3 +52,48 @@ function syncDir(dir: string): void {
   try { fd = openSync(dir, 'r'); } catch { return; }
   try { fsyncSync(fd); } catch { /* not supported for folders here */ } finally { closeSync(fd); }
 }
+
+/**
+ * writeFileAtomic for content made piece by piece: each part is awaited and written before the
+ * next is asked for, so a file larger than memory (a data bundle of preprocessed volumes) is never
+ * held whole. Same temp file, rename, syncs and E5520 as writeFileAtomic; an error thrown by
+ * `parts` itself removes the temp file and propagates unchanged.
+ */
+export async function writeFileAtomicFrom(path: string, parts: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, opts: AtomicWriteOptions = {}): Promise<void> {
+  const sync = opts.sync ?? true;
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+  let fd: number | null = null;
+  const cleanup = (): void => {
+    if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
+    fd = null;
+    try { rmSync(tmp, { force: true }); } catch { /* the folder itself is unusable */ }
+  };
+  const fail = (e: unknown): never => {
+    cleanup();
+    throw new DiagnosticError(fileDiagnostic('E5520', `cannot write ${path}: ${(e as Error).message}`, path));
+  };
+  try {
+    mkdirSync(dir, { recursive: true });
+    fd = openSync(tmp, 'w');
+  } catch (e) { fail(e); }
+  try {
+    for await (const p of parts) {
+      const bytes = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
+      let off = 0;
+      try {
+        while (off < bytes.length) off += writeSync(fd!, bytes, off, bytes.length - off);
+      } catch (e) { fail(e); }
+    }
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  try {
+    if (sync) fsyncSync(fd!);
+    closeSync(fd!);
+    fd = null;
+    renameSync(tmp, path);
+    if (sync) syncDir(dir);
+  } catch (e) { fail(e); }
+}

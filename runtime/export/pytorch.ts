@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../../base/atomic.js';
+import { writeFileAtomic, writeFileAtomicFrom } from '../../base/atomic.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { sha256 } from '../../base/hash.js';
@@ -19,7 +19,7 @@ import { spanFor, type Sources } from '../../compiler/passes/provenance.js';
 import { buildPeftConfig, configJson, settingsFromLoraSpec } from '../adapter/peft-config.js';
 import { dataLock, openDataSet, tokenizerFor, type DataItem, type DataSplit } from '../data/index.js';
 import type { ProgressMode } from '../data/progress.js';
-import { safetensorsParts, type Tensor } from '../io/safetensors.js';
+import { safetensorsHeader, safetensorsParts, type Tensor } from '../io/safetensors.js';
 import { reportFeeds, textFeeds } from '../run/feeds.js';
 
 export const PYTORCH_EXPORT_VERSION = 1;
@@ -104,27 +104,40 @@ function dropoutStream(g: Compiled['graph'], module: string): number | null {
 }
 
 /** One split as data/<name>.safetensors (volumes [N, 1, D, H, W] f32, labels [N, P] u8, with the
- *  clip loss the reports' token ids) and data/<name>.json (volume names in order). */
-async function splitFiles(split: DataSplit, reports: ((items: readonly DataItem[]) => { input_ids: Int32Array; attention_mask: Float32Array }) | null): Promise<{ tensors: Uint8Array[]; meta: string }> {
+ *  clip loss the reports' token ids) and data/<name>.json (volume names in order). The volumes are
+ *  streamed into the file one at a time (CT-RATE's are 221 MB each): never all in memory. */
+async function writeSplit(file: string, split: DataSplit, reports: ((items: readonly DataItem[]) => { input_ids: Int32Array; attention_mask: Float32Array }) | null): Promise<void> {
   const items = split.items;
   const [d, h, w] = split.shape;
-  const vox = d * h * w;
-  const volumes = new Float32Array(items.length * vox);
-  for (let i = 0; i < items.length; i++) volumes.set(await items[i]!.load(), i * vox);
   const p = items[0]?.labels.length ?? 0;
   const labels = new Uint8Array(items.length * p);
   items.forEach((it, i) => labels.set(it.labels, i * p));
-  const t: [string, Tensor][] = [
-    ['volumes', { dtype: 'F32', shape: [items.length, 1, d, h, w], data: volumes }],
-    ['labels', { dtype: 'U8', shape: [items.length, p], data: labels }],
-  ];
+  const small = new Map<string, Tensor>([['labels', { dtype: 'U8', shape: [items.length, p], data: labels }]]);
   if (reports && items.length) {
     const r = reports(items);
     const len = r.input_ids.length / items.length;
-    t.push(['report_input_ids', { dtype: 'I32', shape: [items.length, len], data: r.input_ids }]);
-    t.push(['report_attention_mask', { dtype: 'F32', shape: [items.length, len], data: r.attention_mask }]);
+    small.set('report_input_ids', { dtype: 'I32', shape: [items.length, len], data: r.input_ids });
+    small.set('report_attention_mask', { dtype: 'F32', shape: [items.length, len], data: r.attention_mask });
   }
-  return { tensors: safetensorsParts(t, { format: 'medctc-data' }), meta: canonicalJson({ split: split.name, shape: [1, d, h, w], volumes: items.map((it) => it.volumeName) }) };
+  const volumes = { dtype: 'F32' as const, shape: [items.length, 1, d, h, w] };
+  const { head, order } = safetensorsHeader([['volumes', volumes], ...[...small].map(([n, t]): [string, Tensor] => [n, t])], { format: 'medctc-data' });
+  async function* parts(): AsyncGenerator<Uint8Array> {
+    yield* head;
+    for (const name of order) {
+      if (name !== 'volumes') {
+        const t = small.get(name)!.data;
+        yield new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+        continue;
+      }
+      for (const it of items) {
+        const v = await it.load();
+        if (v.length !== d * h * w) throw new Error(`internal: ${it.volumeName} has ${v.length} voxels, the split ${d * h * w}`);
+        yield new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      }
+    }
+  }
+  await writeFileAtomicFrom(file, parts(), { sync: false });
+  writeFileAtomic(file.replace(/\.safetensors$/, '.json'), canonicalJson({ split: split.name, shape: [1, d, h, w], volumes: items.map((it) => it.volumeName) }), { sync: false });
 }
 
 /** Writes the export of one compiled experiment into `outDir`. */
@@ -149,12 +162,10 @@ export async function exportPytorch(c: Compiled, outDir: string, opts: PytorchEx
   const lock = await writeBuild(c, join(outDir, 'build'), { baseDir: opts.baseDir, dataLock: (e) => dataLock(e.data, opts.baseDir, { progress }) });
   written.push('build/medctc.lock');
   const reports = exp.train?.loss === 'clip' ? (items: readonly DataItem[]) => reportFeeds(tok, items.map((it) => it.reportText), maxLength) : null;
-  const train = await splitFiles(ds.train, reports);
-  put('data/train.safetensors', train.tensors);
-  put('data/train.json', train.meta);
-  const evalSplit = await splitFiles(ds.eval, null);
-  put('data/eval.safetensors', evalSplit.tensors);
-  put('data/eval.json', evalSplit.meta);
+  for (const [stem, split, rep] of [['train', ds.train, reports], ['eval', ds.eval, null]] as const) {
+    await writeSplit(join(outDir, 'data', `${stem}.safetensors`), split, rep);
+    written.push(`data/${stem}.safetensors`, `data/${stem}.json`);
+  }
   const texts = 2 * exp.prompts.pathologies.length;
   put('data/prompts.safetensors', safetensorsParts([
     ['input_ids', { dtype: 'I32', shape: [texts, maxLength], data: prompts.input_ids }],

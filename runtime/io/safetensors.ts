@@ -342,6 +342,23 @@ export function fromFloat32(values: Float32Array, shape: number[], dtype: 'F32' 
  */
 export function safetensorsParts(tensors: Iterable<[string, Tensor]> | Record<string, Tensor>, metadata: Record<string, string> | null = null): Uint8Array[] {
   const list = Symbol.iterator in tensors ? [...(tensors as Iterable<[string, Tensor]>)] : Object.entries(tensors);
+  for (const [name, t] of list) {
+    if (!(t.dtype in DTYPE_SIZE)) throw new Error(`safetensors: unsupported dtype ${t.dtype}`);
+    if (t.shape.every((d) => isCount(d)) && t.data.byteLength !== numel(t.shape) * DTYPE_SIZE[t.dtype]) throw new Error(`safetensors: tensor "${name}" has ${t.data.byteLength} bytes for ${t.dtype} [${t.shape.join(', ')}]`);
+  }
+  const { head, order } = safetensorsHeader(list.map(([name, t]) => [name, t]), metadata);
+  const byName = new Map(list);
+  return [...head, ...order.map((name) => { const d = byName.get(name)!.data; return new Uint8Array(d.buffer, d.byteOffset, d.byteLength); })];
+}
+
+/**
+ * The start of a safetensors file for tensors given by dtype and shape only: `head` (the length
+ * and the padded JSON header) and `order`, the names in the order their data must follow. What
+ * `safetensorsParts` writes before the data, for writers that stream the data (a data bundle
+ * larger than memory). Invalid input is a bug in the caller: Error.
+ */
+export function safetensorsHeader(tensors: readonly [string, { dtype: Dtype; shape: readonly number[] }][], metadata: Record<string, string> | null = null): { head: Uint8Array[]; order: string[] } {
+  const list = [...tensors];
   const seen = new Set<string>();
   for (const [name, t] of list) {
     if (name === '__metadata__' || name.length === 0) throw new Error(`safetensors: invalid tensor name "${name}"`);
@@ -349,7 +366,6 @@ export function safetensorsParts(tensors: Iterable<[string, Tensor]> | Record<st
     seen.add(name);
     if (!(t.dtype in DTYPE_SIZE)) throw new Error(`safetensors: unsupported dtype ${t.dtype}`);
     if (!t.shape.every((d) => isCount(d))) throw new Error(`safetensors: tensor "${name}" has an invalid shape [${String(t.shape)}]`);
-    if (t.data.byteLength !== numel(t.shape) * DTYPE_SIZE[t.dtype]) throw new Error(`safetensors: tensor "${name}" has ${t.data.byteLength} bytes for ${t.dtype} [${t.shape.join(', ')}]`);
   }
   const rank = (d: Dtype): number => DTYPE_ORDER.indexOf(d);
   list.sort(([an, a], [bn, b]) => rank(b.dtype) - rank(a.dtype) || (an < bn ? -1 : an > bn ? 1 : 0));
@@ -364,7 +380,7 @@ export function safetensorsParts(tensors: Iterable<[string, Tensor]> | Record<st
   }
   let offset = 0;
   for (const [name, t] of list) {
-    const n = t.data.byteLength;
+    const n = numel(t.shape) * DTYPE_SIZE[t.dtype];
     members.push(`${str(name)}:{"dtype":${str(t.dtype)},"shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + n}]}`);
     offset += n;
   }
@@ -373,7 +389,7 @@ export function safetensorsParts(tensors: Iterable<[string, Tensor]> | Record<st
   if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const length = new Uint8Array(8);
   new DataView(length.buffer).setBigUint64(0, BigInt(json.length), true);
-  return [length, json, ...list.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  return { head: [length, json], order: list.map(([name]) => name) };
 }
 
 /** The whole file as one byte array (see `safetensorsParts`). */
