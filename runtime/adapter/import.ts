@@ -9,6 +9,7 @@ import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
 import { withSafetensors } from '../io/safetensors.js';
 import { RegexError } from '../../base/regex.js';
 import { peftRegex, resolveRankAlpha, targetModulesMatch, type PeftLoraConfig } from './peft-config.js';
+import { describeNonFinite, nonFinite } from '../util/finite.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, KEY_PREFIX, type AdaptedModule, type Adapter, type SavedModule } from './types.js';
 
 function fail(code: RuntimeCode, file: string, message: string, help?: string): never {
@@ -78,6 +79,13 @@ export function readAdapter(dir: string): Adapter {
   const cfg = readPeftConfig(cfgFile);
   const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   return withSafetensors(weightsFile, (f) => {
+    // A NaN or infinite adapter value would give finite-looking but meaningless scores: refused here.
+    const finite = (key: string): Float32Array => {
+      const v = f.readF32(key);
+      const bad = nonFinite(v);
+      if (bad) fail('E5535', weightsFile, `tensor "${key}" holds ${describeNonFinite(bad, v.length)}`, 'the adapter is corrupt or was saved after training diverged');
+      return v;
+    };
     const lora = new Map<string, { A?: string; B?: string }>();
     const saved = new Map<string, SavedModule>();
     for (const key of f.names()) {
@@ -97,7 +105,7 @@ export function readAdapter(dir: string): Adapter {
       }
       const t = f.info(key);
       const s = saved.get(split.path) ?? { path: split.path, params: {} };
-      s.params[split.param] = { shape: [...t.shape], data: f.readF32(key) };
+      s.params[split.param] = { shape: [...t.shape], data: finite(key) };
       saved.set(split.path, s);
     }
 
@@ -112,7 +120,7 @@ export function readAdapter(dir: string): Adapter {
       const a = f.info(A), b = f.info(B);
       if (a.shape.length !== 2 || a.shape[0] !== rank) fail('E5533', weightsFile, `"${A}" is [${a.shape.join(', ')}], expected [${rank}, in_features] (rank ${rank} from ${ADAPTER_CONFIG_FILE})`);
       if (b.shape.length !== 2 || b.shape[1] !== rank) fail('E5533', weightsFile, `"${B}" is [${b.shape.join(', ')}], expected [out_features, ${rank}] (rank ${rank} from ${ADAPTER_CONFIG_FILE})`);
-      modules.push({ path, rank, alpha, inFeatures: a.shape[1]!, outFeatures: b.shape[0]!, A: f.readF32(A), B: f.readF32(B) });
+      modules.push({ path, rank, alpha, inFeatures: a.shape[1]!, outFeatures: b.shape[0]!, A: finite(A), B: finite(B) });
     }
     if (modules.length === 0) fail('E5532', weightsFile, 'holds no lora_A/lora_B weights');
     return {

@@ -1,13 +1,17 @@
 // NIfTI-1 / NIfTI-2 volumes, `.nii` or `.nii.gz`: header parsing by nifti-reader-js, gunzip by
 // node:zlib, voxel decoding here (so endianness and every datatype are handled in one place).
+// A compressed file is inflated in two steps: its first bytes for the header, then the whole file
+// capped at the size that header declares, so a gzip bomb or an absurd header never allocates more
+// than the image it claims to be (and nothing beyond runtime/util allocationLimitBytes).
 // Voxels stay in NIfTI storage order, x fastest: index = (k * ny + j) * nx + i.
 // Writing is NIfTI-1 int16 only: what `medctc synth` needs, with every header field fixed so
 // output bytes depend only on the inputs.
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
+import { allocationLimitBytes, gib } from '../util/finite.js';
 
 export type NiftiDatatype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 export type VoxelArray = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
@@ -43,7 +47,7 @@ const TYPES: Record<number, TypeInfo> = {
 };
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function fail(code: 'E5001' | 'E5002' | 'E5003' | 'E5004' | 'E5005' | 'E5006', message: string, file: string, help?: string): never {
+function fail(code: 'E5001' | 'E5002' | 'E5003' | 'E5004' | 'E5005' | 'E5006' | 'E5008', message: string, file: string, help?: string): never {
   throw new DiagnosticError(diag(code, message, { file, start: 0, end: 0 }, help ? { help } : {}));
 }
 
@@ -60,24 +64,31 @@ export function readNiftiFile(path: string, shownAs: string = path): NiftiVolume
 /** Decodes a `.nii` or `.nii.gz` image held in memory; `file` names it in diagnostics. */
 export function decodeNifti(bytes: Uint8Array, file: string): NiftiVolume {
   let raw = bytes;
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+  const gzip = raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+  const inflated = (input: Uint8Array, opts: { preview?: boolean; cap?: number }): Uint8Array => {
     try {
-      raw = gunzipSync(raw);
+      // Z_SYNC_FLUSH returns what a truncated stream inflates to instead of failing: the header preview.
+      return gunzipSync(input, opts.preview ? { finishFlush: zlibConstants.Z_SYNC_FLUSH } : { maxOutputLength: opts.cap });
     } catch (e) {
-      fail('E5003', `${file} is gzip-compressed but does not decompress (${(e as Error).message})`, file,
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        fail('E5003', `${file} inflates to more than the ${opts.cap} bytes its NIfTI header declares`, file,
+          'the file is corrupt or not what its header says; fetch it again');
+      }
+      return fail('E5003', `${file} is gzip-compressed but does not decompress (${(e as Error).message})`, file,
         'the download may be incomplete; fetch the file again');
     }
+  };
+  // 64 KiB of compressed input inflate to at most ~64 MiB, and hold any header (540 bytes).
+  if (gzip) raw = inflated(raw.subarray(0, 65536), { preview: true });
+  const header = readNiftiHeader(raw, file);
+  const declared = Math.trunc(header.vox_offset) + [1, 2, 3].reduce((n, a) => n * (a <= header.dims[0]! ? Math.max(header.dims[a]!, 1) : 1), 1) * Math.max(header.numBitsPerVoxel / 8, 1);
+  const limit = allocationLimitBytes();
+  if (!(declared <= limit)) {
+    fail('E5008', `${file}: its NIfTI header declares ${header.dims.slice(1, 1 + Math.min(Math.max(header.dims[0]!, 1), 7)).join('x')} voxels of ${header.numBitsPerVoxel} bits (${gib(declared)}), more than medctc holds in memory (${gib(limit)}, half of this machine's)`, file,
+      'the header is corrupt, or the volume must be cropped or downsampled before use');
   }
+  if (gzip) raw = inflated(bytes, { cap: declared });
   const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
-  if (!nifti.isNIFTI(buf)) {
-    fail('E5002', `${file} has no NIfTI-1 ("n+1") or NIfTI-2 ("n+2") magic; it is not a single-file NIfTI image`, file);
-  }
-  let header: nifti.NIFTI1 | nifti.NIFTI2;
-  try {
-    header = nifti.readHeader(buf);
-  } catch (e) {
-    fail('E5002', `${file}: NIfTI header unreadable (${(e as Error).message})`, file);
-  }
   const version = nifti.isNIFTI2(buf) ? 2 : 1;
   const ndim = header.dims[0]!;
   const [nx, ny, nz] = [1, 2, 3].map((a) => (a <= ndim ? header.dims[a]! : 1)) as [number, number, number];
@@ -132,6 +143,18 @@ export function decodeNifti(bytes: Uint8Array, file: string): NiftiVolume {
     sclInter: unscaled || !Number.isFinite(header.scl_inter) ? 0 : header.scl_inter,
     data,
   };
+}
+
+function readNiftiHeader(raw: Uint8Array, file: string): nifti.NIFTI1 | nifti.NIFTI2 {
+  const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
+  if (!nifti.isNIFTI(buf)) {
+    fail('E5002', `${file} has no NIfTI-1 ("n+1") or NIfTI-2 ("n+2") magic; it is not a single-file NIfTI image`, file);
+  }
+  try {
+    return nifti.readHeader(buf);
+  } catch (e) {
+    return fail('E5002', `${file}: NIfTI header unreadable (${(e as Error).message})`, file);
+  }
 }
 
 export interface Int16VolumeToWrite {

@@ -46,7 +46,7 @@ export function preprocessEntry(t: VolumeTask, cache: VolumeCache): EntryResult 
   const hit = cache.lookup(key, pp.size);
   if ('data' in hit) return { data: hit.data, fromCache: true, corrupt: false };
   const vol = readNiftiFile(t.path, t.shownAs);
-  const data = preprocessVolume(vol, { slope: meta.slope, intercept: meta.intercept, spacingZXY }, pp);
+  const data = preprocessVolume(vol, { slope: meta.slope, intercept: meta.intercept, spacingZXY }, pp, t.shownAs);
   // Quantised here, before the cache: a cold and a warm run feed the model the same values.
   if (grid) quantize(data, grid);
   cache.put(key, pp.size, data, grid);

@@ -17,6 +17,7 @@ import type { HuSource, Preprocess } from '../../compiler/ir/experiment.js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import type { NiftiVolume, VoxelArray } from './nifti.js';
+import { allocationLimitBytes, describeNonFinite, gib, nonFinite } from '../util/finite.js';
 
 export type Shape3 = [number, number, number];
 
@@ -144,12 +145,33 @@ export function huScaling(vol: Pick<NiftiVolume, 'sclSlope' | 'sclInter'>, scali
   };
 }
 
-/** The whole CT-CLIP pipeline on a decoded volume. */
-export function preprocessVolume(vol: NiftiVolume, scaling: VolumeScaling, pp: Preprocess): Float32Array {
+/** The whole CT-CLIP pipeline on a decoded volume; `file` names it in diagnostics. Voxels that are
+ *  not finite after scaling (E5007) and a resampled size no machine holds (E5008) are refused
+ *  before anything is computed. */
+export function preprocessVolume(vol: NiftiVolume, scaling: VolumeScaling, pp: Preprocess, file = 'volume'): Float32Array {
   const [nx, ny, nz] = vol.dims;
   const zxy: Shape3 = [nz, nx, ny];
-  const windowed = toWindowedZXY(vol.data, vol.dims, huScaling(vol, scaling, pp.hu), pp.windowHU);
+  const fail = (code: 'E5007' | 'E5008', message: string, help: string): never => {
+    throw new DiagnosticError(diag(code, message, { file, start: 0, end: 0 }, { help }));
+  };
+  // As toWindowedZXY scales: HU = slope·(headerSlope·v + headerInter) + intercept.
+  const hu = huScaling(vol, scaling, pp.hu);
+  const a = hu.slope * hu.headerSlope, b = hu.slope * hu.headerInter + hu.intercept;
+  const bad = nonFinite(vol.data, a, b);
+  if (bad) {
+    const i = bad.first, x = i % nx, y = Math.floor(i / nx) % ny, z = Math.floor(i / (nx * ny));
+    fail('E5007', `${file}: ${describeNonFinite(bad, vol.data.length, 'voxels are not finite after scaling', 'voxel')}, i.e. (x, y, z) = (${x}, ${y}, ${z}); stored ${vol.data[i]}, scaled by ${a} and offset by ${b} (preprocess.hu ${pp.hu ?? 'header_and_metadata'}: header scl_slope ${vol.sclSlope} / scl_inter ${vol.sclInter}, metadata RescaleSlope ${scaling.slope} / RescaleIntercept ${scaling.intercept})`,
+      'a corrupt or float volume with NaN/Inf voxels, or a RescaleSlope/RescaleIntercept that overflows; fix or drop the volume');
+  }
   const size = resampledShape(zxy, scaling.spacingZXY, pp.spacingMm);
+  // The resize's three passes are alive at once beside the windowed input (f32 each).
+  const [D, H, W] = zxy, [oD, oH, oW] = size;
+  const bytes = 4 * (D * H * W + D * H * oW + D * oH * oW + oD * oH * oW);
+  if (!(bytes <= allocationLimitBytes())) {
+    fail('E5008', `${file}: resampling ${D}x${H}x${W} voxels of spacing [${scaling.spacingZXY.join(', ')}] mm (z, x, y) to [${pp.spacingMm.join(', ')}] mm gives ${oD}x${oH}x${oW} voxels, ${gib(bytes)} to compute, more than medctc holds in memory (${gib(allocationLimitBytes())})`,
+      'check the volume\'s ZSpacing/XYSpacing in the metadata CSV, or preprocess.spacing');
+  }
+  const windowed = toWindowedZXY(vol.data, vol.dims, hu, pp.windowHU);
   const resized = size.every((n, a) => n === zxy[a]) ? windowed : resizeTrilinear(windowed, zxy, size);
   // Dividing (not multiplying by 1/scale) keeps values bit-identical to numpy's img / 1000.
   for (let i = 0; i < resized.length; i++) resized[i] = resized[i]! / pp.scale;

@@ -16,6 +16,7 @@ import { withStateDict, type StateDictFile } from '../io/state-dict.js';
 import { toSpecAt, type SpecAt } from './spec-at.js';
 import { EMA_ONLY_BUFFERS } from '../../compiler/models/match.js';
 import { initWeights } from '../exec/init.js';
+import { describeNonFinite, nonFinite } from '../util/finite.js';
 
 export const MODEL_WEIGHTS_FILE = 'model.safetensors';
 
@@ -95,10 +96,10 @@ export function loadBaseWeights(model: PlanModel, file: string, source: string |
     const out = new Map<string, Float32Array>();
     for (const t of need) {
       const v = f.readF32(t.name);
-      const bad = v.findIndex((x) => !Number.isFinite(x));
-      if (bad >= 0) {
+      const bad = nonFinite(v);
+      if (bad) {
         throw new DiagnosticError(diag('E5567',
-          `tensor "${t.name}" in ${file} holds ${v[bad]} at element ${bad}`, at(['/model/weights'], 'the base weights'),
+          `tensor "${t.name}" in ${file} holds ${describeNonFinite(bad, v.length)}`, at(['/model/weights'], 'the base weights'),
           { help: 'the checkpoint is corrupt or was saved after training diverged' }));
       }
       out.set(t.name, v);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { decodeNifti, encodeNifti1Int16 } from '../../runtime/data/nifti.js';
+import { preprocessVolume } from '../../runtime/data/preprocess.js';
+import { PRESETS } from '../../compiler/models/presets.js';
+import { allocationLimitBytes } from '../../runtime/util/finite.js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 
 // Independent writers: the NIfTI-1 (348-byte) and NIfTI-2 (540-byte) header layouts, field by field.
@@ -174,5 +177,43 @@ describe('corrupt NIfTI', () => {
     new DataView(bytes.buffer).setInt16(70, 32, true); // complex64
     new DataView(bytes.buffer).setInt16(72, 64, true);
     expectDiag(() => decodeNifti(bytes, 'complex.nii'), 'E5005', 'complex.nii');
+  });
+  it('a header declaring more than the machine holds is E5008 before anything is allocated', () => {
+    // 30000^3 int16 voxels: 54 TB declared by a 352-byte file, gzipped or not.
+    const huge = nifti1([30000, 30000, 30000], [1, 1, 1], DT.int16!, []);
+    expectDiag(() => decodeNifti(huge, 'huge.nii'), 'E5008', 'huge.nii: its NIfTI header declares 30000x30000x30000 voxels of 16 bits');
+    expectDiag(() => decodeNifti(gzipSync(huge), 'huge.nii.gz'), 'E5008', 'more than medctc holds in memory');
+    expect(30000 ** 3 * 2).toBeGreaterThan(allocationLimitBytes());
+  });
+  it('gzip inflation is capped by the size the header declares (a gzip bomb is E5003)', () => {
+    // A valid 2x2x2 int16 image (352 + 16 bytes) followed by 64 MiB of zeros inside the same stream.
+    const bomb = gzipSync(Buffer.concat([good(), Buffer.alloc(64 << 20)]));
+    expect(bomb.length).toBeLessThan(100_000);
+    expectDiag(() => decodeNifti(bomb, 'bomb.nii.gz'), 'E5003', 'bomb.nii.gz inflates to more than the 368 bytes its NIfTI header declares');
+    // The same image without the padding still reads.
+    expect(Array.from(decodeNifti(gzipSync(good()), 'ok.nii.gz').data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe('non-finite and absurd values before any compute', () => {
+  const pp = PRESETS.ct_clip_tiny.preprocess;
+  const scaling = { slope: 1, intercept: -1024, spacingZXY: [1, 1, 1] as [number, number, number] };
+  it('float32 voxels that are NaN or infinite are E5007 with their count and the first place', () => {
+    const values = Array.from({ length: 24 }, (_, i) => i);
+    values[5] = NaN; values[9] = NaN; values[20] = Infinity;
+    const vol = decodeNifti(nifti1([2, 3, 4], [1, 1, 1], DT.float32!, values), 'nan.nii');
+    // voxel 5 = (x, y, z) = (1, 2, 0) with x fastest over nx = 2, ny = 3.
+    expectDiag(() => preprocessVolume(vol, scaling, pp, 'nan.nii'), 'E5007', 'nan.nii: 2 NaN and 1 infinite of 24 voxels are not finite after scaling (the first at voxel 5), i.e. (x, y, z) = (1, 2, 0)');
+  });
+  it('finite voxels that a metadata RescaleSlope overflows to infinity are E5007 too', () => {
+    const vol = decodeNifti(nifti1([2, 2, 2], [1, 1, 1], DT.int16!, [0, 1, 2, 3, 4, 5, 6, 7]), 'big.nii');
+    // 1e308 * v overflows for every v >= 2 (voxel 0 is 0, voxel 1 is 1e308 - 1024: finite).
+    expectDiag(() => preprocessVolume(vol, { ...scaling, slope: 1e308 }, pp, 'big.nii'), 'E5007', '6 infinite of 8 voxels');
+  });
+  it('an absurd metadata spacing is E5008 before resampling allocates', () => {
+    const vol = decodeNifti(nifti1([2, 2, 2], [1, 1, 1], DT.int16!, [0, 1, 2, 3, 4, 5, 6, 7]), 'sp.nii');
+    expectDiag(() => preprocessVolume(vol, { ...scaling, spacingZXY: [1e7, 1e7, 1e7] }, pp, 'sp.nii'), 'E5008', 'sp.nii: resampling 2x2x2 voxels of spacing [10000000, 10000000, 10000000] mm');
+    // A sane spacing of the same volume preprocesses.
+    expect(preprocessVolume(vol, scaling, pp, 'sp.nii').length).toBe(pp.size[0] * pp.size[1] * pp.size[2]);
   });
 });

@@ -1,11 +1,14 @@
 // `medctc run / train / evaluate` user errors through the compiled CLI (`npm test` compiles
 // first): each is a diagnostic with exit code 2, caught before any device work starts.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeAdapter } from '../../runtime/adapter/index.js';
 import { stagingFor } from '../../runtime/run/index.js';
+import { generateSynthetic } from '../../runtime/data/synth/generate.js';
+import { encodeNifti1Int16, readNiftiFile } from '../../runtime/data/nifti.js';
 import { smallSpec, tempDir } from './helpers.js';
 
 const CLI = resolve('dist/cli/medctc.js');
@@ -101,4 +104,29 @@ describe('medctc train: a killed run', () => {
     expect(existsSync(stagingFor(out))).toBe(false);
     expect(Object.keys(snapshot(out)).sort()).toEqual(Object.keys(before).sort());
   }, 300_000);
+});
+
+describe('medctc evaluate: non-finite voxels', () => {
+  it('a float32 volume with NaN voxels is exit 2, E5007 naming the file and the count, before any compute', () => {
+    const dir = tempDir('cli-nan');
+    const file = smallSpec(dir, { volumes: 10 });
+    // The spec's synthetic data, generated as the run would (same arguments: the run keeps it).
+    generateSynthetic({ out: join(dir, 'data'), volumes: 10, seed: 7, site: 'source', shape: [40, 48, 48] });
+    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const victim = walk(join(dir, 'data', 'valid')).filter((p) => p.endsWith('.nii.gz')).sort()[0]!;
+    const vol = readNiftiFile(victim);
+    // The same image stored as float32 (datatype 16, bitpix 32) with three voxels NaN.
+    const header = encodeNifti1Int16({ dims: vol.dims, pixdim: vol.pixdim, data: new Int16Array(vol.data.length), description: 'nan' }).subarray(0, 352);
+    new DataView(header.buffer, header.byteOffset).setInt16(70, 16, true);
+    new DataView(header.buffer, header.byteOffset).setInt16(72, 32, true);
+    const data = Float32Array.from(vol.data as ArrayLike<number>);
+    data[10] = NaN; data[500] = NaN; data[data.length - 1] = NaN;
+    writeFileSync(victim, gzipSync(Buffer.concat([header, Buffer.from(data.buffer)])));
+    const r = medctc('evaluate', file, '--backend', 'cpu', '--quiet');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('error[E5007]');
+    expect(r.stderr).toContain(`3 NaN of ${data.length} voxels are not finite after scaling (the first at voxel 10)`);
+    expect(r.stderr).toContain(victim.split('/').pop()!);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  }, 120_000);
 });

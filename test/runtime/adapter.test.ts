@@ -176,6 +176,27 @@ describe('PEFT adapter import', () => {
   });
 });
 
+describe('non-finite adapter values', () => {
+  it('a NaN in a LoRA matrix or an infinity in a saved parameter is E5535 naming the tensor and the count', () => {
+    const bad = structuredClone(adapter);
+    const B = bad.modules[1]!.B;
+    B[1] = NaN; B[4] = NaN;
+    const dir = tempDir('peft-nan');
+    writeAdapter(dir, bad);
+    // Modules are read in path order: ...query first (finite), then ...value.
+    expectDiagnostic(() => readAdapter(dir), 'E5535', ['base_model.model.text.encoder.layer.0.attention.self.value.lora_B.weight', `2 NaN of ${B.length} values (the first at element 1)`]);
+    const inf = structuredClone(adapter);
+    inf.saved[0]!.params.bias!.data[1] = -Infinity;
+    const dir2 = tempDir('peft-inf');
+    writeAdapter(dir2, inf);
+    expectDiagnostic(() => readAdapter(dir2), 'E5535', ['text.pooler.dense.bias', '1 infinite of 2 values']);
+    // The untouched adapter reads back.
+    const ok = tempDir('peft-ok');
+    writeAdapter(ok, adapter);
+    expect(readAdapter(ok).modules).toHaveLength(3);
+  });
+});
+
 describe('LoRA scaling and merge', () => {
   it('scaling is alpha/r, or alpha/sqrt(r) with rslora', () => {
     expect(loraScaling(16, 8, false)).toBe(2);

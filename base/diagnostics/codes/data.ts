@@ -8,6 +8,8 @@ export const DATA_CODES = {
   E5004: 'NIfTI header and data disagree',
   E5005: 'unsupported NIfTI datatype or layout',
   E5006: 'NIfTI voxel value not representable',
+  E5007: 'volume holds non-finite voxels after scaling',
+  E5008: 'volume too large to hold in memory',
   E5010: 'CSV file is empty or unreadable',
   E5011: 'CSV column missing',
   E5012: 'unexpected CSV column',

@@ -23,6 +23,7 @@ export const RUNTIME_CODES = {
   E5532: 'adapter tensor missing',
   E5533: 'adapter tensor has the wrong shape',
   E5534: 'unexpected tensor in adapter file',
+  E5535: 'adapter tensor holds a non-finite value',
   // E556x: training helpers (runtime/train)
   E5560: 'warmup is longer than training',
   E5561: 'gradient norm is not finite',
