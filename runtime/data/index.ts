@@ -6,6 +6,7 @@ export { preprocessVolume, toWindowedZXY, resampledShape, resizeTrilinear, cropO
 export { readLabels, readReports, readMetadata, reportText, type LabelsTable, type ReportsTable, type MetadataTable, type MetadataRow } from './ctrate_tables.js';
 export { layoutPaths, tableSplitName, volumeRelativePath } from './layout.js';
 export { VolumeCache, cacheKey, type CacheMiss } from './cache.js';
+export { preprocessEntry, preprocessAll, defaultWorkers, type VolumeTask } from './prepare.js';
 export { hashFile, loadHashStore, saveHashStore } from './filehash.js';
 export { startProgress, rateOf, formatEta, type ProgressMode } from './progress.js';
 export { WordPieceTokenizer, loadTokenizer, tokenizerFor, tinyVocabPath, type Encoding } from './tokenizer.js';
