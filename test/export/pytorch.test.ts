@@ -189,6 +189,24 @@ describe('medctc export --target pytorch (ct_clip_tiny, quickstart reduced)', ()
     expect(info.trainable).toBe(16_384);
   }, 300_000);
 
+  it('loads a torch.save state dict (as the released CT-CLIP checkpoints are) by name, extra tensors ignored, to the same forward', () => {
+    // Written by PyTorch itself from the safetensors file of (a), with a key the model lacks (HF BERT's position_ids buffer).
+    const pt = join(dir, 'base.pt');
+    const conv = python(['-c', `import sys, torch; sys.path.insert(0, ${JSON.stringify(exported)}); from train import read_safetensors
+import numpy as np
+sd = {k: torch.from_numpy(np.array(v)) for k, v in read_safetensors(${JSON.stringify(join(dir, 'base.safetensors'))}).items()}
+sd['text_transformer.embeddings.position_ids'] = torch.arange(160)[None]
+torch.save(sd, ${JSON.stringify(pt)})`]);
+    expect(conv.status, conv.stderr).toBe(0);
+    const out = join(dir, 'forward-pt');
+    const r = python([join(exported, 'train.py'), 'forward', '--weights', pt, '--adapter', join(dir, 'lora'), '--inputs', join(dir, 'inputs'), '--out', out, '--threads', '1', '--no-peft'], { MEDCTC_DEVICE: 'cpu' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('text_transformer.embeddings.position_ids');
+    for (const n of ['image_latent', 'text_latent', 'logits']) {
+      expect(Buffer.compare(readFileSync(join(out, `${n}.npy`)), readFileSync(join(dir, 'forward', `${n}.npy`))), n).toBe(0);
+    }
+  }, 300_000);
+
   it('(c) two gloo ranks launched by RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT train on medctc\'s data order and end with identical adapters, equal to one process\'s', async () => {
     const port = String(await freePort());
     const out = join(dir, 'ddp'), single = join(dir, 'single');

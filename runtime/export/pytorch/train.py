@@ -627,8 +627,13 @@ def load_base(model, cfg, path, rank):
     if path.endswith('.safetensors'):
         st = {k: torch.from_numpy(np.array(v)) for k, v in read_safetensors(path).items()}
     else:
-        st = torch.load(path, map_location='cpu')
-        st = st.get('state_dict', st) if isinstance(st, dict) else st
+        # A torch.save state dict (the released CT_CLIP_zeroshot.pt); tensors only, nothing else is unpickled.
+        try:
+            st = torch.load(path, map_location='cpu', weights_only=True)
+        except TypeError:  # PyTorch < 1.13 has no weights_only
+            st = torch.load(path, map_location='cpu')
+        if isinstance(st, dict) and isinstance(st.get('state_dict'), dict):
+            st = st['state_dict']
     missing = [n for n in want if n not in st]
     bad = [f"{n}: file {list(st[n].shape)}, model {want[n]['shape']}" for n in want if n in st and list(st[n].shape) != want[n]['shape']]
     if missing or bad:
