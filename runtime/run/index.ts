@@ -11,3 +11,4 @@ export { validateMetrics } from './validate.js';
 export { adapterTensors, adapterTensorsFor } from './adapter.js';
 export { checkBeforeData, ensureOutputDir } from './preflight.js';
 export { specAt, fileAt, type SpecAt } from './spec-at.js';
+export { checkBaseWeights, loadBaseWeights } from './weights.js';
