@@ -23,7 +23,7 @@ import { openDevice } from '../../runtime/device/index.js';
 import { createExecutor } from '../../runtime/exec/index.js';
 import { fromFloat32, writeSafetensors, type Tensor } from '../../runtime/io/safetensors.js';
 import { isBuildFolder, readBuild } from '../../runtime/run/build-dir.js';
-import { embedInputs, metadataRows, tokenIdsInput, volumeInput, type EmbedTexts } from '../../runtime/run/embed.js';
+import { embedInputs, metadataRows, rawVolumeRules, tokenIdsInput, volumeInput, type EmbedTexts } from '../../runtime/run/embed.js';
 import { adapterTensorsFor, checkBaseWeights, loadBaseWeights, reportFeeds, specAt } from '../../runtime/run/index.js';
 import type { TargetName } from '../../compiler/codegen/target.js';
 import { SET_OPTION, setArgs } from '../overrides.js';
@@ -102,7 +102,8 @@ async function embed(a: EmbedArgs, sources: Map<string, string>): Promise<void> 
   if (weightsFile) checkBaseWeights(plan.model, weightsFile, at);
   const lora = a.adapter ? adapterTensorsFor(plan.model, readAdapter(resolve(a.adapter)), a.adapter) : null;
   const meta = volumes.some((v) => /\.nii(\.gz)?$/i.test(v)) ? metadataRows(exp.data, baseDir) : new Map();
-  const inputs = volumes.map((v) => volumeInput(v, exp.data.preprocess, meta, note));
+  const raw = rawVolumeRules(exp.data, baseDir);
+  const inputs = volumes.map((v) => volumeInput(v, exp.data.preprocess, meta, raw, note));
   const maxLength = text.maxLength;
   let texts: EmbedTexts | null = null, textNames: string[] = [];
   if (a.texts?.length) {

@@ -7,7 +7,8 @@
 // `[texts, images]` order — computed from the latents the plan produced (pairs in different runs
 // never meet on the device), in float64 and rounded once.
 //
-// Volume inputs: a NIfTI file is preprocessed by the spec's rules (its metadata row from the
+// Volume inputs: a NIfTI file is preprocessed by the spec's rules exactly as a run's data set does
+// it (runtime/data/prepare.ts: its cache, the 16-bit grid for real data; its metadata row from the
 // experiment's data tables when it has one there, else the header's spacing and no metadata
 // rescale); `.npy` / `.safetensors` hold the model input itself ((D, H, W), optionally with leading
 // 1s); `.npz` is what CT-CLIP's `preprocess_ctrate_*.py` write (`arr_0`: HU clipped to [-1000,
@@ -20,7 +21,9 @@ import type { DataSpec, Preprocess } from '../../compiler/ir/experiment.js';
 import { readMetadata, type MetadataRow } from '../data/ctrate_tables.js';
 import { layoutPaths } from '../data/layout.js';
 import { readNiftiFile } from '../data/nifti.js';
-import { cropOrPad, preprocessVolume, type Shape3 } from '../data/preprocess.js';
+import { cropOrPad, quantizationGrid, type QuantGrid, type Shape3 } from '../data/preprocess.js';
+import { VolumeCache } from '../data/cache.js';
+import { preprocessEntry } from '../data/prepare.js';
 import { readNpy, readNpz, type NpyArray } from '../io/npy.js';
 import { withSafetensors } from '../io/safetensors.js';
 import type { RunExecutor } from './executor.js';
@@ -130,8 +133,15 @@ function exactVolume(a: { shape: number[]; data: ArrayLike<number> }, file: stri
   return Float32Array.from(a.data);
 }
 
+/** How a run preprocesses raw volumes: its cache and, for real data, the 16-bit grid
+ *  (runtime/data/prepare.ts), so a NIfTI embeds exactly as the run's data set feeds it. */
+export function rawVolumeRules(data: DataSpec, baseDir: string): { cache: VolumeCache; grid: QuantGrid | null } {
+  return { cache: new VolumeCache(resolve(baseDir, data.cacheDir)), grid: data.source.kind === 'synthetic' ? null : quantizationGrid(data.preprocess) };
+}
+
 /** One volume input (see the header for what each format holds). `meta` gives NIfTI files their metadata row. */
-export function volumeInput(path: string, pp: Preprocess, meta: ReadonlyMap<string, MetadataRow>, note: (line: string) => void = () => {}): EmbedVolume {
+export function volumeInput(path: string, pp: Preprocess, meta: ReadonlyMap<string, MetadataRow>, raw: { cache: VolumeCache; grid: QuantGrid | null },
+                            note: (line: string) => void = () => {}): EmbedVolume {
   const lower = path.toLowerCase();
   if (!existsSync(path)) throw new DiagnosticError(fileDiagnostic('E5001', `cannot read ${path}: no such file`, path));
   if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) {
@@ -140,11 +150,12 @@ export function volumeInput(path: string, pp: Preprocess, meta: ReadonlyMap<stri
     return {
       name: path,
       load: () => {
-        const vol = readNiftiFile(path, path);
-        const scaling = row
-          ? { slope: row.slope, intercept: row.intercept, spacingZXY: [row.zSpacing, row.xySpacing[0], row.xySpacing[1]] as Shape3 }
-          : { slope: 1, intercept: 0, spacingZXY: [vol.pixdim[2], vol.pixdim[0], vol.pixdim[1]] as Shape3 };
-        return preprocessVolume(vol, scaling, pp);
+        let m = row;
+        if (!m) {
+          const [px, py, pz] = readNiftiFile(path, path).pixdim;
+          m = { line: 0, slope: 1, intercept: 0, xySpacing: [px, py], zSpacing: pz };
+        }
+        return preprocessEntry({ path, shownAs: path, meta: m, pp, grid: raw.grid }, raw.cache).data;
       },
     };
   }
