@@ -1,6 +1,8 @@
 // Progress for long first passes (synthesis, hashing, preprocessing): a bar on stderr when it is a
-// terminal, JSON lines on stderr in `json` mode, nothing in `quiet` mode or when piped. Both show
-// the rate (volumes per second, since the start) and the time left at that rate.
+// terminal, JSON lines on stderr in `json` mode, nothing in `quiet` mode. Piped (a log file, a job
+// scheduler), a pass that lasts: a plain line once it has run PIPED_FIRST_S, then at most every
+// PIPED_EVERY_S, and the last one (short passes, as in tests, print nothing). All show the rate
+// (volumes per second, since the start) and the time left at that rate.
 import cliProgress from 'cli-progress';
 
 export type ProgressMode = 'auto' | 'quiet' | 'json';
@@ -20,21 +22,51 @@ export function formatEta(s: number): string {
     : r >= 60 ? `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s` : `${r}s`;
 }
 
-export function startProgress(mode: ProgressMode, task: string, total: number): Progress {
-  const t0 = performance.now();
-  const rate = (done: number) => rateOf(done, total, (performance.now() - t0) / 1000);
+export const PIPED_FIRST_S = 10;
+export const PIPED_EVERY_S = 30;
+
+/** The plain line a piped pass prints. */
+export function progressLine(task: string, done: number, total: number, elapsedS: number): string {
+  const { perSecond, etaS } = rateOf(done, total, elapsedS);
+  return `${task}: ${done}/${total}  ${perSecond.toFixed(2)} volumes/s  ETA ${formatEta(etaS)}`;
+}
+
+export interface ProgressIo {
+  stream?: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
+  /** Milliseconds, monotonic (performance.now). */
+  now?: () => number;
+}
+
+export function startProgress(mode: ProgressMode, task: string, total: number, io: ProgressIo = {}): Progress {
+  const stream = io.stream ?? process.stderr;
+  const now = io.now ?? (() => performance.now());
+  const t0 = now();
+  const rate = (done: number) => rateOf(done, total, (now() - t0) / 1000);
   if (mode === 'json') {
     return {
       tick: (done) => {
         const { perSecond, etaS } = rate(done);
-        process.stderr.write(JSON.stringify({ event: 'progress', task, done, total, perSecond, etaSeconds: Number.isFinite(etaS) ? etaS : null }) + '\n');
+        stream.write(JSON.stringify({ event: 'progress', task, done, total, perSecond, etaSeconds: Number.isFinite(etaS) ? etaS : null }) + '\n');
       },
       stop: () => {},
     };
   }
-  if (mode === 'quiet' || !process.stderr.isTTY || total === 0) return { tick: () => {}, stop: () => {} };
+  if (mode === 'quiet' || total === 0) return { tick: () => {}, stop: () => {} };
+  if (!stream.isTTY) {
+    let shown = -Infinity;
+    return {
+      tick: (done) => {
+        const s = (now() - t0) / 1000;
+        if (s >= PIPED_FIRST_S && (s - shown >= PIPED_EVERY_S || (done === total && shown > -Infinity))) {
+          stream.write(progressLine(task, done, total, s) + '\n');
+          shown = s;
+        }
+      },
+      stop: () => {},
+    };
+  }
   const bar = new cliProgress.SingleBar({
-    stream: process.stderr,
+    stream: stream as NodeJS.WriteStream,
     format: `${task} [{bar}] {value}/{total}  {rate} volumes/s  ETA {left}`,
     hideCursor: true,
     clearOnComplete: true,
