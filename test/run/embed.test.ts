@@ -22,7 +22,8 @@ import { openDevice } from '../../runtime/device/index.js';
 import { createExecutor } from '../../runtime/exec/index.js';
 import { readSafetensors, toFloat32 } from '../../runtime/io/safetensors.js';
 import { embedInputs, type EmbedTexts } from '../../runtime/run/embed.js';
-import { loadBaseWeights, promptTexts, reportFeeds, textFeeds, volumeBatch, type RunExecutor } from '../../runtime/run/index.js';
+import { adapterTensorsFor, loadBaseWeights, promptTexts, reportFeeds, textFeeds, volumeBatch, type RunExecutor } from '../../runtime/run/index.js';
+import { readAdapter, writeAdapter } from '../../runtime/adapter/index.js';
 import { tempDir } from './helpers.js';
 
 const CLI = resolve('dist/cli/medctc.js');
@@ -139,6 +140,39 @@ np.savez(d + '/ctclip.npz', np.fromfile(d + '/ctclip.f32', np.float32).reshape($
       expect(allText[t], `text ${t}`).toEqual(one.text);
     }
     expect(allImage[2]).toEqual(allImage[0]);
+  }, 240_000);
+
+  it('--adapter: the latents of the model with the adapter merged, as the evaluation with that adapter computes them', async () => {
+    // A PEFT adapter with non-zero B on every adapted module (deterministic values).
+    const modules = c.plans.eval.model.lora!.adapters.map((g, gi) => ({
+      path: g.module, rank: g.rank, alpha: g.alpha, inFeatures: g.inFeatures, outFeatures: g.outFeatures,
+      A: Float32Array.from({ length: g.rank * g.inFeatures }, (_, i) => Math.sin(i + gi) * 0.05),
+      B: Float32Array.from({ length: g.outFeatures * g.rank }, (_, i) => Math.cos(i * 3 + gi) * 0.05),
+    }));
+    const ad = join(dir, 'adapter');
+    writeAdapter(ad, { settings: { baseModel: null, dropout: 0, rslora: false, init: 'kaiming' }, modules, saved: [] });
+    const out = join(dir, 'adapted.safetensors'), plain = join(dir, 'plain.safetensors');
+    const args = [file, '--volumes', items[0]!.path, '--texts', PROMPTS[0]!, PROMPTS[1]!, '--backend', 'cpu', '--quiet'];
+    expect(medctc('embed', ...args, '--adapter', ad, '--out', out).status).toBe(0);
+    expect(medctc('embed', ...args, '--out', plain).status).toBe(0);
+    const got = readSafetensors(out), base = readSafetensors(plain);
+    // (The image side goes through the quantiser, which snaps a small change back to the same codes.)
+    expect(toFloat32(got.tensors.get('text_latents')!)).not.toEqual(toFloat32(base.tensors.get('text_latents')!));
+    // The evaluation path with the same adapter: its tensors written into a second eval executor, merged by prepare().
+    const device = await openDevice('cpu');
+    const ex = await createExecutor(c.plans.eval, device, { kernels: emittedLibrary(device.target) });
+    try {
+      await ex.loadWeights({ seed: exp.seed, tensors: loadBaseWeights(c.plans.eval.model, exp.model.weights!, file) });
+      for (const [n, v] of adapterTensorsFor(c.plans.eval.model, readAdapter(ad), ad)) await ex.writeTensor(n, v);
+      await ex.prepare();
+      const text = textFeeds(tokenizerFor(exp.model.text, exp.model.architecture), exp.prompts, exp.model.text.maxLength);
+      await ex.run({ volume: volumeBatch([await items[0]!.load()]), input_ids: text.input_ids, attention_mask: text.attention_mask });
+      expect(toFloat32(got.tensors.get('image_latents')!)).toEqual(await ex.output('image_latent'));
+      expect(toFloat32(got.tensors.get('text_latents')!)).toEqual((await ex.output('text_latent')).slice(0, 2 * 64));
+      expect(got.metadata!.adapter).toBe(ad);
+    } finally {
+      ex.destroy();
+    }
   }, 240_000);
 
   it('an .npy of the wrong size is E5601 (exit 2) and writes nothing', () => {
