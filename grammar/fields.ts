@@ -12,7 +12,7 @@ export const FIELDS: Readonly<Record<string, readonly string[]>> = {
   data: ['root', 'train', 'eval', 'limit', 'preprocess', 'cache', 'volumes', 'seed', 'site', 'shape'],
   'data.preprocess': ['window', 'spacing', 'size', 'scale', 'pad', 'hu'],
   prompts: ['positive', 'negative', 'pathologies', 'declare'],
-  train: ['loss', 'optimizer', 'schedule', 'epochs', 'batch', 'grad_clip', 'precision', 'train_base'],
+  train: ['loss', 'optimizer', 'schedule', 'epochs', 'batch', 'grad_clip', 'precision', 'train_base', 'accumulate', 'checkpoint_every'],
   'train.optimizer': ['lr', 'betas', 'eps', 'weight_decay'],
   'train.schedule': ['warmup'],
   evaluate: ['metrics', 'threshold', 'bootstrap', 'baseline'],

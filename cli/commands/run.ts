@@ -26,6 +26,8 @@ export interface PipelineArgs {
   epochs?: number;
   limit?: number;
   baseline?: boolean;
+  /** `--resume DIR`: continue the run in DIR from its training checkpoint (DIR is also the run folder). */
+  resume?: string;
   /** `--set PATH=VALUE` (one string, or several). */
   set?: string | string[];
 }
@@ -43,7 +45,8 @@ export function pipelineOptions<T>(y: Argv<T>, what: { train: boolean }): Argv<T
   if (what.train) {
     a = a
       .option('epochs', { type: 'number', describe: 'override train.epochs' })
-      .option('baseline', { type: 'boolean', describe: 'evaluate before training too (default: the spec\'s evaluate.baseline)' });
+      .option('baseline', { type: 'boolean', describe: 'evaluate before training too (default: the spec\'s evaluate.baseline)' })
+      .option('resume', { type: 'string', describe: 'continue the run in DIR from its checkpoint (train.checkpoint_every); DIR is the run folder, with the same spec and options' });
   }
   return a as Argv<T>;
 }
@@ -54,6 +57,7 @@ function badOption(a: PipelineArgs): string | null {
     const v = a[name];
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) return `--${name} must be a positive integer, got ${v}`;
   }
+  if (a.resume !== undefined && a.out !== undefined && resolve(a.out) !== resolve(a.resume)) return `--resume ${a.resume} continues the run in that folder; --out ${a.out} names another`;
   return null;
 }
 
@@ -104,7 +108,8 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     const warnings = checked.diagnostics.filter((d) => d.severity !== 'error');
     if (warnings.length && !a.json) process.stderr.write(renderDiagnostics(warnings, sources) + '\n');
     const baseDir = dirname(resolve(a.file));
-    const rootOf = (e: ResolvedExperiment) => (a.out ? resolve(a.out) : resolve(baseDir, e.outputs.dir, mode.defaultSub ?? ''));
+    const out = a.resume ?? a.out;
+    const rootOf = (e: ResolvedExperiment) => (out ? resolve(out) : resolve(baseDir, e.outputs.dir, mode.defaultSub ?? ''));
     // Experiments (sweep variants) that would share a folder get one sub-folder each.
     const sharing = new Map<string, number>();
     for (const e of checked.experiments) sharing.set(rootOf(e), (sharing.get(rootOf(e)) ?? 0) + 1);
@@ -115,7 +120,7 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
       const { exp, overrides } = applyOverrides(e, a);
       const compiled = compileExperiment(exp, sources);
       const root = rootOf(e);
-      const nested = sharing.get(root)! > 1 || (a.out && e.variant !== null);
+      const nested = sharing.get(root)! > 1 || (out && e.variant !== null);
       const outDir = nested ? join(root, variantFolder(exp)) : root;
       if (nested) sweeps.set(root, [...(sweeps.get(root) ?? []), variantFolder(exp)]);
       ensureOutputDir(outDir, specAt(exp, sources, a.file));
@@ -123,6 +128,8 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
         outDir, baseDir, source: a.file, sources, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
         train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
         adapter: mode.adapterFor?.(compiled.plans.eval.model), finish: writeReport,
+        // A sweep's variants that had not started when it stopped have no checkpoint: they start.
+        ...(a.resume ? { resume: nested ? 'optional' as const : 'required' as const } : {}),
       });
       results.push(r);
       if (!a.json) printResult(r);
@@ -165,12 +172,14 @@ async function runBuildFolder(a: PipelineArgs, mode: Parameters<typeof runPipeli
   let built = b;
   if (a.backend) { built = { ...b, experiment: { ...b.experiment, backend: a.backend } }; overrides.backend = a.backend; }
   if (a.baseline !== undefined) overrides.baseline = a.baseline;
-  const outDir = a.out ? resolve(a.out) : mode.defaultSub ? join(b.dir, mode.defaultSub) : b.dir;
-  ensureOutputDir(outDir, fileAt(a.out ?? a.file));
+  const out = a.resume ?? a.out;
+  const outDir = out ? resolve(out) : mode.defaultSub ? join(b.dir, mode.defaultSub) : b.dir;
+  ensureOutputDir(outDir, fileAt(out ?? a.file));
   return runBuilt(built, {
     outDir, source: a.file, progress: a.quiet ? 'quiet' : a.json ? 'json' : 'auto',
     train: mode.train, evaluate: mode.evaluate, baseline: a.baseline, overrides,
     adapter: mode.adapterFor?.(b.plans.eval.model), finish: writeReport,
+    ...(a.resume ? { resume: 'required' as const } : {}),
   });
 }
 

@@ -411,7 +411,18 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
   const precision = (pe && r.enumOf(pe, r.single(pe, 'a precision'), '/train/precision', ['fp32', 'bf16', 'fp16'] as const)) ?? 'fp32';
   const tb = get('train_base');
   const trainBase = (tb && r.bool(tb, '/train/trainBase')) ?? false;
-  return { loss, optimizer, schedule, epochs, batchSize, gradClip, precision, trainBase };
+  const ae = get('accumulate');
+  const accumulate = (ae && r.int(ae, '/train/accumulate', { min: 1 })) ?? 1;
+  // The CLIP loss contrasts each volume with the other reports of its batch: accumulated
+  // micro-batches see only their own negatives, so the step is not that of the larger batch.
+  if (ae && accumulate > 1 && loss === 'clip') {
+    r.diags.push(diag('W2061', `with \`loss clip\`, \`accumulate ${accumulate}\` is not a batch of ${accumulate * batchSize}: each micro-batch of ${batchSize} contrasts only its own ${batchSize} reports`,
+      r.at(ae, 'micro-batches do not share negatives', ae), { help: `raise \`batch\` instead when the memory allows it, or keep the setting knowing the loss is an average of ${accumulate} smaller contrastive losses` }));
+  }
+  let checkpointEvery: number | null = null;
+  const ce = get('checkpoint_every');
+  if (ce) checkpointEvery = isNone(ce.args[0]) ? (r.note('/train/checkpointEvery', ce.args[0]!, ce), null) : r.int(ce, '/train/checkpointEvery', { min: 1 }) ?? null;
+  return { loss, optimizer, schedule, epochs, batchSize, accumulate, gradClip, precision, trainBase, checkpointEvery };
 }
 
 function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {

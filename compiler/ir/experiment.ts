@@ -184,12 +184,19 @@ export interface TrainSpec {
    *  The checker always writes warmupEpochs; hand-written IR may omit it (= 0). */
   schedule: { kind: 'constant' | 'cosine' | 'linear'; warmupSteps: number; warmupEpochs?: number };
   epochs: number;
+  /** Volumes per executor run (the micro-batch when `accumulate` > 1; the train plan is built for it). */
   batchSize: number;
+  /** Micro-batches whose averaged gradients make one optimizer step (effective batch
+   *  batchSize x accumulate). The checker always writes it; hand-written IR may omit it (= 1). */
+  accumulate?: number;
   /** Max global gradient L2 norm, or null for no clipping. */
   gradClip: number | null;
   precision: 'fp32' | 'bf16' | 'fp16';
   /** Train every base weight too (pretraining / full fine-tune); LoRA then optional. */
   trainBase: boolean;
+  /** Write the training checkpoint (runtime/run/checkpoint.ts) every N optimizer steps, and at the
+   *  end; null: only at the end. The checker always writes it; hand-written IR may omit it (= null). */
+  checkpointEvery?: number | null;
 }
 
 // ---------------------------------------------------------------- evaluation

@@ -34,6 +34,9 @@ export interface BuildReport {
       eval: { peakBytes: number; naiveBytes: number; lowerBoundBytes: number };
       train: { peakBytes: number; naiveBytes: number; lowerBoundBytes: number } | null;
     };
+    /** `train.accumulate` > 1: the train plan (its activations above) is the micro-batch's; the
+     *  micro-batches' gradients are summed in host memory (one f32 per gradient element). */
+    accumulation?: { microBatches: number; microBatch: number; stepBatch: number; hostGradientBytes: number };
   };
   flops: {
     /** Eval forward FLOPs per volume: the kernels that depend on the volume (PlanKernel.invariant false). */
@@ -99,6 +102,12 @@ export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null
       gradientBytes: trainPlan ? sumKind(trainPlan, 'param_grad') : trainable * 4,
       optimizerBytes: trainPlan ? sumKind(trainPlan, 'optimizer') : 2 * trainable * 4,
       activations: { eval: mem(evalPlan), train: trainPlan ? mem(trainPlan) : null },
+      ...(trainPlan && (exp.train?.accumulate ?? 1) > 1 ? {
+        accumulation: {
+          microBatches: exp.train!.accumulate!, microBatch: exp.train!.batchSize, stepBatch: exp.train!.accumulate! * exp.train!.batchSize,
+          hostGradientBytes: sumKind(trainPlan, 'param_grad'),
+        },
+      } : {}),
     },
     flops: {
       evalPerSample: fwdFlops(evalPlan, false) / Math.max(1, evalPlan.batch.images),

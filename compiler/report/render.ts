@@ -43,10 +43,15 @@ export function renderReport(r: BuildReport): string {
       ['activations, eval: planned peak', bytes(m.activations.eval.peakBytes)],
       ['activations, eval: without reuse', bytes(m.activations.eval.naiveBytes)],
       ...(m.activations.train ? [
-        ['activations, train: planned peak', bytes(m.activations.train.peakBytes)],
-        ['activations, train: without reuse', bytes(m.activations.train.naiveBytes)],
+        [`activations, train${m.accumulation ? ` (micro-batch of ${m.accumulation.microBatch})` : ''}: planned peak`, bytes(m.activations.train.peakBytes)],
+        [`activations, train${m.accumulation ? ` (micro-batch of ${m.accumulation.microBatch})` : ''}: without reuse`, bytes(m.activations.train.naiveBytes)],
       ] : []),
+      ...(m.accumulation ? [['gradient sums of the micro-batches (host memory)', bytes(m.accumulation.hostGradientBytes)]] : []),
     ]), '',
+    ...(m.accumulation ? [
+      `Gradient accumulation: ${m.accumulation.microBatches} micro-batches of ${m.accumulation.microBatch} per optimizer step (${m.accumulation.stepBatch} volumes a step); `
+      + 'the device holds one micro-batch\'s activations and gradients.', '',
+    ] : []),
     '## Compute', '',
     `- eval forward, per volume: ${flops(r.flops.evalPerSample)} (${plural(r.batch.eval.images, 'volume')} per step; the kernels that read the volume)`,
     `- eval forward, once per evaluation: ${flops(r.flops.evalInvariant)} (loop-invariant: the text tower over ${plural(r.batch.eval.texts, 'prompt text')} and the image encoder's weight-only parts; `

@@ -116,10 +116,43 @@ export class PlanExecutor implements Executor {
       // The gradient rule of runtime/exec/types.ts: param grads start at zero every step.
       for (const b of this.plan.buffers) if (b.kind === 'param_grad') await this.device.upload(this.bufs[b.id]!, this.zeros(numel(b)));
       this.dispatchPhase('backward');
+      const micro = opts.micro ?? { index: 0, count: 1 };
+      if (micro.count > 1 && !(await this.accumulateGradients(micro.index, micro.count))) return;
       // Before the optimizer phase: grad_clip scales the gradients in place.
       if (opts.gradNorm) this.lastGradNorm = await this.gradientNorm();
       this.dispatchPhase('optimizer');
     }
+  }
+
+  /** Host-side gradient sums of the micro-batches so far, per param_grad buffer id. */
+  private readonly gradSums = new Map<number, Float32Array>();
+  private gradScratch = new Float32Array(0);
+
+  /** Adds this micro-batch's gradients into the host sums (RunOptions.micro); on the last one,
+   *  uploads sum / count into the gradient buffers and answers true (the optimizer may run). */
+  private async accumulateGradients(index: number, count: number): Promise<boolean> {
+    if (!Number.isInteger(index) || !Number.isInteger(count) || index < 0 || index >= count) throw new Error(`internal: micro-batch ${index} of ${count}`);
+    await this.device.synchronize();
+    const last = index === count - 1;
+    for (const b of this.plan.buffers) {
+      if (b.kind !== 'param_grad') continue;
+      const n = numel(b);
+      let sum = this.gradSums.get(b.id);
+      if (!sum) this.gradSums.set(b.id, sum = new Float32Array(n));
+      if (index === 0) {
+        await this.device.download(this.bufs[b.id]!, sum);
+      } else {
+        if (this.gradScratch.length < n) this.gradScratch = new Float32Array(n);
+        const g = this.gradScratch.subarray(0, n);
+        await this.device.download(this.bufs[b.id]!, g);
+        for (let i = 0; i < n; i++) sum[i] += g[i]!;
+      }
+      if (last) {
+        for (let i = 0; i < n; i++) sum[i] /= count;
+        await this.device.upload(this.bufs[b.id]!, sum);
+      }
+    }
+    return last;
   }
 
   private lastGradNorm: number | null = null;

@@ -26,6 +26,14 @@ export interface RunOptions {
   /** Record the gradient norm (train plans): the gradients are read back after the backward
    *  phase, before the optimizer phase clips them, which costs one synchronisation per step. */
   gradNorm?: boolean;
+  /** Gradient accumulation (train plans, `train.accumulate`): this run is micro-batch `index` of
+   *  `count`. Every micro-batch runs forward and backward; its gradients are added, in micro-batch
+   *  order and in f32, into a host-side sum (the device holds one micro-batch's gradients only, so
+   *  device memory stays the plan's). Only the last one divides the sum by `count`, writes it back
+   *  into the gradient buffers and runs the optimizer phase (grad_clip, AdamW), so a step of
+   *  `count` micro-batches of B is a step on their mean gradient: that of one batch of count x B
+   *  for losses that average over their rows, up to the order of the f32 additions. */
+  micro?: { index: number; count: number };
 }
 
 export interface Executor {

@@ -8,7 +8,9 @@
 // written into a staging folder and moved into the run folder only once the run has succeeded
 // (./outputs.ts), so a failed or killed run leaves the previous results as they were.
 import { pairedChange } from '../eval/paired.js';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { sha256File } from '../../base/hash.js';
+import { CHECKPOINT_FILE, checkpointDifferences, comparableIr, readCheckpoint, startOf, writeCheckpoint, type Checkpoint, type CheckpointMeta } from './checkpoint.js';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
 import type { Plan } from '../../compiler/plan/types.js';
@@ -26,13 +28,14 @@ import type { CreateExecutor, RunExecutor } from './executor.js';
 import { readBuild, type BuiltExperiment } from './build-dir.js';
 import { reportFeeds } from './feeds.js';
 import { checkBeforeData, ensureOutputDir } from './preflight.js';
-import { specAt } from './spec-at.js';
+import { specAt, type SpecAt } from './spec-at.js';
 import type { Sources } from '../../compiler/passes/provenance.js';
 import { evaluateItems, type EvalRun } from './evaluate.js';
 import { abandonRunFolder, ADAPTER_DIR, commitRunFolder, hashFolder, metricsJson, metricsMarkdown, openRunFolder, type MetricsFile, type RunFolderWrite } from './outputs.js';
-import { DiagnosticError } from '../../base/diagnostics/types.js';
+import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { diag } from '../../base/diagnostics/catalog.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
-import { planTraining, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
+import { planTraining, stepBatch, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
 import { checkBaseWeights, loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
 
 export interface RunOptions {
@@ -48,6 +51,9 @@ export interface RunOptions {
   baseline?: boolean;
   /** LoRA tensors (graph names) to evaluate with instead of training, and where they came from. */
   adapter?: { tensors: Map<string, Float32Array>; from: string };
+  /** Continue training from `outDir`'s checkpoint (./checkpoint.ts): 'required' fails with E5592
+   *  when there is none; 'optional' (sweep variants that never started) then trains from the start. */
+  resume?: 'required' | 'optional';
   /** Command-line overrides, recorded in run.json. */
   overrides?: Record<string, unknown>;
   /** The spec sources the CLI read (path -> text): diagnostics found at run time point into them. */
@@ -132,6 +138,8 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   const at = specAt(exp, o.sources, o.source);
   ensureOutputDir(o.outDir, at);
   const { tokenizer, text } = checkBeforeData(b, { at, sources: o.sources, train: doTrain });
+  // The checkpoint to continue from, checked against this build before any data or device work.
+  const resumed = o.resume ? resumeCheckpoint(b, o, doTrain, at) : null;
   const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
   if (weightsFile) {
     checkBaseWeights(evalPlan.model, weightsFile, at, {
@@ -143,10 +151,17 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   const kernels = b.kernels(device.target);
 
   let ds!: DataSet;
+  let trainPlanned: ReturnType<typeof planTraining> | null = null;
   await timed('data', async () => {
     ds = await openDataSet(exp.data, exp.prompts, { baseDir, progress: dataProgress(o.progress) });
     // The split sizes are known once the tables are read and the volumes listed, before any is read.
-    if (doTrain) planTraining(ds.train.items.length, exp.train!, at);
+    if (doTrain) {
+      trainPlanned = planTraining(ds.train.items.length, exp.train!, at);
+      if (resumed && resumed.meta.position.totalSteps !== trainPlanned.totalSteps) {
+        throw new DiagnosticError(diag('E5593', `the checkpoint in ${shown(o.outDir)} is for ${resumed.meta.position.totalSteps} training steps, this run has ${trainPlanned.totalSteps} (the train split has ${ds.train.items.length} volumes)`, at(['/data/limit', '/train/epochs'], 'the split size decides the steps'),
+          { help: 'resume with the data the run started with (the same data.limit / --limit), or start the run again without --resume' }));
+      }
+    }
     for (const split of [doTrain ? ds.train : null, doEval ? ds.eval : null]) {
       const first = split?.items[0];
       const w = first ? checkHuSample(ds.root, split!.name, first, exp.data.preprocess, shown) : null;
@@ -187,17 +202,37 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
     let trainSummary: TrainSummary | null = null;
     if (doTrain) {
       const log = join(out, 'train_log.jsonl');
+      // The log of the steps done so far, also kept in every checkpoint.
+      let logText = resumed?.trainLog ?? '';
+      if (resumed) writeFileAtomic(log, logText);
       const exec = await create(trainPlan!, device, { kernels });
       memory.train = memoryOf(exec);
       try {
         await exec.loadWeights({ seed: exp.seed, tensors: weights });
+        for (const [name, data] of resumed?.tensors ?? []) await exec.writeTensor(name, data);
+        if (resumed) rep.note(`resuming after step ${resumed.meta.position.step} of ${resumed.meta.position.totalSteps} from ${shown(resumed.path)}`, { phase: 'resume', step: resumed.meta.position.step });
         const maxLength = exp.model.text.maxLength;
+        const lock = readLock(b);
         trainSummary = await timed('train', () => trainLoop({
           exec, items: ds.train.items, train: exp.train!, seed: exp.seed, source: at,
           text: exp.train!.loss === 'clip' ? (batch) => reportFeeds(tokenizer, batch.map((it) => it.reportText), maxLength) : text,
+          ...(resumed ? { start: startOf(resumed) } : {}),
           onStep: (r) => {
             rep.step(r);
-            appendFileSync(log, JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n');
+            const line = JSON.stringify({ step: r.step, epoch: r.epoch, batch: r.batch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, dropoutSeed: r.dropoutSeed, elapsed: r.elapsed, volumes: r.volumes }) + '\n';
+            logText += line;
+            appendFileSync(log, line);
+          },
+          // Into the run folder itself, not the staging folder: a killed run's staging is abandoned.
+          onCheckpoint: async (pos) => {
+            const meta: CheckpointMeta = {
+              checkpointVersion: 1, experiment: exp.name, position: pos,
+              nextLr: pos.step < pos.totalSteps ? trainPlanned!.lrAt(pos.step) : null,
+              rng: { seed: exp.seed, shuffle: { stream: 'shuffle', epoch: Math.min(exp.train!.epochs, Math.floor(pos.step / pos.batchesPerEpoch) + 1) }, dropout: { stream: 'dropout', nextStep: pos.step + 1 } },
+              ir: comparableIr(exp), lock, dataManifest: dataManifestHash(b),
+            };
+            const file = await writeCheckpoint(o.outDir, exec, meta, logText);
+            rep.note(`checkpoint after step ${pos.step} of ${pos.totalSteps}: ${shown(file)}`, { phase: 'checkpoint', step: pos.step, file: CHECKPOINT_FILE });
           },
         }));
         if (exp.train!.trainBase) {
@@ -259,7 +294,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
       overrides: o.overrides ?? {},
       memory,
       data: { root: ds.root, train: doTrain ? ds.train.items.length : null, eval: doEval ? ds.eval.items.length : null, shape: ds.eval.shape },
-      train: trainSummary && exp.train ? { ...trainSummary, batchSize: exp.train.batchSize, droppedPerEpoch: ds.train.items.length % exp.train.batchSize } : null,
+      train: trainSummary && exp.train ? { ...trainSummary, batchSize: exp.train.batchSize, accumulate: exp.train.accumulate ?? 1, droppedPerEpoch: ds.train.items.length % stepBatch(exp.train), resumedAfter: resumed?.meta.position.step ?? null } : null,
       adapter: trained && exp.outputs.adapter ? ADAPTER_DIR : o.adapter?.from ?? null,
       files: hashFolder(out),
     };
@@ -272,6 +307,30 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   } finally {
     (evalExec as RunExecutor | null)?.destroy();
   }
+}
+
+const readLock = (b: BuiltExperiment): unknown => JSON.parse(readFileSync(join(b.dir, 'medctc.lock'), 'utf8'));
+
+/** sha256 of the data set's manifest.json (as the lock names it), or null when there is none. */
+const dataManifestHash = (b: BuiltExperiment): string | null => sha256File(join(resolve(b.baseDir, b.experiment.data.source.root), 'manifest.json'));
+
+/** The checkpoint a resumed run continues from (./checkpoint.ts), or null when 'optional' and
+ *  there is none; E5592 / E5593 when it cannot be used for this build. */
+function resumeCheckpoint(b: BuiltExperiment, o: RunOptions, doTrain: boolean, at: SpecAt): Checkpoint | null {
+  const trainPlan = b.plans.train;
+  if (!doTrain || !trainPlan) {
+    throw new DiagnosticError(fileDiagnostic('E5592', `--resume continues training, and this run trains nothing${o.adapter ? ' (it evaluates a given adapter)' : ''}`, o.source,
+      { help: 'drop --resume, or resume with `medctc train` / `medctc run` on an experiment with a `train` block' }));
+  }
+  if (o.resume === 'optional' && !existsSync(join(o.outDir, CHECKPOINT_FILE))) return null;
+  const c = readCheckpoint(o.outDir, trainPlan);
+  const diffs = checkpointDifferences(c.meta, comparableIr(b.experiment), readLock(b), dataManifestHash(b));
+  if (diffs.length) {
+    const first = diffs.find((d) => d.pointer !== null)?.pointer;
+    throw new DiagnosticError(diag('E5593', `the checkpoint in ${shown(o.outDir)} was written for another experiment: ${diffs.map((d) => d.text).join('; ')}`, at(first ? [first] : [], first ? 'differs from the checkpoint' : undefined),
+      { help: 'resume with the spec, overrides (--set, --limit, --epochs, --backend), weights and data the run started with, or start the run again without --resume' }));
+  }
+  return c;
 }
 
 export function summaryLine(e: EvalRun): string {

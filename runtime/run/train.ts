@@ -1,7 +1,13 @@
 // The training loop: epochs x full batches over the train split, reshuffled every epoch with the
-// experiment seed, one executor run per step (forward + backward + AdamW on the device) with the
-// step's scheduled learning rate, 1-based AdamW step and a fresh dropout seed. A non-finite loss
-// stops training with E5562 before anything is written from the diverged weights.
+// experiment seed, one optimizer step per batch (forward + backward + AdamW on the device) with the
+// step's scheduled learning rate, 1-based AdamW step and a fresh dropout seed. With `accumulate N`
+// a step's batch is N micro-batches of `batch` volumes, one executor run each, whose mean gradient
+// makes the step (runtime/exec/types.ts RunOptions.micro). A non-finite loss stops training with
+// E5562 before anything is written from the diverged weights.
+//
+// Every random draw is counter-based (the shuffle keyed by epoch, dropout by step and
+// micro-batch), so the whole position of a run is its step count: a checkpoint
+// (./checkpoint.ts) stores it with the weights and moments, and `start` continues from it.
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { toSpecAt, type SpecAt } from './spec-at.js';
@@ -45,7 +51,18 @@ export interface TrainLoopOptions {
   /** The spec file, or where its fields are (named by diagnostics). */
   source: string | SpecAt;
   onStep?: (r: StepRecord) => void;
+  /** Continue after this many optimizer steps (a checkpoint's position; the executor already holds
+   *  that checkpoint's weights and moments). */
+  start?: TrainStart;
+  /** Called after every `train.checkpointEvery`-th step and after the last step (when set). */
+  onCheckpoint?: (at: TrainPosition) => Promise<void>;
 }
+
+/** Where a resumed run picks up: the steps done, and what the loop reports for them. */
+export interface TrainStart { step: number; firstLoss: number; lastLoss: number; elapsed: number }
+
+/** The data-order position after `step` optimizer steps: the next step is batch `batch + 1` of `epoch`. */
+export interface TrainPosition { step: number; totalSteps: number; epoch: number; batch: number; batchesPerEpoch: number; firstLoss: number; lastLoss: number; elapsed: number }
 
 export interface TrainSummary { steps: number; epochs: number; batchesPerEpoch: number; firstLoss: number; lastLoss: number; seconds: number }
 
@@ -54,19 +71,26 @@ export function epochOrder(n: number, seed: number, epoch: number): number[] {
   return new Rng(seed, 'shuffle', epoch).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
-/** The dropout seed of a step (u32; the kernels derive their masks from it). */
-export function dropoutSeed(seed: number, step: number): number {
-  return new Rng(seed, 'dropout', step).nextU32();
+/** The dropout seed of a step (u32; the kernels derive their masks from it); micro-batches after
+ *  the first of an accumulated step draw their own, so they do not repeat its masks. */
+export function dropoutSeed(seed: number, step: number, micro = 0): number {
+  return (micro === 0 ? new Rng(seed, 'dropout', step) : new Rng(seed, 'dropout', step, 'micro', micro)).nextU32();
 }
+
+/** Volumes per optimizer step: the batch times the micro-batches accumulated. */
+export const stepBatch = (train: TrainSpec): number => train.batchSize * (train.accumulate ?? 1);
 
 /** Steps and schedule of a run; E5564 / E5560 (at the spec's batch / warmup) up front, before any
  *  volume is preprocessed and any device work. */
 export function planTraining(volumes: number, train: TrainSpec, source: string | SpecAt): { batchesPerEpoch: number; totalSteps: number; lrAt: (step: number) => number } {
   const at = toSpecAt(source);
-  const batchesPerEpoch = Math.floor(volumes / train.batchSize);
+  const perStep = stepBatch(train);
+  const batchesPerEpoch = Math.floor(volumes / perStep);
   if (batchesPerEpoch === 0) {
-    throw new DiagnosticError(diag('E5564', `the train split has ${volumes} volume(s), fewer than one batch of ${train.batchSize}`, at(['/train/batchSize'], `batch ${train.batchSize}`),
-      { help: `lower train.batch to at most ${Math.max(1, volumes)}, or add training volumes (data.limit, data.volumes)` }));
+    const acc = train.accumulate ?? 1;
+    const what = acc > 1 ? `${acc} micro-batches of ${train.batchSize} (${perStep} volumes a step)` : `${train.batchSize}`;
+    throw new DiagnosticError(diag('E5564', `the train split has ${volumes} volume(s), fewer than one batch of ${what}`, at([acc > 1 ? '/train/accumulate' : '/train/batchSize', '/train/batchSize'], `batch ${train.batchSize}${acc > 1 ? `, accumulate ${acc}` : ''}`),
+      { help: `lower train.batch${acc > 1 ? ' or train.accumulate' : ''} to take at most ${Math.max(1, volumes)} volumes a step, or add training volumes (data.limit, data.volumes)` }));
   }
   const totalSteps = train.epochs * batchesPerEpoch;
   // `warmup X epochs` needs the split size, known only here: it becomes round(X * batches per epoch) steps.
@@ -78,24 +102,38 @@ export function planTraining(volumes: number, train: TrainSpec, source: string |
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const { exec, items, train } = o;
   const { batchesPerEpoch, totalSteps, lrAt } = planTraining(items.length, train, o.source);
-  const t0 = performance.now();
-  let step = 0, firstLoss = NaN, lastLoss = NaN;
-  for (let epoch = 1; epoch <= train.epochs; epoch++) {
-    const batches = fullBatches(epochOrder(items.length, o.seed, epoch), train.batchSize);
-    for (let bi = 0; bi < batches.length; bi++) {
+  const micro = train.accumulate ?? 1;
+  const every = train.checkpointEvery ?? null;
+  const start = o.start ?? { step: 0, firstLoss: NaN, lastLoss: NaN, elapsed: 0 };
+  if (!Number.isInteger(start.step) || start.step < 0 || start.step > totalSteps) throw new Error(`internal: resume at step ${start.step} of ${totalSteps}`);
+  const t0 = performance.now() - 1000 * start.elapsed;
+  const elapsed = (): number => (performance.now() - t0) / 1000;
+  let step = start.step, firstLoss = start.firstLoss, lastLoss = start.lastLoss;
+  let fedOnce = false;
+  for (let epoch = Math.floor(step / batchesPerEpoch) + 1; epoch <= train.epochs; epoch++) {
+    const batches = fullBatches(epochOrder(items.length, o.seed, epoch), stepBatch(train));
+    for (let bi = step - (epoch - 1) * batchesPerEpoch; bi < batches.length; bi++) {
       step++;
-      const batch = batches[bi]!.map((i) => items[i]!);
-      const volumes = await Promise.all(batch.map((it) => it.load()));
       const lr = lrAt(step - 1);
-      const seedForStep = dropoutSeed(o.seed, step);
-      const text = typeof o.text === 'function' ? o.text(batch) : o.text;
-      const feeds: Record<string, Float32Array | Int32Array> = { volume: volumeBatch(volumes), input_ids: text.input_ids, attention_mask: text.attention_mask };
-      // The pair losses' targets; the CLIP loss has none (its positives are the diagonal).
-      if ('targets' in exec.plan.inputs) feeds.targets = targetBatch(batch.map((it) => it.labels));
-      if (step === 1) assertFeeds(exec.plan, feeds);
-      await exec.run(feeds, { lr, adamStep: step, dropoutSeed: seedForStep }, { gradNorm: true });
-      const loss = (await exec.output('loss'))[0]!;
-      const names = batch.map((it) => it.volumeName);
+      const stepItems = batches[bi]!.map((i) => items[i]!);
+      let lossSum = 0;
+      let gradNorm: number | null = null;
+      for (let m = 0; m < micro; m++) {
+        const batch = stepItems.slice(m * train.batchSize, (m + 1) * train.batchSize);
+        const volumes = await Promise.all(batch.map((it) => it.load()));
+        const text = typeof o.text === 'function' ? o.text(batch) : o.text;
+        const feeds: Record<string, Float32Array | Int32Array> = { volume: volumeBatch(volumes), input_ids: text.input_ids, attention_mask: text.attention_mask };
+        // The pair losses' targets; the CLIP loss has none (its positives are the diagonal).
+        if ('targets' in exec.plan.inputs) feeds.targets = targetBatch(batch.map((it) => it.labels));
+        if (!fedOnce) { assertFeeds(exec.plan, feeds); fedOnce = true; }
+        const last = m === micro - 1;
+        await exec.run(feeds, { lr, adamStep: step, dropoutSeed: dropoutSeed(o.seed, step, m) }, { gradNorm: last, ...(micro > 1 ? { micro: { index: m, count: micro } } : {}) });
+        lossSum += (await exec.output('loss'))[0]!;
+        if (last) gradNorm = exec.gradNorm?.() ?? null;
+      }
+      // The mean of the micro-batch losses: for row-averaging losses, the loss of the whole step batch.
+      const loss = micro === 1 ? lossSum : lossSum / micro;
+      const names = stepItems.map((it) => it.volumeName);
       if (!Number.isFinite(loss)) {
         throw new DiagnosticError(diag('E5562',
           `training loss is ${loss} at step ${step} (epoch ${epoch}, batch ${bi + 1}, learning rate ${lr.toExponential(3)}; volumes ${names.join(', ')})`, toSpecAt(o.source)(['/train/optimizer/lr'], 'learning rate'),
@@ -105,11 +143,14 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       lastLoss = loss;
       o.onStep?.({
         step, totalSteps, epoch, epochs: train.epochs, batch: bi + 1, batches: batches.length,
-        loss, lr, gradNorm: exec.gradNorm?.() ?? null, dropoutSeed: seedForStep, elapsed: (performance.now() - t0) / 1000, volumes: names,
+        loss, lr, gradNorm, dropoutSeed: dropoutSeed(o.seed, step), elapsed: elapsed(), volumes: names,
       });
+      if (o.onCheckpoint && every !== null && (step % every === 0 || step === totalSteps)) {
+        await o.onCheckpoint({ step, totalSteps, epoch, batch: bi + 1, batchesPerEpoch, firstLoss, lastLoss, elapsed: elapsed() });
+      }
     }
   }
-  return { steps: step, epochs: train.epochs, batchesPerEpoch, firstLoss, lastLoss, seconds: (performance.now() - t0) / 1000 };
+  return { steps: step, epochs: train.epochs, batchesPerEpoch, firstLoss, lastLoss, seconds: elapsed() };
 }
 
 /** The trained adapter as the executor holds it (LoRA matrices and modules_to_save parameters). */

@@ -11,6 +11,7 @@ import type { Plan } from '../../compiler/plan/types.js';
 import type { DataItem } from '../../runtime/data/dataset.js';
 import type { Feeds, RunExecutor, RunScalars } from '../../runtime/run/executor.js';
 import type { MemoryReport } from '../../runtime/exec/arena.js';
+import type { RunOptions as ExecRunOptions } from '../../runtime/exec/types.js';
 
 const made: string[] = [];
 afterAll(() => { for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -53,7 +54,7 @@ export function planWithInputs(mode: 'eval' | 'train', inputs: Record<string, { 
 }
 
 /** One run() call, and how many tensors had been written (writeTensor) and prepare() calls made before it. */
-export interface Recorded { feeds: Feeds; scalars: Partial<RunScalars> | undefined; written: number; prepared: number }
+export interface Recorded { feeds: Feeds; scalars: Partial<RunScalars> | undefined; written: number; prepared: number; opts?: ExecRunOptions }
 
 /** A recording stand-in: `outputs(name, run)` answers output(); tensors answer readTensor(). */
 export class RecordingExecutor implements RunExecutor {
@@ -66,7 +67,7 @@ export class RecordingExecutor implements RunExecutor {
   constructor(readonly plan: Plan, private outputs: (name: string, run: Recorded, index: number) => Float32Array, private tensors: Map<string, Float32Array> = new Map()) {}
   async loadWeights(o: { seed: number; tensors?: ReadonlyMap<string, Float32Array> }) { this.loaded = o; }
   async prepare() { this.prepared++; }
-  async run(feeds: Feeds, scalars?: Partial<RunScalars>) { this.runs.push({ feeds, scalars, written: this.written.size, prepared: this.prepared }); }
+  async run(feeds: Feeds, scalars?: Partial<RunScalars>, opts?: ExecRunOptions) { this.runs.push({ feeds, scalars, written: this.written.size, prepared: this.prepared, opts }); }
   async output(name: string) { return this.outputs(name, this.runs.at(-1)!, this.runs.length - 1); }
   async readTensor(name: string) {
     const t = this.written.get(name) ?? this.tensors.get(name);
@@ -87,6 +88,10 @@ export interface SmallSpec {
   volumes?: number; epochs?: number; batch?: number; baseline?: boolean;
   /** A prefix of the CT-RATE labels (fewer prompts: the text encoder dominates a tiny step). */
   pathologies?: number; lr?: number; dropout?: number; schedule?: string; warmup?: number;
+  /** train.accumulate and train.checkpoint_every (absent: the spec's defaults). */
+  accumulate?: number; checkpointEvery?: number;
+  /** train.optimizer.eps. */
+  eps?: number;
 }
 
 /** The quickstart spec resized for tests, with its data and cache inside `dir`. */
@@ -104,6 +109,9 @@ export function smallSpec(dir: string, o: SmallSpec = {}): string {
     .replace(/threshold roc_corner/, `threshold roc_corner${o.baseline ? '\n    baseline true' : ''}`);
   if (o.pathologies) text = text.replace('pathologies ct_rate.all', `pathologies [${labels.slice(0, o.pathologies).map((l) => JSON.stringify(l)).join(', ')}]`);
   if (o.lr !== undefined) text = text.replace(/lr [0-9.e-]+;/, `lr ${o.lr};`);
+  if (o.eps !== undefined) text = text.replace(/(lr [0-9.e-]+;)/, `$1 eps ${o.eps};`);
   if (o.dropout !== undefined) text = text.replace(/dropout [0-9.]+/, `dropout ${o.dropout}`);
+  if (o.accumulate !== undefined) text = text.replace(/\n(\s*)batch (\d+)/, `\n$1batch $2\n$1accumulate ${o.accumulate}`);
+  if (o.checkpointEvery !== undefined) text = text.replace(/\n(\s*)batch (\d+)/, `\n$1batch $2\n$1checkpoint_every ${o.checkpointEvery}`);
   return writeSpec(dir, text);
 }

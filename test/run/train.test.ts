@@ -2,7 +2,7 @@
 // each step gets, what each step feeds, the seeded per-epoch shuffle, and the failure paths.
 import { describe, expect, it } from 'vitest';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
-import { epochOrder, trainLoop, type StepRecord } from '../../runtime/run/train.js';
+import { epochOrder, trainLoop, type StepRecord, type TrainPosition, type TrainStart } from '../../runtime/run/train.js';
 import { expectDiagnostic, fakeItems, planWithInputs, RecordingExecutor } from './helpers.js';
 
 const P = 3, VOX = 8;
@@ -19,16 +19,61 @@ const labels = Array.from({ length: 10 }, (_, i) => [i % 2, (i >> 1) % 2, i % 3 
 /** The volume index a fed volume came from (fakeItems fills volume i with the value i). */
 const fedVolumes = (v: Float32Array) => Array.from({ length: v.length / VOX }, (_, b) => v[b * VOX]!);
 
-async function train(o: { seed?: number; spec?: TrainSpec; loss?: (i: number) => number } = {}) {
+async function train(o: { seed?: number; spec?: TrainSpec; loss?: (i: number) => number; start?: TrainStart; onCheckpoint?: (p: TrainPosition) => Promise<void> } = {}) {
   const s = o.spec ?? spec();
   const exec = new RecordingExecutor(plan(s.batchSize), (name, _r, i) => {
     expect(name).toBe('loss');
     return Float32Array.of(o.loss ? o.loss(i) : 1 / (i + 1));
   });
   const steps: StepRecord[] = [];
-  const summary = await trainLoop({ exec, items: fakeItems(labels, VOX), text, train: s, seed: o.seed ?? 5, source: 'exp.medct', onStep: (r) => steps.push(r) });
+  const summary = await trainLoop({
+    exec, items: fakeItems(labels, VOX), text, train: s, seed: o.seed ?? 5, source: 'exp.medct', onStep: (r) => steps.push(r),
+    ...(o.start ? { start: o.start } : {}), ...(o.onCheckpoint ? { onCheckpoint: o.onCheckpoint } : {}),
+  });
   return { exec, steps, summary };
 }
+
+describe('trainLoop: accumulation and resuming', () => {
+  it('accumulate 2: each step feeds the two halves of the step batch as micro-batches 0 and 1, the optimizer on the last', async () => {
+    const whole = await train({ spec: spec({ batchSize: 4 }) });
+    const acc = await train({ spec: spec({ batchSize: 2, accumulate: 2 }), loss: (i) => (i % 2 === 0 ? 1 : 3) });
+    expect(acc.summary).toMatchObject({ steps: 6, batchesPerEpoch: 2 });
+    expect(acc.exec.runs).toHaveLength(12);
+    acc.exec.runs.forEach((r, i) => {
+      const w = whole.exec.runs[i >> 1]!;
+      expect(fedVolumes(r.feeds.volume as Float32Array)).toEqual(fedVolumes(w.feeds.volume as Float32Array).slice(2 * (i % 2), 2 * (i % 2) + 2));
+      expect(r.opts).toEqual({ gradNorm: i % 2 === 1, micro: { index: i % 2, count: 2 } });
+      expect(r.scalars!.adamStep).toBe(w.scalars!.adamStep);
+      expect(r.scalars!.lr).toBe(w.scalars!.lr);
+    });
+    // Micro-batch 0 keeps the step's dropout seed (the log's); micro-batch 1 draws another.
+    expect(acc.exec.runs.filter((_, i) => i % 2 === 0).map((r) => r.scalars!.dropoutSeed)).toEqual(whole.exec.runs.map((r) => r.scalars!.dropoutSeed));
+    expect(acc.exec.runs[1]!.scalars!.dropoutSeed).not.toBe(acc.exec.runs[0]!.scalars!.dropoutSeed);
+    // The step's loss is the micro-batches' mean, and its volumes are all four.
+    expect(acc.steps.map((s) => s.loss)).toEqual(Array(6).fill(2));
+    expect(acc.steps.map((s) => s.volumes)).toEqual(whole.steps.map((s) => s.volumes));
+  });
+
+  it('a start position continues the uninterrupted sequence of batches, scalars and checkpoints', async () => {
+    const marks: TrainPosition[] = [];
+    const full = await train({ spec: spec({ checkpointEvery: 2 }), onCheckpoint: async (p) => { marks.push(p); } });
+    expect(marks.map((m) => [m.step, m.epoch, m.batch])).toEqual([[2, 1, 2], [4, 2, 2], [6, 3, 2]]);
+    // Resume after step 3 (epoch 2, batch 1 done), e.g. from a checkpoint_every 3 checkpoint.
+    const later: TrainPosition[] = [];
+    const rest = await train({ spec: spec({ checkpointEvery: 2 }), start: { step: 3, firstLoss: 1, lastLoss: 1 / 3, elapsed: 5 }, loss: (i) => 1 / (i + 4), onCheckpoint: async (p) => { later.push(p); } });
+    expect(rest.exec.runs).toHaveLength(3);
+    expect(rest.exec.runs.map((r) => r.scalars)).toEqual(full.exec.runs.slice(3).map((r) => r.scalars));
+    expect(rest.exec.runs.map((r) => fedVolumes(r.feeds.volume as Float32Array))).toEqual(full.exec.runs.slice(3).map((r) => fedVolumes(r.feeds.volume as Float32Array)));
+    expect(rest.steps.map((s) => [s.step, s.epoch, s.batch, s.loss])).toEqual(full.steps.slice(3).map((s) => [s.step, s.epoch, s.batch, s.loss]));
+    expect(later.map((m) => m.step)).toEqual([4, 6]);
+    expect(rest.summary).toMatchObject({ steps: 6, firstLoss: 1, lastLoss: Math.fround(1 / 6) });
+    expect(rest.steps[0]!.elapsed).toBeGreaterThanOrEqual(5);
+    // Resuming after the last step runs nothing and reports the checkpoint's losses.
+    const done = await train({ start: { step: 6, firstLoss: 1, lastLoss: 0.25, elapsed: 1 } });
+    expect(done.exec.runs).toHaveLength(0);
+    expect(done.summary).toMatchObject({ steps: 6, firstLoss: 1, lastLoss: 0.25 });
+  });
+});
 
 describe('trainLoop', () => {
   it('runs epochs x full batches with the scheduled lr, 1-based AdamW steps and per-step dropout seeds', async () => {

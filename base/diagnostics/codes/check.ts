@@ -36,4 +36,5 @@ export const CHECK_CODES = {
   E2050: 'invalid sweep',
   // W206x: warnings
   W2060: 'unused constant',
+  W2061: 'gradient accumulation with the CLIP loss is not the larger batch',
 } as const satisfies Record<string, string>;

@@ -50,6 +50,9 @@ export const RUNTIME_CODES = {
   // E559x: run folders (runtime/run/outputs.ts: staging, then results moved into place)
   E5590: 'run folder holds files medctc did not write',
   E5591: 'run folder is being written by another run',
+  // Training checkpoints and --resume (runtime/run/checkpoint.ts)
+  E5592: 'cannot resume from the training checkpoint',
+  E5593: 'checkpoint was written for another experiment',
   // E560x: medctc embed (runtime/run/embed.ts, runtime/io/npy.ts)
   E5600: 'cannot read NumPy array',
   E5601: 'embed input does not fit the model',
