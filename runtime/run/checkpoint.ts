@@ -65,6 +65,19 @@ export function comparableIr(exp: ResolvedExperiment): unknown {
   return JSON.parse(canonicalJson(rest));
 }
 
+/** Before a run that checkpoints: a CHECKPOINT_FILE in `dir` that is not a medctc training
+ *  checkpoint is the user's, and medctc never replaces it (E5590, as for other foreign files). */
+export function assertCheckpointReplaceable(dir: string): void {
+  const path = join(dir, CHECKPOINT_FILE);
+  if (!existsSync(path)) return;
+  let ours = false;
+  try { ours = withSafetensors(path, (f) => f.metadata?.[META_KEY] !== undefined); } catch { ours = false; }
+  if (!ours) {
+    throw new DiagnosticError(fileDiagnostic('E5590', `${dir} holds a file medctc did not write and would overwrite: ${CHECKPOINT_FILE} (not a medctc training checkpoint)`, path,
+      { help: 'choose another run folder (--out, outputs.dir) or move the file away; `checkpoint_every` writes the training checkpoint under that name' }));
+  }
+}
+
 /** Writes the checkpoint after `pos.step` steps (atomic replace of CHECKPOINT_FILE). */
 export async function writeCheckpoint(dir: string, exec: RunExecutor, meta: CheckpointMeta, trainLog: string): Promise<string> {
   const tensors: [string, Tensor][] = [];

@@ -10,7 +10,7 @@
 import { pairedChange } from '../eval/paired.js';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { sha256File } from '../../base/hash.js';
-import { CHECKPOINT_FILE, checkpointDifferences, comparableIr, readCheckpoint, startOf, writeCheckpoint, type Checkpoint, type CheckpointMeta } from './checkpoint.js';
+import { assertCheckpointReplaceable, CHECKPOINT_FILE, checkpointDifferences, comparableIr, readCheckpoint, startOf, writeCheckpoint, type Checkpoint, type CheckpointMeta } from './checkpoint.js';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
 import type { Plan } from '../../compiler/plan/types.js';
@@ -140,6 +140,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   const { tokenizer, text } = checkBeforeData(b, { at, sources: o.sources, train: doTrain });
   // The checkpoint to continue from, checked against this build before any data or device work.
   const resumed = o.resume ? resumeCheckpoint(b, o, doTrain, at) : null;
+  if (doTrain && exp.train!.checkpointEvery != null && !resumed) assertCheckpointReplaceable(o.outDir);
   const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
   if (weightsFile) {
     checkBaseWeights(evalPlan.model, weightsFile, at, {
@@ -326,8 +327,9 @@ function resumeCheckpoint(b: BuiltExperiment, o: RunOptions, doTrain: boolean, a
   const c = readCheckpoint(o.outDir, trainPlan);
   const diffs = checkpointDifferences(c.meta, comparableIr(b.experiment), readLock(b), dataManifestHash(b));
   if (diffs.length) {
-    const first = diffs.find((d) => d.pointer !== null)?.pointer;
-    throw new DiagnosticError(diag('E5593', `the checkpoint in ${shown(o.outDir)} was written for another experiment: ${diffs.map((d) => d.text).join('; ')}`, at(first ? [first] : [], first ? 'differs from the checkpoint' : undefined),
+    // At the first differing value the spec writes (defaults have no position).
+    const pointers = diffs.flatMap((d) => (d.pointer === null ? [] : [d.pointer]));
+    throw new DiagnosticError(diag('E5593', `the checkpoint in ${shown(o.outDir)} was written for another experiment: ${diffs.map((d) => d.text).join('; ')}`, at(pointers, pointers.length ? 'differs from the checkpoint' : undefined),
       { help: 'resume with the spec, overrides (--set, --limit, --epochs, --backend), weights and data the run started with, or start the run again without --resume' }));
   }
   return c;

@@ -91,6 +91,9 @@ describe('checkpoints and --resume (cpu)', () => {
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toContain('error[E5593]');
     expect(r.stderr).toContain('train.optimizer.lr: 0.001 in the checkpoint, 0.002 now');
+    // The caret is at the changed value in the spec.
+    const lrLine = readFileSync(changed, 'utf8').split('\n').findIndex((l) => l.includes('lr 0.002;')) + 1;
+    expect(r.stderr).toMatch(new RegExp(`exp\\.medct:${lrLine}:\\d+`));
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     // An override is a difference too.
     const o = medctc('train', file, '--resume', full, '--backend', 'cpu', '--quiet', '--epochs', '4');
@@ -101,6 +104,14 @@ describe('checkpoints and --resume (cpu)', () => {
     expect(none.status, none.stderr).toBe(2);
     expect(none.stderr).toContain('error[E5592]');
     expect(none.stderr).toContain('no checkpoint to resume from');
+    // A file of that name medctc did not write is never replaced.
+    const foreign = join(dir, 'foreign');
+    mkdirSync(foreign, { recursive: true });
+    writeFileSync(join(foreign, 'checkpoint.safetensors'), 'mine');
+    const f = medctc('train', file, '--out', foreign, '--backend', 'cpu', '--quiet');
+    expect(f.status, f.stderr).toBe(2);
+    expect(f.stderr).toContain('error[E5590]');
+    expect(readFileSync(join(foreign, 'checkpoint.safetensors'), 'utf8')).toBe('mine');
     const both = medctc('train', file, '--resume', full, '--out', join(dir, 'elsewhere'));
     expect(both.status).toBe(2);
     expect(both.stderr).toContain('--out');
