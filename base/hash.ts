@@ -1,7 +1,8 @@
 // sha256 helpers shared by the compiler (medctc.lock), the runtime (locked kernels, run.json file
 // hashes, caches) and the cli (verify). Hashes are lowercase hex.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, readFileSync, readSync, statSync } from 'node:fs';
+import { openRegularFile } from './files.js';
 
 /** sha256 of `data` (a string is hashed as UTF-8), as 64 hex digits. */
 export function sha256(data: string | Uint8Array): string {
@@ -24,7 +25,7 @@ export function sha256File(path: string): string | null {
  */
 export function safetensorsHeaderHash(path: string): { sha256: string; bytes: number } | null {
   let fd: number;
-  try { fd = openSync(path, 'r'); } catch { return null; }
+  try { fd = openRegularFile(path); } catch { return null; }
   try {
     const size = statSync(path).size;
     const head = Buffer.alloc(8);

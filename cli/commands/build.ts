@@ -1,7 +1,7 @@
 // `medctc build FILE`: check a `.medct` spec (or read a resolved experiment `.json`), compile each
 // experiment into plans and write the build folder (see compiler/build.ts). Prints the
 // parameter and cost report; `--json` prints it as JSON.
-import { readFileSync } from 'node:fs';
+
 import { dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { buildAll, type Compiled } from '../../compiler/build.js';
@@ -13,6 +13,7 @@ import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experime
 import { renderReport } from '../../compiler/report/render.js';
 import { dataLock } from '../../runtime/data/dataset.js';
 import { setArgs, withSet } from '../overrides.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName; onnx: boolean; set?: string | string[] }
 
@@ -27,9 +28,9 @@ export function load(file: string, overrides: readonly string[] = []): Checked {
     }
     let v: unknown;
     try {
-      v = JSON.parse(readFileSync(file, 'utf8'));
+      v = JSON.parse(readRegularFile(file, 'utf8'));
     } catch (e) {
-      throw new DiagnosticError(fileDiagnostic('E3022', `cannot read resolved experiment: ${(e as Error).message}`, file));
+      throw new DiagnosticError(fileDiagnostic('E3022', `cannot read resolved experiment ${file}: ${e instanceof SyntaxError ? e.message : `it ${fileErrorText(e)}`}`, file));
     }
     const exps = (Array.isArray(v) ? v : [v]) as ResolvedExperiment[];
     // Hand-written IR gets the schema check the checker's output always passes.

@@ -1,10 +1,10 @@
 // `medctc fmt FILE...`: the canonical layout. Prints the formatted text of one file to stdout;
 // `--write` rewrites files in place; `--check` lists files that would change and exits 1.
 // A file with syntax errors is never formatted (exit 2), so formatting cannot lose text.
-import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { writeFileAtomic } from '../../base/atomic.js';
 import { formatMedct, parseMedct } from '../../grammar/index.js';
+import { readSpecFile, specReadDiagnostic } from '../../compiler/check/index.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
 import type { Diagnostic } from '../../base/diagnostics/types.js';
@@ -36,9 +36,9 @@ export const fmtCommand: CommandModule<object, FmtArgs> = {
     for (const file of args.files) {
       let text: string;
       try {
-        text = readFileSync(file, 'utf8');
-      } catch {
-        diags.push(diag('E2020', `cannot read \`${file}\``, { file, start: 0, end: 0 }, { help: 'check the path' }));
+        text = readSpecFile(file);
+      } catch (e) {
+        diags.push(specReadDiagnostic(file, e, null));
         continue;
       }
       sources.set(file, text);

@@ -1,13 +1,14 @@
 // Reading a run folder back for the report: every file is optional except that the folder must be
 // a run (or build) folder at all (run.json, metrics.json or experiment.json: else E0014); a file
 // that is there but cannot be parsed is E0015 naming it. Nothing here recomputes the run.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import type { BuildReport } from '../../compiler/report/params.js';
 import type { MetricsFile } from '../../runtime/run/index.js';
 import { readScoreTable, type ScoreTable } from '../review/metrics.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 export interface TrainLogLine { step: number; epoch: number; loss: number; lr: number; gradNorm?: number | null }
 
@@ -45,13 +46,15 @@ const invalid = (file: string, why: string, line?: number): never => {
 function json<T>(dir: string, name: string): T | null {
   const p = join(dir, name);
   if (!existsSync(p)) return null;
-  try { return JSON.parse(readFileSync(p, 'utf8')) as T; } catch (e) { return invalid(p, (e as Error).message); }
+  try { return JSON.parse(readRegularFile(p, 'utf8')) as T; } catch (e) { return invalid(p, e instanceof SyntaxError ? e.message : `it ${fileErrorText(e)}`); }
 }
 
 function trainLog(dir: string): TrainLogLine[] {
   const p = join(dir, 'train_log.jsonl');
   if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
+  let text: string;
+  try { text = readRegularFile(p, 'utf8'); } catch (e) { return invalid(p, `it ${fileErrorText(e)}`); }
+  return text.split('\n').filter((l) => l.trim()).map((l, i) => {
     let v: TrainLogLine;
     try { v = JSON.parse(l) as TrainLogLine; } catch (e) { return invalid(p, (e as Error).message, i + 1); }
     if (typeof v.step !== 'number' || typeof v.loss !== 'number' || typeof v.lr !== 'number') invalid(p, 'a step line needs numeric step, loss and lr', i + 1);

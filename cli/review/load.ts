@@ -12,6 +12,7 @@ import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { DiagnosticError, fileDiagnostic, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { ResolvedExperiment } from '../../compiler/ir/experiment.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 export interface SpecRef {
   /** What the user typed. */
@@ -77,9 +78,9 @@ export function loadRef(text: string, overrides: readonly string[] = []): Loaded
     if (read) body = read(ref.file);
     else {
       try {
-        body = readFileSync(ref.file, 'utf8');
+        body = readRegularFile(ref.file, 'utf8');
       } catch (e) {
-        throw new DiagnosticError(fileDiagnostic('E3022', `cannot read resolved experiment: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, ref.file));
+        throw new DiagnosticError(fileDiagnostic('E3022', `cannot read resolved experiment ${ref.file}: it ${fileErrorText(e)}`, ref.file));
       }
     }
     return { ref, experiments: select(ref, readJsonExperiments(ref.file, body)), diagnostics: [], sources: new Map() };

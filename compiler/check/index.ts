@@ -14,6 +14,7 @@ import { Reader } from './values.js';
 import { applyOverrides, COMMAND_LINE, parseOverrides, type Override } from './overrides.js';
 
 export { validateExperiment } from '../ir/validate.js';
+export { readSpecFile, specReadDiagnostic } from './program.js';
 export { DEFAULT_POSITIVE, DEFAULT_NEGATIVE } from './resolve.js';
 
 export interface CheckOptions {

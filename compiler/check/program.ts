@@ -1,11 +1,12 @@
 // Loading a spec and everything it imports: files are read through one `readFile` (the only I/O
 // checking ever does), parsed, and indexed by experiment name and constant name.
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { parseMedct } from '../../grammar/parse.js';
 import type { Entry, ExperimentDecl, ImportDecl, LetDecl, MedctFile, Value } from '../../grammar/ast.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import type { Diagnostic } from '../../base/diagnostics/types.js';
+import { fileErrorText, NotARegularFile, readRegularFile, regularFileProblem } from '../../base/files.js';
 
 export interface LoadedFile {
   /** Path as shown to the user and used as the key of `sources`. */
@@ -45,12 +46,25 @@ export class SpecTooLarge extends Error {
 
 /** The default reader: refuses a huge file by its size before reading any of it. */
 export const readSpecFile: ReadFile = (p) => {
-  const st = statSync(p);
-  if (!st.isFile()) throw new Error('not a regular file'); // a FIFO would block the read forever
-  const size = st.size;
+  const why = regularFileProblem(p); // a FIFO would block the read forever
+  if (why) throw new NotARegularFile(p, why);
+  const size = statSync(p).size;
   if (size > MAX_SPEC_CHARS * 4) throw new SpecTooLarge(size); // 4 bytes per character at most in UTF-8
-  return readFileSync(p, 'utf8');
+  return readRegularFile(p, 'utf8');
 };
+
+/** Why a spec (or, with `at`, an import) cannot be read, as a diagnostic (E1007 too large, E2020). */
+export function specReadDiagnostic(path: string, e: unknown, at: { file: string; start: number; end: number } | null): Diagnostic {
+  const where = at ?? { file: path, start: 0, end: 0 };
+  if (e instanceof SpecTooLarge) {
+    return diag('E1007', `\`${path}\` is ${kib(e.size)}, more than a spec may be (${kib(MAX_SPEC_CHARS)})`, { ...where, label: 'too large' },
+      { help: 'a spec is a few kilobytes of settings; is this the right file?' });
+  }
+  const why = e instanceof NotARegularFile ? e.why : fileErrorText(e);
+  return at
+    ? diag('E2020', `cannot read imported file \`${path}\`: it ${why}`, { ...at, label: why.startsWith('does not exist') ? 'no such file' : 'not a readable file' }, { help: 'import paths are relative to the importing file' })
+    : diag('E2020', `cannot read \`${path}\`: it ${why}`, where, { help: 'name a .medct spec file' });
+}
 
 const normal = (p: string): string => {
   const n = posix.normalize(p.replace(/\\/g, '/'));
@@ -84,14 +98,7 @@ export function loadProgram(entry: string, readFile: ReadFile = readSpecFile, im
     try {
       text = readFile(path);
     } catch (e) {
-      if (e instanceof SpecTooLarge) {
-        prog.diagnostics.push(diag('E1007', `\`${path}\` is ${kib(e.size)}, more than a spec may be (${kib(MAX_SPEC_CHARS)})`, { ...where, label: 'too large' },
-          { help: 'a spec is a few kilobytes of settings; is this the right file?' }));
-      } else {
-        prog.diagnostics.push(at
-          ? diag('E2020', `cannot read imported file \`${path}\``, { ...at, label: 'no such file' }, { help: 'import paths are relative to the importing file' })
-          : diag('E2020', `cannot read \`${path}\``, where, { help: 'check the path' }));
-      }
+      prog.diagnostics.push(specReadDiagnostic(path, e, at));
       return null;
     }
     total += text.length;

@@ -11,6 +11,7 @@ import { RegexError } from '../../base/regex.js';
 import { peftRegex, resolveRankAlpha, targetModulesMatch, type PeftLoraConfig } from './peft-config.js';
 import { describeNonFinite, nonFinite } from '../util/finite.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, KEY_PREFIX, type AdaptedModule, type Adapter, type SavedModule } from './types.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 function fail(code: RuntimeCode, file: string, message: string, help?: string): never {
   throw new DiagnosticError(fileDiagnostic(code, `${file}: ${message}`, file, help ? { help } : {}));
@@ -26,9 +27,9 @@ type LoadedConfig = Pick<PeftLoraConfig, 'r' | 'lora_alpha' | 'rank_pattern' | '
 export function readPeftConfig(file: string): LoadedConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(readRegularFile(file, 'utf8'));
   } catch (e) {
-    fail('E5530', file, (e as Error).message);
+    fail('E5530', file, e instanceof SyntaxError ? e.message : `it ${fileErrorText(e)}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('E5531', file, 'not a JSON object');
   const c = raw as Record<string, unknown>;

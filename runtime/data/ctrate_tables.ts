@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag, type DiagnosticCode } from '../../base/diagnostics/catalog.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 export interface Row { line: number; cells: Map<string, string> }
 export interface Table { file: string; columns: string[]; rows: Row[] }
@@ -23,9 +24,9 @@ function fail(code: DiagnosticCode, message: string, file: string, line?: number
 export function readCsvTable(path: string, shownAs: string): Table {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (e) {
-    fail('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, shownAs);
+    fail('E5001', `cannot read ${shownAs}: it ${fileErrorText(e)}`, shownAs);
   }
   let records: { record: string[]; info: { lines: number } }[];
   try {

@@ -1,7 +1,7 @@
 // The DataSet the runtime trains and evaluates on: CT-RATE-layout folders (real or generated),
 // read by one set of loaders. Items are discovered as CT-CLIP does, by walking the split's folder
 // for volumes; each must be listed in the split's labels, reports and metadata.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { CT_RATE_PATHOLOGIES, type DataSpec, type Preprocess, type PromptSpec } from '../../compiler/ir/experiment.js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
@@ -14,6 +14,7 @@ import { layoutPaths } from './layout.js';
 import { quantizationGrid, validatePreprocess, type QuantGrid } from './preprocess.js';
 import { startProgress, type ProgressMode } from './progress.js';
 import { generateSynthetic, manifestMatches } from './synth/generate.js';
+import { fileErrorText } from '../../base/files.js';
 
 export { PREPROCESS_VERSION } from './prepare.js';
 
@@ -84,11 +85,20 @@ export async function openDataSet(spec: DataSpec, prompts: PromptSpec, opts: Ope
 
 function listVolumes(dir: string): string[] {
   const out: string[] = [];
+  // Folders by their real path: a link back up the tree is walked once, not until the stack ends.
+  const seen = new Set<string>();
   const walk = (d: string) => {
+    let real: string;
+    try { real = realpathSync(d); } catch { return; }
+    if (seen.has(real)) return;
+    seen.add(real);
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
-      // Hugging Face snapshots hold symlinks into a blob store; follow them.
-      if (e.isDirectory() || (e.isSymbolicLink() && statSync(p).isDirectory())) walk(p);
+      // Hugging Face snapshots hold symlinks into a blob store; follow them. A link that leads
+      // nowhere is listed like a file, so reading it names what is wrong (E5001).
+      let linkedDir = false;
+      if (e.isSymbolicLink()) try { linkedDir = statSync(p).isDirectory(); } catch { /* dangling or a loop */ }
+      if (e.isDirectory() || linkedDir) walk(p);
       else if (/\.nii(\.gz)?$/.test(e.name)) out.push(p);
     }
   };
@@ -198,7 +208,7 @@ export function dataLock(spec: DataSpec, baseDir: string, opts: { progress?: Pro
         pinned[rel(v)] = { sha256: hashFile(v), bytes: statSync(v).size };
       } catch (e) {
         const shownAs = relative(process.cwd(), v) || v;
-        throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: shownAs, start: 0, end: 0 }));
+        throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: it ${fileErrorText(e)}`, { file: shownAs, start: 0, end: 0 }));
       }
       bar.tick(i + 1);
       // A first pass over CT-RATE takes hours: keep what is done if it is interrupted.

@@ -13,6 +13,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../../base/atomic.js';
+import { openRegularFile } from '../../base/files.js';
 
 export const RACY_NS = 2_000_000_000n;
 
@@ -69,7 +70,7 @@ export function hashFile(path: string): string {
 function sha256Streamed(path: string): string {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(8 << 20);
-  const fd = openSync(path, 'r');
+  const fd = openRegularFile(path);
   try {
     for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
   } finally {

@@ -12,6 +12,7 @@ import * as nifti from 'nifti-reader-js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { allocationLimitBytes, gib } from '../util/finite.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 export type NiftiDatatype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 export type VoxelArray = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
@@ -54,9 +55,9 @@ function fail(code: 'E5001' | 'E5002' | 'E5003' | 'E5004' | 'E5005' | 'E5006' | 
 export function readNiftiFile(path: string, shownAs: string = path): NiftiVolume {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path);
   } catch (e) {
-    fail('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, shownAs);
+    fail('E5001', `cannot read ${shownAs}: it ${fileErrorText(e)}`, shownAs);
   }
   return decodeNifti(bytes, shownAs);
 }

@@ -16,6 +16,7 @@ import type { MetadataRow } from './ctrate_tables.js';
 import { fileStamp, hashFile, memoEntry, seedHash, type Known } from './filehash.js';
 import { readNiftiFile } from './nifti.js';
 import { preprocessVolume, quantize, type QuantGrid } from './preprocess.js';
+import { fileErrorText } from '../../base/files.js';
 
 /** Bumped whenever preprocessing output changes for the same inputs, invalidating cached volumes. */
 export const PREPROCESS_VERSION = 2;
@@ -40,7 +41,7 @@ export function preprocessEntry(t: VolumeTask, cache: VolumeCache): EntryResult 
   try {
     fileHash = hashFile(t.path);
   } catch (e) {
-    throw new DiagnosticError(diag('E5001', `cannot read ${t.shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: t.shownAs, start: 0, end: 0 }));
+    throw new DiagnosticError(diag('E5001', `cannot read ${t.shownAs}: it ${fileErrorText(e)}`, { file: t.shownAs, start: 0, end: 0 }));
   }
   const key = cacheKey({ v: PREPROCESS_VERSION, file: fileHash, slope: meta.slope, intercept: meta.intercept, spacingZXY, pp, grid });
   const hit = cache.lookup(key, pp.size);

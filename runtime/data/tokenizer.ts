@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiagnosticError, type LabelledSpan } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 export interface Encoding {
   ids: Int32Array;
@@ -141,9 +142,9 @@ export class WordPieceTokenizer {
 export function loadTokenizer(path: string, shownAs: string = path): WordPieceTokenizer {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (e) {
-    throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: shownAs, start: 0, end: 0 }));
+    throw new DiagnosticError(diag('E5001', `cannot read ${shownAs}: it ${fileErrorText(e)}`, { file: shownAs, start: 0, end: 0 }));
   }
   if (path.endsWith('.json')) {
     let json: { model?: { type?: string; vocab?: Record<string, number>; max_input_chars_per_word?: number; continuing_subword_prefix?: string };

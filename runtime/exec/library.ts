@@ -2,7 +2,7 @@
 // checked against the sha256 that medctc.lock recorded when `medctc build` wrote it. A file that
 // is missing or differs is refused before anything runs (E5568), so the kernels a run executes
 // are exactly the ones the build wrote and a reviewer can audit.
-import { readFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { canonicalJson } from '../../compiler/build.js';
 import type { KernelIndex, KernelLibrary, KernelSource } from '../../compiler/codegen/library.js';
@@ -10,6 +10,7 @@ import type { TargetName } from '../../compiler/codegen/target.js';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { sha256 } from '../../base/hash.js';
 import type { KernelSpec } from '../../compiler/kernels/spec.js';
+import { fileErrorText, readRegularFile } from '../../base/files.js';
 
 export interface LockedFiles {
   /** The build folder. */
@@ -25,9 +26,9 @@ export function readLocked(lock: LockedFiles, rel: string): Buffer {
   if (want === undefined) throw new DiagnosticError(fileDiagnostic('E5568', `\`${rel}\` is not in the build's medctc.lock`, where, { help: 'rebuild the folder with `medctc build`' }));
   let bytes: Buffer;
   try {
-    bytes = readFileSync(join(lock.dir, rel));
+    bytes = readRegularFile(join(lock.dir, rel));
   } catch (e) {
-    throw new DiagnosticError(fileDiagnostic('E5568', `\`${rel}\` is missing from the build folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, where,
+    throw new DiagnosticError(fileDiagnostic('E5568', `\`${rel}\` is missing from the build folder (it ${fileErrorText(e)})`, where,
       { help: 'rebuild the folder with `medctc build`' }));
   }
   if (sha256(bytes) !== want) {

@@ -14,6 +14,7 @@ import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
 import { DTYPE_SIZE, tensorData, toFloat32, type Dtype, type Tensor } from './safetensors.js';
 import { PyDict, PyTuple, unpickle, type PyGlobal } from './torch-pickle.js';
 import { readAt, readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
+import { fileErrorText, openRegularFile } from '../../base/files.js';
 
 if (endianness() !== 'LE') throw new Error('medctc PyTorch checkpoint I/O assumes a little-endian host');
 
@@ -202,9 +203,9 @@ export class TorchCheckpoint {
   static open(path: string, opts: TorchOpenOptions = {}): TorchCheckpoint {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openRegularFile(path);
     } catch (e) {
-      return fail('E5580', path, (e as Error).message);
+      return fail('E5580', path, `it ${fileErrorText(e)}`);
     }
     try {
       const size = fstatSync(fd).size;

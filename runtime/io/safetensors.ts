@@ -10,6 +10,7 @@ import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js
 import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';
 import { writeFileAtomic } from '../../base/atomic.js';
 import { JsonDuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './json-strict.js';
+import { fileErrorText, openRegularFile } from '../../base/files.js';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -164,9 +165,9 @@ export class SafetensorsFile {
   static open(path: string): SafetensorsFile {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openRegularFile(path);
     } catch (e) {
-      return fail('E5501', path, (e as Error).message);
+      return fail('E5501', path, `it ${fileErrorText(e)}`);
     }
     try {
       const size = fstatSync(fd).size;

@@ -7,6 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { SafetensorsFile, type Dtype, type Tensor } from './safetensors.js';
 import { TorchCheckpoint, type TorchOpenOptions } from './pt.js';
+import { fileErrorText, openRegularFile } from '../../base/files.js';
 
 export type WeightsFormat = 'safetensors' | 'torch-zip' | 'torch-legacy';
 
@@ -35,9 +36,9 @@ const FLOAT_DTYPES: ReadonlySet<Dtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
 export function detectWeightsFormat(path: string): WeightsFormat {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openRegularFile(path);
   } catch (e) {
-    throw new DiagnosticError(fileDiagnostic('E5501', `${path}: ${(e as Error).message}`, path));
+    throw new DiagnosticError(fileDiagnostic('E5501', `${path}: it ${fileErrorText(e)}`, path));
   }
   const head = new Uint8Array(9);
   let n: number;

@@ -2,7 +2,7 @@
 // checked against the lock's sha256 (runtime/exec/library.ts readLocked), plus the kernel library
 // for the device's source language. `medctc run BUILD_DIR` runs exactly this; `medctc run FILE`
 // writes the folder first and then reads it back the same way, so both run the same bytes.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { sha256 } from '../../base/hash.js';
@@ -13,6 +13,7 @@ import { PLAN_VERSION, type Plan } from '../../compiler/plan/types.js';
 import type { KernelLibrary } from '../../compiler/codegen/library.js';
 import type { TargetName } from '../../compiler/codegen/target.js';
 import { buildLibrary, readLocked, type LockedFiles } from '../exec/library.js';
+import { readRegularFile } from '../../base/files.js';
 
 export interface BuiltExperiment {
   dir: string;
@@ -40,7 +41,7 @@ export function readBuild(dirIn: string): BuiltExperiment {
   const lockFile = join(dir, 'medctc.lock');
   let raw: Buffer;
   try {
-    raw = readFileSync(lockFile);
+    raw = readRegularFile(lockFile);
   } catch {
     throw new DiagnosticError(fileDiagnostic('E5569', `\`${dirIn}\` is not a build folder: it has no medctc.lock`, dirIn,
       { help: 'write one with `medctc build FILE --out DIR`, or run the spec file itself' }));
