@@ -1,6 +1,7 @@
 // `medctc fmt FILE...`: the canonical layout. Prints the formatted text of one file to stdout;
 // `--write` rewrites files in place; `--check` lists files that would change and exits 1.
 // A file with syntax errors is never formatted (exit 2), so formatting cannot lose text.
+// `--json` prints one JSON document and nothing else: the formatted text is its `formatted` field.
 import type { CommandModule } from 'yargs';
 import { writeFileAtomic } from '../../base/atomic.js';
 import { formatMedct, parseMedct } from '../../grammar/index.js';
@@ -22,16 +23,15 @@ export const fmtCommand: CommandModule<object, FmtArgs> = {
   handler: (args) => {
     const diags: Diagnostic[] = [];
     const sources = new Map<string, string>();
-    if (args.check && args.write) {
-      process.stderr.write('error[E0001]: `--check` and `--write` cannot be combined\n  = help: `--check` only reports; `--write` rewrites\n');
+    const usage = (message: string, help: string): void => {
+      const d = diag('E0001', message, null, { help });
+      if (args.json) process.stdout.write(JSON.stringify({ ok: false, changed: [], diagnostics: diagnosticsToJson([d], sources) }, null, 2) + '\n');
+      else process.stderr.write(renderDiagnostics([d], sources) + '\n');
       process.exitCode = 2;
-      return;
-    }
-    if (!args.check && !args.write && args.files.length > 1) {
-      process.stderr.write('error[E0001]: printing to stdout takes one file\n  = help: use `--write` to format several files in place, or `--check`\n');
-      process.exitCode = 2;
-      return;
-    }
+    };
+    if (args.check && args.write) return usage('`--check` and `--write` cannot be combined', '`--check` only reports; `--write` rewrites');
+    if (!args.check && !args.write && args.files.length > 1) return usage('printing to stdout takes one file', 'use `--write` to format several files in place, or `--check`');
+    let formatted: string | null = null;
     const changed: string[] = [];
     for (const file of args.files) {
       let text: string;
@@ -53,9 +53,13 @@ export const fmtCommand: CommandModule<object, FmtArgs> = {
         }
         continue;
       }
-      process.stdout.write(out);
+      if (args.json) formatted = out;
+      else process.stdout.write(out);
     }
-    if (args.json) process.stdout.write(JSON.stringify({ ok: diags.length === 0, changed, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
+    if (args.json) {
+      const doc = { ok: diags.length === 0, changed, ...(!args.check && !args.write ? { formatted } : {}), diagnostics: diagnosticsToJson(diags, sources) };
+      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    }
     else {
       if (diags.length) process.stderr.write(renderDiagnostics(diags, sources) + '\n');
       if (args.check) for (const f of changed) process.stdout.write(`would reformat ${f}\n`);

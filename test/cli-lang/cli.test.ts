@@ -74,6 +74,21 @@ describe('medctc fmt', () => {
     expect(r.stdout).toBe(tidy);
   });
 
+  it('--json prints exactly one JSON document: the formatted text is a field, usage errors are JSON too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medct-'));
+    writeFileSync(join(dir, 'a.medct'), messy);
+    const r = medctc('fmt', '--json', join(dir, 'a.medct'));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, changed: [], formatted: tidy, diagnostics: [] });
+    const c = medctc('fmt', '--json', '--check', join(dir, 'a.medct'));
+    expect(c.code).toBe(1);
+    expect(JSON.parse(c.stdout)).toEqual({ ok: true, changed: [join(dir, 'a.medct')], diagnostics: [] });
+    const u = medctc('fmt', '--json', '--check', '--write', join(dir, 'a.medct'));
+    expect(u.code).toBe(2);
+    expect(JSON.parse(u.stdout)).toMatchObject({ ok: false, diagnostics: [{ code: 'E0001' }] });
+    expect(u.stderr).toBe('');
+  });
+
   it('--check exits 1 listing files that would change, 0 once --write fixed them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'medct-'));
     const a = join(dir, 'a.medct'), b = join(dir, 'b.medct');
