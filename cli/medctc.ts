@@ -27,7 +27,7 @@ async function main(): Promise<void> {
       if (err) throw err;
       const d = diag('E0001', msg, null, { help: 'run `medctc --help`' });
       if (json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson([d], new Map()) }, null, 2) + '\n');
-      process.stderr.write(renderDiagnostics([d], new Map()) + '\n');
+      else process.stderr.write(renderDiagnostics([d], new Map()) + '\n');
       process.exit(2);
     });
   for (const c of commands) cli = cli.command(c);

@@ -86,8 +86,7 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
   };
   const bad = badOption(a);
   if (bad) {
-    process.stderr.write(`error[E0001]: ${bad}\n  = help: run \`medctc --help\`\n`);
-    process.exitCode = 2;
+    fail([diag('E0001', bad, null, { help: 'run `medctc --help`' })]);
     return;
   }
   try {
@@ -163,9 +162,8 @@ const resultJson = (r: RunResult) => ({
 async function runBuildFolder(a: PipelineArgs, mode: Parameters<typeof runPipeline>[1]): Promise<RunResult | null> {
   const changes = (['epochs', 'limit', 'set'] as const).filter((k) => a[k] !== undefined);
   if (changes.length) {
-    process.stderr.write(`error[E0001]: --${changes[0]} changes the experiment, and a build folder runs as it was built\n  = help: rebuild with the change in the spec, or run the spec file itself\n`);
-    process.exitCode = 2;
-    return null;
+    // Thrown, so that runPipeline reports it as every other diagnostic (JSON on stdout with --json).
+    throw new DiagnosticError(diag('E0001', `--${changes[0]} changes the experiment, and a build folder runs as it was built`, null, { help: 'rebuild with the change in the spec, or run the spec file itself' }));
   }
   const b: BuiltExperiment = readBuild(a.file);
   const overrides: Record<string, unknown> = {};

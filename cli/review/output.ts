@@ -4,8 +4,9 @@ import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/ren
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 
 export function failWith(diags: Diagnostic[], sources: ReadonlyMap<string, string>, json: boolean): void {
+  // With --json the diagnostics are the stdout document only, as reportFailure does: stderr stays JSON lines.
   if (json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
-  process.stderr.write(renderDiagnostics(diags, sources) + '\n');
+  else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
   process.exitCode = 2;
 }
 

@@ -1,0 +1,83 @@
+// Issue 14, machine output: every command's `--json` writes exactly one JSON document to stdout and
+// nothing else, on success and on a user error (exit 2); stderr then carries only JSON lines
+// (progress events). Through the compiled CLI (`npm test` compiles first; run
+// `npx tsc -p tsconfig.json` before running this file on its own).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { medctcIn } from '../review/cli.js';
+import { smallSpec, tempDir } from '../run/helpers.js';
+
+const root = process.cwd();
+let dir = '';
+let spec = '';
+let bad = '';
+
+/** Runs `medctc ...args --json` in `dir`; returns the parsed stdout after checking both streams. */
+function json(expectStatus: number | number[], ...args: string[]): unknown {
+  const r = medctcIn(dir, ...args, '--json');
+  expect([expectStatus].flat(), `${args.join(' ')}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toContain(r.status);
+  let doc: unknown;
+  // The whole of stdout, as a consumer reads it: one value, nothing before or after.
+  expect(() => { doc = JSON.parse(r.stdout); }, `stdout of ${args.join(' ')} is not one JSON document:\n${r.stdout}`).not.toThrow();
+  for (const line of r.stderr.split('\n').filter((l) => l.trim() !== '')) {
+    expect(() => JSON.parse(line), `stderr line of ${args.join(' ')} is not JSON: ${line}`).not.toThrow();
+  }
+  return doc;
+}
+
+const abs = (p: string) => join(root, p);
+
+beforeAll(() => {
+  dir = tempDir('json-output');
+  spec = smallSpec(dir, { volumes: 10, epochs: 1, batch: 2, pathologies: 2 });
+  bad = join(dir, 'bad.medct');
+  writeFileSync(bad, readFileSync(abs('test/check/cases/E2001-unknown-field.medct')));
+  // The run the review commands (verify, metrics, report) read.
+  json(0, 'run', spec, '--out', 'run', '--backend', 'cpu');
+}, 120_000);
+
+// [command line, status]: a success and a user error (exit 2) per command.
+const cases: [string, () => string[], number | number[]][] = [
+  ['check', () => ['check', abs('examples/quickstart.medct')], 0],
+  ['check: bad spec', () => ['check', bad], 2],
+  ['fmt', () => ['fmt', abs('examples/quickstart.medct')], 0],
+  ['fmt: missing file', () => ['fmt', 'nope.medct'], 2],
+  ['synth', () => ['synth', '--out', 'synth', '--volumes', '5'], 0],
+  ['synth: bad site', () => ['synth', '--out', 'synth2', '--volumes', '5', '--site', 'mars'], 2],
+  ['build', () => ['build', spec, '--out', 'build'], 0],
+  ['build: bad spec', () => ['build', bad, '--out', 'build2'], 2],
+  ['train', () => ['train', spec, '--out', 'train', '--backend', 'cpu', '--limit', '4'], 0],
+  ['train: bad option', () => ['train', spec, '--epochs', '0'], 2],
+  ['evaluate', () => ['evaluate', spec, '--out', 'eval', '--backend', 'cpu', '--limit', '4'], 0],
+  ['evaluate: missing adapter', () => ['evaluate', spec, '--out', 'eval2', '--backend', 'cpu', '--adapter', 'no-adapter'], 2],
+  ['run: missing spec', () => ['run', 'no/such.medct'], 2],
+  ['export', () => ['export', spec, '--target', 'pytorch', '--out', 'export', '--limit', '4'], 0],
+  ['export: bad spec', () => ['export', bad, '--target', 'pytorch', '--out', 'export2'], 2],
+  ['export: missing option (usage error)', () => ['export', spec, '--out', 'export3'], 2],
+  ['convert', () => ['convert', abs('test/io/fixtures/basic.pt'), 'basic.safetensors'], 0],
+  ['convert: missing file', () => ['convert', 'nope.pt', 'nope.safetensors'], 2],
+  ['inspect', () => ['inspect', abs('examples/weights/ct_clip_tiny-source.safetensors')], 0],
+  ['inspect: missing file', () => ['inspect', 'nope.safetensors'], 2],
+  ['embed', () => ['embed', spec, '--texts', 'Cardiomegaly is present.', '--out', 'embed.safetensors', '--backend', 'cpu'], 0],
+  ['embed: missing spec', () => ['embed', 'nope.medct', '--texts', 'x', '--out', 'e.safetensors'], 2],
+  ['explain', () => ['explain', abs('examples/quickstart.medct')], 0],
+  ['explain: bad spec', () => ['explain', bad], 2],
+  ['diff', () => ['diff', abs('examples/quickstart.medct'), abs('examples/quickstart-text-only.medct')], 1], // exit 1: they differ
+  ['diff: missing file', () => ['diff', abs('examples/quickstart.medct'), 'nope.medct'], 2],
+  // Exit 1 is drift, still a report.
+  ['verify', () => ['verify', 'run'], [0, 1]],
+  ['verify: missing folder', () => ['verify', 'no-run'], 2],
+  ['metrics', () => ['metrics', '--scores', 'run/scores.csv'], 0],
+  ['metrics: missing file', () => ['metrics', '--scores', 'no/scores.csv'], 2],
+  ['report', () => ['report', 'run'], 0],
+  ['report: missing folder', () => ['report', 'no-run'], 2],
+];
+
+describe('--json: exactly one JSON document on stdout, JSON lines on stderr', () => {
+  it.each(cases)('%s', (_name, args, status) => {
+    const doc = json(status, ...args()) as { ok?: boolean } | null;
+    expect(doc !== null && typeof doc === 'object', 'a JSON object').toBe(true);
+    if (status === 2 && doc && 'ok' in doc) expect(doc.ok).toBe(false);
+  }, 60_000);
+});
