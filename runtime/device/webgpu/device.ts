@@ -5,6 +5,7 @@ import { create, globals } from 'webgpu';
 import { InternalError, type Device, type DeviceBuffer, type KernelSource, type Program, type Unavailable } from '../types.js';
 import type { HostArray } from '../cpu/reference.js';
 import { checkBuffers, checkView } from '../check.js';
+import { withNativeStderrCaptured } from './quiet.js';
 
 /** A GPU buffer, or a view of one: bound with a binding offset (256-aligned, as the plan places them). */
 class GpuBuffer implements DeviceBuffer {
@@ -41,13 +42,18 @@ async function requestAdapter(): Promise<{ adapter: GPUAdapter; mode: string } |
 }
 
 export async function openWebGpu(): Promise<WebGpuDevice | Unavailable> {
+  // Dawn's start-up warnings go to fd 2 from native code; ./quiet.ts keeps them off the user's stderr.
+  return withNativeStderrCaptured(openQuietly);
+}
+
+async function openQuietly(): Promise<WebGpuDevice | Unavailable> {
   let found: Awaited<ReturnType<typeof requestAdapter>>;
   try {
     found = await requestAdapter();
   } catch (e) {
     return { backend: 'webgpu', reason: `Dawn failed to start: ${(e as Error).message}` };
   }
-  if (!found) return { backend: 'webgpu', reason: 'no WebGPU adapter (on a machine without a GPU, install Mesa: libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)' };
+  if (!found) return { backend: 'webgpu', reason: 'no WebGPU adapter (on a machine without a GPU, install Mesa: libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri; MEDCTC_DAWN_LOG=1 shows what Dawn reported)' };
   const { adapter, mode } = found;
   const requiredLimits: Record<string, number> = {};
   for (const l of LIMITS) requiredLimits[l] = adapter.limits[l];
