@@ -48,6 +48,8 @@ const cases: [string, () => string[], number | number[]][] = [
   ['synth: bad site', () => ['synth', '--out', 'synth2', '--volumes', '5', '--site', 'mars'], 2],
   ['build', () => ['build', spec, '--out', 'build'], 0],
   ['build: bad spec', () => ['build', bad, '--out', 'build2'], 2],
+  // The folder the `build` case above wrote (cases run in order).
+  ['run: build folder with --epochs', () => ['run', 'build', '--epochs', '2'], 2],
   ['train', () => ['train', spec, '--out', 'train', '--backend', 'cpu', '--limit', '4'], 0],
   ['train: bad option', () => ['train', spec, '--epochs', '0'], 2],
   ['evaluate', () => ['evaluate', spec, '--out', 'eval', '--backend', 'cpu', '--limit', '4'], 0],
