@@ -125,3 +125,33 @@ describe('medctc verify', () => {
     expect(bad.stderr).not.toMatch(/at .*\.js:\d+/);
   });
 });
+
+describe('medctc verify on a run folder whose synthetic data the run itself generated', () => {
+  it('matches its lock (the lock names the manifest the run generated, and run.json that lock)', () => {
+    const dir = tempDir('review-verify-fresh');
+    writeFileSync(join(dir, 'exp.medct'), `experiment "fresh" {
+  seed 1
+  backend cpu
+  model ct_clip_tiny
+  lora { rank 2; alpha 4; target text "encoder.layer.*.attention.self.query" }
+  data synthetic { root "data"; volumes 12; seed 3 }
+  prompts { positive "{pathology} is present."; negative "{pathology} is not present."; pathologies ["Cardiomegaly", "Emphysema"] }
+  train { loss pair_ce; optimizer adamw { lr 1e-3 }; epochs 1; batch 2 }
+  evaluate { metrics [auroc] }
+  outputs { dir "run" }
+}
+`);
+    const run = medctcIn(dir, 'run', 'exp.medct', '--quiet');
+    expect(run.status, run.stderr).toBe(0);
+    const lock = readFileSync(join(dir, 'run', 'medctc.lock'));
+    const manifest = createHash('sha256').update(readFileSync(join(dir, 'data', 'manifest.json'))).digest('hex');
+    expect(JSON.parse(lock.toString('utf8')).data.manifest).toBe(manifest);
+    const runJson = JSON.parse(readFileSync(join(dir, 'run', 'run.json'), 'utf8'));
+    expect(runJson.build.lock).toBe(createHash('sha256').update(lock).digest('hex'));
+    const v = medctcIn(dir, 'verify', 'run');
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+    // A second run (data already there) writes the same lock, byte for byte.
+    expect(medctcIn(dir, 'run', 'exp.medct', '--quiet').status).toBe(0);
+    expect(readFileSync(join(dir, 'run', 'medctc.lock')).equals(lock)).toBe(true);
+  }, 120_000);
+});
