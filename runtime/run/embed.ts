@@ -17,6 +17,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
+import { regularFileProblem } from '../../base/files.js';
 import type { DataSpec, Preprocess } from '../../compiler/ir/experiment.js';
 import { readMetadata, type MetadataRow } from '../data/ctrate_tables.js';
 import { layoutPaths } from '../data/layout.js';
@@ -143,7 +144,8 @@ export function rawVolumeRules(data: DataSpec, baseDir: string): { cache: Volume
 export function volumeInput(path: string, pp: Preprocess, meta: ReadonlyMap<string, MetadataRow>, raw: { cache: VolumeCache; grid: QuantGrid | null },
                             note: (line: string) => void = () => {}): EmbedVolume {
   const lower = path.toLowerCase();
-  if (!existsSync(path)) throw new DiagnosticError(fileDiagnostic('E5001', `cannot read ${path}: no such file`, path));
+  const problem = regularFileProblem(path);
+  if (problem) throw new DiagnosticError(fileDiagnostic('E5602', `cannot read ${path}: ${problem}`, path));
   if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) {
     const row = meta.get(basename(path));
     if (!row) note(`${path}: no row in the experiment's metadata tables; spacing from the NIfTI header, no metadata rescale`);

@@ -184,4 +184,16 @@ np.savez(d + '/ctclip.npz', np.fromfile(d + '/ctclip.f32', np.float32).reshape($
     expect(r.stderr).toContain('[16, 32, 32]');
     expect(existsSync(out)).toBe(false);
   }, 120_000);
+
+  it('a volume that is missing or a folder is E5602 (exit 2) and writes nothing', () => {
+    const out = join(dir, 'missing.safetensors');
+    for (const [input, what] of [[join(dir, 'nope.npy'), 'does not exist'], [dir, 'folder']] as const) {
+      const r = medctc('embed', file, '--volumes', input, '--out', out, '--backend', 'cpu');
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain('E5602');
+      expect(r.stderr).toContain(what);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    }
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
 });

@@ -5,7 +5,7 @@ import { RUNTIME_CODES } from '../../base/diagnostics/codes/runtime.js';
 import { DATA_CODES } from '../../base/diagnostics/codes/data.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const OWN = ['runtime/io/safetensors.ts', 'base/atomic.ts', 'runtime/io/json-strict.ts', 'runtime/io/pt.ts', 'runtime/io/zip.ts', 'runtime/io/torch-pickle.ts', 'runtime/io/state-dict.ts', 'runtime/exec/library.ts', 'runtime/adapter', 'runtime/eval', 'runtime/train/schedule.ts', 'runtime/train/optimizer-ref.ts', 'runtime/util', 'runtime/run'];
+const OWN = ['runtime/io/safetensors.ts', 'base/atomic.ts', 'runtime/io/json-strict.ts', 'runtime/io/pt.ts', 'runtime/io/zip.ts', 'runtime/io/torch-pickle.ts', 'runtime/io/npy.ts', 'runtime/io/state-dict.ts', 'runtime/exec/library.ts', 'runtime/adapter', 'runtime/eval', 'runtime/train/schedule.ts', 'runtime/train/optimizer-ref.ts', 'runtime/util', 'runtime/run'];
 
 function files(p: string): string[] {
   const abs = join(root, p);

@@ -56,6 +56,7 @@ export const RUNTIME_CODES = {
   // E560x: medctc embed (runtime/run/embed.ts, runtime/io/npy.ts)
   E5600: 'cannot read NumPy array',
   E5601: 'embed input does not fit the model',
+  E5602: 'cannot read embed input',
 } as const satisfies Record<string, string>;
 
 export type RuntimeCode = keyof typeof RUNTIME_CODES;
