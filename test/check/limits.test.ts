@@ -5,23 +5,12 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { vfs } from './vfs.js';
 import { checkFiles } from '../../compiler/check/index.js';
 import { MAX_PROGRAM_CHARS, MAX_SPEC_CHARS } from '../../compiler/check/program.js';
 import { MAX_SYNTAX_DIAGNOSTICS } from '../../grammar/parse.js';
 import { MAX_SHOWN_LINE, renderDiagnostics } from '../../base/diagnostics/render.js';
 
-function vfs(files: Record<string, string>) {
-  const reads: string[] = [];
-  return {
-    reads,
-    readFile: (p: string) => {
-      reads.push(p);
-      const t = files[p];
-      if (t === undefined) throw new Error(`ENOENT ${p}`);
-      return t;
-    },
-  };
-}
 
 const check = (files: Record<string, string>, entry = 'main.medct', importRoot?: string) => {
   const fs = vfs(files);

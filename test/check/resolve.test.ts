@@ -1,23 +1,11 @@
 // Resolution: defaults, extends/override, imports, constants, sweeps, provenance, schema.
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { vfs } from './vfs.js';
 import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
 import { PRESETS } from '../../compiler/models/presets.js';
 import { CT_RATE_PATHOLOGIES } from '../../compiler/ir/experiment.js';
 
-/** A virtual file system: checking must read nothing else. */
-function vfs(files: Record<string, string>) {
-  const reads: string[] = [];
-  return {
-    reads,
-    readFile: (p: string) => {
-      reads.push(p);
-      const t = files[p];
-      if (t === undefined) throw new Error(`ENOENT ${p}`);
-      return t;
-    },
-  };
-}
 
 const check = (files: Record<string, string>, entry = 'main.medct') => {
   const fs = vfs(files);

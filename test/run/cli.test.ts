@@ -9,7 +9,7 @@ import { writeAdapter } from '../../runtime/adapter/index.js';
 import { stagingFor } from '../../runtime/run/index.js';
 import { generateSynthetic } from '../../runtime/data/synth/generate.js';
 import { encodeNifti1Int16, readNiftiFile } from '../../runtime/data/nifti.js';
-import { smallSpec, tempDir } from './helpers.js';
+import { smallSpec, snapshot, tempDir } from './helpers.js';
 
 const CLI = resolve('dist/cli/medctc.js');
 function medctc(...args: string[]) {
@@ -62,17 +62,6 @@ describe('medctc run: user errors', () => {
     expect(r.stderr).toContain(`${path} is rank 4`);
   });
 });
-
-/** Every file under `dir` (relative path -> bytes as base64). */
-function snapshot(dir: string, prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, snapshot(dir, rel));
-    else out[rel] = readFileSync(join(dir, rel)).toString('base64');
-  }
-  return out;
-}
 
 describe('medctc train: a killed run', () => {
   it('SIGKILL after training started leaves the previous results byte-identical; the next run cleans up', async () => {

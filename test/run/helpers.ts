@@ -2,7 +2,7 @@
 // stand-in for the plan executor that records what the loops feed it. The stand-in exists only
 // here, to test the loops' own logic (order, schedule, scalars, failure paths) independently of
 // the real executor; end-to-end tests use the real one.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
@@ -15,6 +15,17 @@ import type { RunOptions as ExecRunOptions } from '../../runtime/exec/types.js';
 
 const made: string[] = [];
 afterAll(() => { for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+/** Every file under `dir` (relative path -> bytes as base64), to compare a folder before and after. */
+export function snapshot(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, snapshot(dir, rel));
+    else out[rel] = readFileSync(join(dir, rel)).toString('base64');
+  }
+  return out;
+}
 
 export function tempDir(tag: string): string {
   const d = mkdtempSync(join(tmpdir(), `medctc-${tag}-`));

@@ -12,7 +12,7 @@ import { readAdapter } from '../../runtime/adapter/index.js';
 import { CpuDevice } from '../../runtime/device/index.js';
 import { runCompiled, stagingFor, validateMetrics } from '../../runtime/run/index.js';
 import { Rng } from '../../runtime/util/rng.js';
-import { expectDiagnostic, RecordingExecutor, smallSpec, tempDir } from './helpers.js';
+import { expectDiagnostic, RecordingExecutor, smallSpec, snapshot, tempDir } from './helpers.js';
 
 function standIn(opts: { lossAt?: (step: number) => number } = {}) {
   const made: { plan: Plan; exec: RecordingExecutor }[] = [];
@@ -37,17 +37,6 @@ function standIn(opts: { lossAt?: (step: number) => number } = {}) {
     return exec;
   };
   return { made, create };
-}
-
-/** Every file under `dir` (relative path -> bytes as base64), to compare a folder before and after. */
-function snapshot(dir: string, prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, snapshot(dir, rel));
-    else out[rel] = readFileSync(join(dir, rel)).toString('base64');
-  }
-  return out;
 }
 
 async function runSpec(file: string, out: string, standin: ReturnType<typeof standIn>, o: { baseline?: boolean } = {}) {
