@@ -14,6 +14,7 @@ import { renderReport } from '../../compiler/report/render.js';
 import { dataLock } from '../../runtime/data/dataset.js';
 import { setArgs, withSet } from '../overrides.js';
 import { fileErrorText, readRegularFile } from '../../base/files.js';
+import { refuse } from '../failure.js';
 
 interface BuildArgs { file: string; out: string; json: boolean; backend?: BackendName; onnx: boolean; set?: string | string[] }
 
@@ -44,6 +45,16 @@ export function load(file: string, overrides: readonly string[] = []): Checked {
   return { experiments: r.experiments, diagnostics: r.diagnostics, sources: r.sources };
 }
 
+/** `load`, and the refusal shared by every command that runs what it loads: the spec's errors, or
+ *  a file that defines no experiment (E3021). `refused` is null when there is something to run. */
+export function loadRunnable(file: string, overrides: readonly string[] = []): { checked: Checked; refused: Diagnostic[] | null } {
+  const checked = load(file, overrides);
+  const errors = checked.diagnostics.some((d) => d.severity === 'error');
+  if (errors) return { checked, refused: checked.diagnostics };
+  if (checked.experiments.length === 0) return { checked, refused: [diag('E3021', `\`${file}\` defines no experiment`, null)] };
+  return { checked, refused: null };
+}
+
 export const buildCommand: CommandModule<object, BuildArgs> = {
   command: 'build <file>',
   describe: 'Compile an experiment into execution plans, a parameter/cost report and a lock file',
@@ -54,22 +65,15 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     .option('backend', { type: 'string', choices: ['auto', 'cpu', 'webgpu', 'cuda', 'reference'], describe: 'override the experiment\'s backend (cpu: native C; reference: the TypeScript oracle)' })
     .option('onnx', { type: 'boolean', default: false, describe: 'also write model.onnx: the eval forward with the spec\'s weights, seeded init where it has none, LoRA unmerged' }) as never,
   handler: async (a) => {
-    const fail = (diags: Diagnostic[], sources: Map<string, string> = new Map()): void => {
-      if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
-      else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
-      process.exitCode = 2;
-    };
+    const fail = (diags: Diagnostic[], sources: ReadonlyMap<string, string> = new Map()): void => refuse(diags, sources, a);
     let checked: Checked;
     try {
-      checked = load(a.file, setArgs(a.set));
+      const r = loadRunnable(a.file, setArgs(a.set));
+      checked = r.checked;
+      if (r.refused) { fail(r.refused, checked.sources); return; }
     } catch (e) {
       if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }
       throw e;
-    }
-    const errors = checked.diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length || checked.experiments.length === 0) {
-      fail(errors.length ? checked.diagnostics : [diag('E3021', `\`${a.file}\` defines no experiment`, null)], checked.sources);
-      return;
     }
     const exps = checked.experiments.map((e) => (a.backend ? { ...e, backend: a.backend } : e));
     let built;

@@ -10,7 +10,6 @@ import { dirname, relative, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { compileExperiment } from '../../compiler/build.js';
 import { diag } from '../../base/diagnostics/catalog.js';
-import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import { emittedLibrary } from '../../compiler/codegen/library.js';
 import { spanFor } from '../../compiler/passes/provenance.js';
@@ -28,6 +27,7 @@ import { adapterTensorsFor, checkBaseWeights, loadBaseWeights, reportFeeds, spec
 import type { TargetName } from '../../compiler/codegen/target.js';
 import { SET_OPTION, setArgs } from '../overrides.js';
 import { load } from './build.js';
+import { refuse } from '../failure.js';
 
 interface EmbedArgs {
   file: string; volumes?: string[]; texts?: string[]; tokenIds?: string; adapter?: string; out: string;
@@ -70,11 +70,7 @@ export const embedCommand: CommandModule<object, EmbedArgs> = {
     .option('set', SET_OPTION) as never,
   handler: async (a) => {
     const sources = new Map<string, string>();
-    const fail = (diags: Diagnostic[]): void => {
-      if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
-      else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
-      process.exitCode = 2;
-    };
+    const fail = (diags: Diagnostic[]): void => refuse(diags, sources, a);
     try {
       await embed(a, sources);
     } catch (e) {

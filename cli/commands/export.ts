@@ -5,11 +5,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { compileExperiment, variantFolder } from '../../compiler/build.js';
 import { diag } from '../../base/diagnostics/catalog.js';
-import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
+import { renderDiagnostics } from '../../base/diagnostics/render.js';
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import { exportPytorch, type PytorchExport } from '../../runtime/export/index.js';
-import { load } from './build.js';
+import { loadRunnable } from './build.js';
 import { setArgs, withSet } from '../overrides.js';
+import { refuse } from '../failure.js';
 
 interface ExportArgs { file: string; target: 'pytorch'; out: string; json: boolean; quiet: boolean; limit?: number; set?: string | string[] }
 
@@ -25,24 +26,16 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as never,
   handler: async (a) => {
     let sources = new Map<string, string>();
-    const fail = (diags: Diagnostic[]): void => {
-      if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
-      else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
-      process.exitCode = 2;
-    };
+    const fail = (diags: Diagnostic[]): void => refuse(diags, sources, a);
     if (a.limit !== undefined && (!Number.isInteger(a.limit) || a.limit < 1)) {
       fail([diag('E0001', `--limit must be a positive integer, got ${a.limit}`, null, { help: 'run `medctc export --help`' })]);
       return;
     }
     const done: PytorchExport[] = [];
     try {
-      const checked = load(a.file, setArgs(a.set));
+      const { checked, refused } = loadRunnable(a.file, setArgs(a.set));
       sources = checked.sources;
-      const errors = checked.diagnostics.filter((d) => d.severity === 'error');
-      if (errors.length || checked.experiments.length === 0) {
-        fail(errors.length ? checked.diagnostics : [diag('E3021', `\`${a.file}\` defines no experiment`, null)]);
-        return;
-      }
+      if (refused) { fail(refused); return; }
       const exps = checked.experiments.map((e) => (a.limit === undefined ? e : { ...e, data: { ...e.data, limit: a.limit } }));
       const nested = exps.length > 1 || exps.some((e) => e.variant !== null);
       const baseDir = dirname(resolve(a.file));

@@ -6,16 +6,17 @@ import { dirname, join, relative, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { compileExperiment, variantFolder } from '../../compiler/build.js';
 import { diag } from '../../base/diagnostics/catalog.js';
-import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
+import { renderDiagnostics } from '../../base/diagnostics/render.js';
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderTable } from '../../runtime/eval/index.js';
 import { comparisonTable, ensureOutputDir, fileAt, runBuilt, runCompiled, specAt, type RunOptions, type RunResult } from '../../runtime/run/index.js';
 import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/run/build-dir.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
-import { load } from './build.js';
+import { loadRunnable } from './build.js';
 import { SET_OPTION, setArgs } from '../overrides.js';
 import { writeRunReport, writeSweepSummary } from '../report/index.js';
+import { refuse } from '../failure.js';
 
 export interface PipelineArgs {
   file: string;
@@ -79,11 +80,7 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
   defaultSub?: string;
 }): Promise<void> {
   let sources = new Map<string, string>();
-  const fail = (diags: Diagnostic[]): void => {
-    if (a.json) process.stdout.write(JSON.stringify({ ok: false, diagnostics: diagnosticsToJson(diags, sources) }, null, 2) + '\n');
-    else process.stderr.write(renderDiagnostics(diags, sources) + '\n');
-    process.exitCode = 2;
-  };
+  const fail = (diags: Diagnostic[]): void => refuse(diags, sources, a);
   const bad = badOption(a);
   if (bad) {
     fail([diag('E0001', bad, null, { help: 'run `medctc --help`' })]);
@@ -97,13 +94,9 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
       else printResult(r);
       return;
     }
-    const checked = load(a.file, setArgs(a.set));
+    const { checked, refused } = loadRunnable(a.file, setArgs(a.set));
     sources = checked.sources;
-    const errors = checked.diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length || checked.experiments.length === 0) {
-      fail(errors.length ? checked.diagnostics : [diag('E3021', `\`${a.file}\` defines no experiment`, null)]);
-      return;
-    }
+    if (refused) { fail(refused); return; }
     const warnings = checked.diagnostics.filter((d) => d.severity !== 'error');
     if (warnings.length && !a.json) process.stderr.write(renderDiagnostics(warnings, sources) + '\n');
     const baseDir = dirname(resolve(a.file));

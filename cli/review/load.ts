@@ -6,7 +6,7 @@
 // FILE is everything up to the first `.medct` / `.json` that is followed by `@`, `#` or the end;
 // a string naming an existing file is always that file.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { checkFiles, validateExperiment } from '../../compiler/check/index.js';
 import { diag } from '../../base/diagnostics/catalog.js';

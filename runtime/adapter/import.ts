@@ -2,7 +2,6 @@
 // rank_pattern/alpha_pattern resolution) and checking every tensor's shape against them.
 // Anything that would change the forward math and that medctc does not implement (DoRA,
 // fan_in_fan_out, trained biases) is refused with E5531 rather than loaded wrongly.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';

@@ -6,7 +6,6 @@
 //                                                                     XYSpacing ("[0.75, 0.75]"), ZSpacing (+ others)
 // Reports and metadata may carry more columns (the real files do); labels may carry only known labels,
 // so a misspelt pathology column is caught rather than silently dropped.
-import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag, type DiagnosticCode } from '../../base/diagnostics/catalog.js';

@@ -9,7 +9,7 @@
 // memo is kept only for files whose ctime was RACY_NS in the past when hashed: file times come from
 // a coarse clock, and a file changed right after hashing may still carry the same times (git's
 // "racily clean" rule). The device number is left out so a remounted network share stays known.
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../../base/atomic.js';

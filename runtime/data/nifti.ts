@@ -6,7 +6,6 @@
 // Voxels stay in NIfTI storage order, x fastest: index = (k * ny + j) * nx + i.
 // Writing is NIfTI-1 int16 only: what `medctc synth` needs, with every header field fixed so
 // output bytes depend only on the inputs.
-import { readFileSync } from 'node:fs';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import { DiagnosticError } from '../../base/diagnostics/types.js';

@@ -10,7 +10,7 @@
 //           attention mask 1 for real tokens, 0 for padding.
 // Vocabularies load from `vocab.txt` (one token per line, id = line index) or a `tokenizer.json`
 // with a WordPiece model.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiagnosticError, type LabelledSpan } from '../../base/diagnostics/types.js';

@@ -7,7 +7,7 @@
 // as references (storage, offset, shape, stride) and their bytes are read only when asked for,
 // by file offset, straight into the array that is returned: a 1.7 GB checkpoint costs its
 // tensors' memory once, never a second copy of the file.
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';

@@ -4,7 +4,7 @@
 // tensor at a time by file offset) so a 1.7 GB checkpoint is never held whole. Every malformed
 // file is a DiagnosticError (E550x-E551x) naming the file; the writer's bytes match the reference
 // writer's layout (tensors by descending dtype alignment, then name; header padded to 8 bytes).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import type { RuntimeCode } from '../../base/diagnostics/codes/runtime.js';

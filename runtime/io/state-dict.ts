@@ -3,7 +3,7 @@
 // CT-CLIP's releases are `.pt`, Hugging Face's `.bin` files are torch pickles too, and a renamed
 // file must not be misread. Every reader has the SafetensorsFile reading surface, so code written
 // against safetensors (names / has / info / read / readF32 / close) takes any of them.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { SafetensorsFile, type Dtype, type Tensor } from './safetensors.js';
 import { TorchCheckpoint, type TorchOpenOptions } from './pt.js';

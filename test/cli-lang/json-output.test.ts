@@ -3,7 +3,7 @@
 // (progress events). Through the compiled CLI (`npm test` compiles first; run
 // `npx tsc -p tsconfig.json` before running this file on its own).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, medctcIn } from '../review/cli.js';
@@ -83,6 +83,19 @@ describe('--json: exactly one JSON document on stdout, JSON lines on stderr', ()
     expect(doc !== null && typeof doc === 'object', 'a JSON object').toBe(true);
     if (status === 2 && doc && 'ok' in doc) expect(doc.ok).toBe(false);
   }, 60_000);
+});
+
+// A resolved-experiment file holding no experiment: build, run and export refuse it the same way
+// (one shared refusal, cli/commands/build.ts loadRunnable) and write nothing.
+describe('a file that defines no experiment', () => {
+  it.each([['build', '--out', 'none-build'], ['run', '--out', 'none-run'], ['export', '--target', 'pytorch', '--out', 'none-export']])('%s: E3021, exit 2', (cmd, ...rest) => {
+    writeFileSync(join(dir, 'none.json'), '[]\n');
+    const doc = json(2, cmd, 'none.json', ...rest) as { ok: boolean; diagnostics: { code: string; message: string }[] };
+    expect(doc.ok).toBe(false);
+    expect(doc.diagnostics.map((d) => d.code)).toEqual(['E3021']);
+    expect(doc.diagnostics[0]!.message).toContain('none.json` defines no experiment');
+    expect(existsSync(join(dir, rest[rest.length - 1]!))).toBe(false);
+  });
 });
 
 // Dawn writes start-up warnings to fd 2 from native code when a WebGPU adapter is opened, also when
