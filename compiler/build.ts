@@ -67,7 +67,8 @@ export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): C
   const errors = evalRes.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new DiagnosticError(evalRes.diagnostics);
   internalCheck(evalRes.graph, 'eval graph');
-  const evalPlan = lowerPlan(evalRes.graph, { mode: 'eval', experiment: exp.name });
+  const precision = exp.train?.precision ?? 'fp32';
+  const evalPlan = lowerPlan(evalRes.graph, { mode: 'eval', experiment: exp.name, precision });
   let trainPlan: Plan | null = null;
   let trainGraph: Graph | null = null;
   if (exp.train) {
@@ -75,7 +76,7 @@ export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): C
     const texts = exp.train.loss === 'clip' ? b : evalTextBatch(exp);
     trainGraph = injectLora(attachLoss(buildModel(exp.model, { imageBatch: b, textBatch: texts }), exp.train.loss), exp, sources).graph;
     internalCheck(trainGraph, 'train graph');
-    trainPlan = lowerPlan(trainGraph, { mode: 'train', experiment: exp.name, train: exp.train });
+    trainPlan = lowerPlan(trainGraph, { mode: 'train', experiment: exp.name, train: exp.train, precision });
   }
   for (const p of [evalPlan, trainPlan]) {
     if (!p) continue;
@@ -84,17 +85,8 @@ export function compileExperiment(exp: ResolvedExperiment, sources?: Sources): C
   }
   return {
     experiment: exp, graph: evalRes.graph, graphs: { eval: evalRes.graph, train: trainGraph }, plans: { eval: evalPlan, train: trainPlan },
-    report: buildReport(evalRes.graph, evalPlan, trainPlan, exp), diagnostics: [...evalRes.diagnostics, ...precisionWarning(exp, sources)],
+    report: buildReport(evalRes.graph, evalPlan, trainPlan, exp), diagnostics: evalRes.diagnostics,
   };
-}
-
-/** Plans, kernels and the report are fp32 whatever `precision` says: say so rather than let a
- *  bf16/fp16 setting look honoured. */
-function precisionWarning(exp: ResolvedExperiment, sources?: Sources): Diagnostic[] {
-  const p = exp.train?.precision;
-  if (!p || p === 'fp32') return [];
-  return [diag('W3023', `\`precision ${p}\` is not implemented yet: the plans and kernels run in fp32 (memory and FLOPs in the report are fp32)`,
-    spanFor(exp, sources, '/train/precision'), { help: 'remove the setting or write `precision fp32`; mixed precision is not supported yet' })];
 }
 
 function internalCheck(g: Graph, what: string): void {

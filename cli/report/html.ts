@@ -104,7 +104,8 @@ function parameters(f: RunFolder): string {
     }
     const mem = b.memory;
     out.push('<h3>Memory (planned by the compiler)</h3>', table(['what', 'bytes'], [
-      ['weights (fp32)', bytes(mem.weightsBytes)], ['gradients', bytes(mem.gradientBytes)], ['optimizer state (AdamW moments)', bytes(mem.optimizerBytes)],
+      // Older report.json files (before mixed precision) have no precision: they were fp32.
+      [`weights (${mem.precision ?? 'fp32'})`, bytes(mem.weightsBytes)], ['gradients', bytes(mem.gradientBytes)], ['optimizer state (AdamW moments)', bytes(mem.optimizerBytes)],
       ['activations, eval (peak / naive / lower bound)', `${bytes(mem.activations.eval.peakBytes)} / ${bytes(mem.activations.eval.naiveBytes)} / ${bytes(mem.activations.eval.lowerBoundBytes)}`],
       ...(mem.activations.train ? [['activations, train (peak / naive / lower bound)', `${bytes(mem.activations.train.peakBytes)} / ${bytes(mem.activations.train.naiveBytes)} / ${bytes(mem.activations.train.lowerBoundBytes)}`]] : []),
     ], 'num'));

@@ -18,6 +18,7 @@ import { attentionProgram, attentionBackwardProgram } from './kernels/attention.
 import { pointwiseProgram } from './kernels/pointwise.js';
 import { backwardProgram } from './kernels/backward.js';
 import { glueProgram } from './kernels/glue.js';
+import { rewriteHalf } from './half.js';
 
 export const TARGETS: Record<TargetName, Target> = { wgsl: WGSL, cuda: CUDA, c: C };
 
@@ -82,14 +83,20 @@ export function kernelProgram(T: Target, spec: KernelSpec): KernelProgram {
 
 export function emitKernel(spec: KernelSpec, target: TargetName): EmittedKernel {
   const T = TARGETS[target];
-  const program = kernelProgram(T, spec);
   const bindings = kernelBindings(spec);
   const name = kernelName(spec);
+  const raw = kernelProgram(T, spec);
+  // 16-bit bindings: every access in the stages becomes the target's load / store.
+  const program = raw.halfAware || !spec.half ? raw
+    : { ...raw, stages: raw.stages.map((st) => ({ ...st, body: rewriteHalf(st.body, bindings, T, `${name} (${target}) stage ${st.entry}`) })) };
   const lines: string[] = [
     `// medctc kernel ${name} (${target === 'wgsl' ? 'WGSL' : target === 'cuda' ? 'CUDA' : 'C'}), generated: do not edit.`,
     ...program.summary.map((s) => `//   ${s}`),
     `// bindings: ${bindings.map((b) => `${b.name}[${b.size}] ${b.dtype}${b.access === 'read' ? '' : ' (out)'}`).join(', ')}`,
+    ...(spec.half ? [`// ${spec.half.dtype} storage of ${spec.half.bindings.join(', ')}: loads widen to f32, stores round to nearest even; arithmetic is f32`] : []),
     '',
+    // After the header (each file's first line names its kernel), before any declaration (WGSL's `enable`).
+    ...T.halfDecls(bindings),
   ];
   if (target === 'c') lines.push(PRELUDE);
   for (const h of program.helpers) lines.push(...helperSource(T, h), '');

@@ -34,7 +34,15 @@ export interface Target {
   /** The whole kernel entry: signature, thread-index preamble, body. Shared arrays go where the target wants them.
    *  `grid` is the launch's workgroup count (C loops over it; GPUs get it from the dispatch). */
   entry(name: string, bindings: Binding[], workgroup: [number, number, number], shared: string[], body: string[], grid?: [number, number, number]): string[];
+  /** An f32 expression: element `idx` of 16-bit binding `b`, widened (exact). */
+  loadHalf(b: Binding, idx: string): string;
+  /** A statement: f32 `value` rounded to nearest even into element `idx` of 16-bit binding `b`. */
+  storeHalf(b: Binding, idx: string, value: string): string;
+  /** Module-level text the 16-bit bindings of a kernel need (extensions, headers, accessors), first in the file. */
+  halfDecls(bindings: Binding[]): string[];
 }
+
+export const isHalf = (b: Binding): boolean => b.dtype === 'bf16' || b.dtype === 'f16';
 
 /** Float literal without locale or precision surprises: shortest round-trip form of the f32 value. */
 export function floatLiteral(x: number): string {

@@ -4,7 +4,8 @@ import { sumsqParts, type KernelSpec } from './spec.js';
 
 export interface Binding {
   name: string;
-  dtype: 'f32' | 'i32' | 'u32';
+  /** bf16/f16: an f32 binding stored in 16 bits (KernelSpec.half). */
+  dtype: 'f32' | 'i32' | 'u32' | 'bf16' | 'f16';
   /** Elements. */
   size: number;
   access: 'read' | 'read_write';
@@ -20,7 +21,22 @@ const epilogue = (s: { bias: boolean; residual: boolean; n: number; m: number })
   ...(s.residual ? [r('residual', s.m * s.n)] : []),
 ];
 
+/** Bytes per element of a binding or plan buffer dtype. */
+export const dtypeBytes = (dtype: Binding['dtype']): number => (dtype === 'bf16' || dtype === 'f16' ? 2 : 4);
+
+/** The buffers of `spec` in binding order, with its 16-bit bindings (spec.half) typed so. */
 export function kernelBindings(spec: KernelSpec): Binding[] {
+  const all = f32Bindings(spec);
+  const half = spec.half;
+  if (!half) return all;
+  for (const name of half.bindings) {
+    const b = all.find((x) => x.name === name);
+    if (!b || b.dtype !== 'f32') throw new Error(`internal: ${spec.kind} has no f32 binding ${name} to store in ${half.dtype}`);
+  }
+  return all.map((b) => (half.bindings.includes(b.name) ? { ...b, dtype: half.dtype } : b));
+}
+
+function f32Bindings(spec: KernelSpec): Binding[] {
   switch (spec.kind) {
     case 'gemm': {
       const { m, k, n } = spec;

@@ -109,6 +109,8 @@ export function bindInOrder(plan: PlanDraft, k: PlanKernel, spec: KernelSpec): L
     if (id === undefined) {
       if (b.access === 'read') throw new Error(`no plan input for ${b.name}`);
       const name = `k${k.id}.${b.name}`;
+      // Lowered specs have no 16-bit bindings yet (the storage pass comes after): scratch is f32/i32/u32.
+      if (b.dtype === 'bf16' || b.dtype === 'f16') throw new Error(`${b.name}: scratch of a 16-bit binding`);
       out.scratch[name] = { elements: Math.max(1, b.size), dtype: b.dtype };
       return name;
     }

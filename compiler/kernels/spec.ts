@@ -157,14 +157,19 @@ export type ElementwiseSpec = {
   aNumel: number; bNumel: number; slope: number; factor: number;
 };
 
-export type KernelSpec =
+/** 16-bit storage of some of a kernel's f32 bindings (precision bf16|fp16, compiler/plan/storage.ts):
+ *  the kernel widens them exactly to f32 on load and rounds to nearest even on store; arithmetic
+ *  and accumulation stay f32. Only bindings compiler/kernels/storage.ts allows may be named. */
+export type HalfStorage = { dtype: 'bf16' | 'f16'; bindings: string[] };
+
+export type KernelSpec = (
   | GemmSpec | LinearSpec | LoraLinearSpec | LoraShrinkSpec | LoraExpandSpec | LoraBackwardInputSpec
   | AddSpec | LayerNormSpec | LayerNormBackwardSpec | GeluSpec | GeluBackwardSpec | GegluSpec | GegluBackwardSpec
   | SoftmaxSpec | SoftmaxBackwardSpec | L2NormScaleSpec | L2NormScaleBackwardSpec | MeanPoolSpec | MeanPoolBackwardSpec | DwConv3dBackwardSpec | EmbeddingSpec | EmbeddingBackwardSpec
   | DwConv3dSpec | AttentionSpec | AttentionBackwardSpec | VqNearestSpec | PairLossSpec | ClipLossSpec | AdamWSpec
   | AxpySpec | PermuteSpec | SliceBackwardSpec | MulGradSpec | L2NormBackwardSpec | BiasGradSpec | SumSqSpec | GradClipScaleSpec
   | UnaryGradSpec | BroadcastGradSpec | AttentionBiasGradSpec
-  | SliceSpec | L2NormSpec | RelPosGridSpec | ElementwiseSpec;
+  | SliceSpec | L2NormSpec | RelPosGridSpec | ElementwiseSpec) & { half?: HalfStorage };
 
 export type KernelKind = KernelSpec['kind'];
 
@@ -173,6 +178,7 @@ export function kernelName(spec: KernelSpec): string {
   const parts: string[] = [spec.kind];
   for (const [key, value] of Object.entries(spec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (key === 'kind' || value === undefined) continue;
+    if (key === 'half') { const h = value as HalfStorage; parts.push(`${h.dtype}${h.bindings.map((b) => `p${b}`).join('')}`); continue; }
     if (typeof value === 'boolean') { if (value) parts.push(key); continue; }
     if (value === 'none') continue;
     parts.push(`${key}${String(value).replace(/[^0-9A-Za-z]+/g, 'p')}`);

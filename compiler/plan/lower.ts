@@ -11,16 +11,19 @@ import { kernelName } from '../kernels/spec.js';
 import { lowerKernel } from '../kernels/launch.js';
 import { alignUp, liveLowerBound, placeBuffers } from './memory.js';
 import { groupSpec } from './specs.js';
+import { assignStorage, type Precision } from './storage.js';
 import { PLAN_VERSION, type Arena, type BufferKind, type KernelPhase, type Plan, type PlanBuffer, type PlanKernel, type PlanModel, type PlanSpec } from './types.js';
 
 export const ALIGNMENT = 256;
-const DTYPE_BYTES = 4;
+const DTYPE_BYTES = 4; // every buffer is lowered f32/i32/u32; the storage pass narrows some to 16 bits
 
 export interface LowerOptions {
   mode: 'eval' | 'train';
   experiment: string;
   /** Train mode: optimizer and clipping settings. */
   train?: TrainSpec | null;
+  /** Storage of frozen weights and activations (compiler/plan/storage.ts); default fp32. */
+  precision?: Precision;
 }
 
 /** What a backward kernel reads from the forward pass, by kernel kind: 'x' = the activation
@@ -242,6 +245,11 @@ export function lowerPlan(graph: Graph, opts: LowerOptions): Plan {
   // become plan buffers, so the memory plan covers everything a device allocates.
   const paramsBuf = newBuffer('params', 'params', [4], 'u32', 'params', 'state', null);
   lowerSteps(buffers, kernels, paramsBuf, (key, name, elements, dtype) => newBuffer(key, name, [elements], dtype, 'scratch', 'work', null));
+  const io = new Set([...graph.inputs.map(tensorBuffer), ...graph.outputs.map((o) => tensorBuffer(o.tensor))]);
+  assignStorage(buffers, kernels, opts.precision ?? 'fp32', (b) => {
+    const t = b.tensor === null ? null : graph.tensors[b.tensor]!;
+    return t !== null && t.trainable !== true && t.lora !== true && t.shape.length >= 2;
+  }, io);
 
   // Lifetimes of work buffers, then placement.
   const end = kernels.length;

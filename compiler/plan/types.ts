@@ -33,7 +33,8 @@ export interface PlanBuffer {
   id: number;
   name: string;
   shape: number[];
-  dtype: 'f32' | 'i32' | 'u32';
+  /** bf16/f16: an f32 tensor stored in 16 bits (precision bf16|fp16, compiler/plan/storage.ts). */
+  dtype: 'f32' | 'i32' | 'u32' | 'bf16' | 'f16';
   bytes: number;
   kind: BufferKind;
   arena: Arena;

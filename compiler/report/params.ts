@@ -25,8 +25,13 @@ export interface BuildReport {
     loraTargets: { target: number; encoder: string; pattern: string; rank: number; alpha: number; scaling: number; modules: number; parameters: number }[];
   };
   memory: {
-    /** fp32 bytes of every parameter and buffer (what loading the weights takes). */
+    /** Storage of frozen weights and activations (train.precision; fp32 without a train block). */
+    precision: 'fp32' | 'bf16' | 'fp16';
+    /** Bytes of every parameter and buffer as the plans store them (what loading the weights
+     *  takes): 2 a value for 16-bit weights (compiler/plan/storage.ts), else 4. */
     weightsBytes: number;
+    /** The same weights all in fp32 (equal to weightsBytes under precision fp32). */
+    weightsFp32Bytes: number;
     gradientBytes: number;
     /** AdamW: two fp32 moments per trainable parameter that receives a gradient. */
     optimizerBytes: number;
@@ -59,6 +64,13 @@ export function paramGroup(t: Tensor): string {
   if (t.name.startsWith('text_transformer.')) return 'text encoder (BERT)';
   if (t.name.startsWith('visual_transformer.')) return 'image encoder (CTViT)';
   return 'CLIP heads';
+}
+
+/** Every parameter and buffer at the storage the eval plan gives it (unread ones at 4 bytes). */
+function weightBytes(graph: Graph, evalPlan: Plan): number {
+  const stored = new Map(evalPlan.model.weights.map((w) => [w.name, w.buffer === null ? 'f32' : evalPlan.buffers[w.buffer]!.dtype]));
+  return graph.tensors.filter((t) => t.role === 'param' || t.role === 'buffer')
+    .reduce((a, t) => a + numel(t) * (stored.get(t.name) === 'bf16' || stored.get(t.name) === 'f16' ? 2 : 4), 0);
 }
 
 const sumKind = (p: Plan, kind: string): number => p.buffers.filter((b) => b.kind === kind).reduce((a, b) => a + b.bytes, 0);
@@ -96,7 +108,9 @@ export function buildReport(graph: Graph, evalPlan: Plan, trainPlan: Plan | null
       }),
     },
     memory: {
-      weightsBytes: (total + bufferCount) * 4,
+      precision: exp.train?.precision ?? 'fp32',
+      weightsBytes: weightBytes(graph, evalPlan),
+      weightsFp32Bytes: (total + bufferCount) * 4,
       // From the train plan when there is one: params no op reads (decoder heads, `_extra`) get no
       // gradient and no AdamW state, as in PyTorch (grad stays None).
       gradientBytes: trainPlan ? sumKind(trainPlan, 'param_grad') : trainable * 4,

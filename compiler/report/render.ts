@@ -35,9 +35,10 @@ export function renderReport(r: BuildReport): string {
         `\`${t.pattern}\``, t.encoder, String(t.rank), String(t.alpha), String(+t.scaling.toFixed(6)), String(t.modules), int(t.parameters),
       ])), '',
     ] : []),
-    '## Memory (fp32)', '',
+    m.precision === 'fp32' ? '## Memory (fp32)' : `## Memory (${m.precision}: frozen weights and activations in 16 bits; LoRA weights, gradients and optimizer state in fp32)`, '',
     ...table(['what', 'bytes'], [
       ['weights (parameters + buffers)', bytes(m.weightsBytes)],
+      ...(m.precision === 'fp32' ? [] : [['weights, were they all fp32', bytes(m.weightsFp32Bytes)]]),
       ['gradients (trainable)', bytes(m.gradientBytes)],
       ['AdamW moments (trainable)', bytes(m.optimizerBytes)],
       ['activations, eval: planned peak', bytes(m.activations.eval.peakBytes)],

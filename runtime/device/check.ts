@@ -1,6 +1,6 @@
 // Shared argument check: a dispatch with the wrong buffers is medctc's own bug (the plan names
 // every argument), so it is an internal error, caught here rather than as a GPU fault.
-import type { Binding } from '../../compiler/kernels/bindings.js';
+import { dtypeBytes, type Binding } from '../../compiler/kernels/bindings.js';
 import { InternalError, type DeviceBuffer } from './types.js';
 
 export function checkBuffers(kernel: string, bindings: Binding[], buffers: DeviceBuffer[]): void {
@@ -8,7 +8,8 @@ export function checkBuffers(kernel: string, bindings: Binding[], buffers: Devic
     throw new InternalError(`kernel ${kernel} takes ${bindings.length} buffers (${bindings.map((b) => b.name).join(', ')}), got ${buffers.length}`);
   }
   bindings.forEach((b, i) => {
-    if (buffers[i]!.bytes < b.size * 4) throw new InternalError(`kernel ${kernel}: buffer ${i} (${b.name}) holds ${buffers[i]!.bytes} bytes, needs ${b.size * 4}`);
+    const need = b.size * dtypeBytes(b.dtype);
+    if (buffers[i]!.bytes < need) throw new InternalError(`kernel ${kernel}: buffer ${i} (${b.name}) holds ${buffers[i]!.bytes} bytes, needs ${need}`);
   });
 }
 

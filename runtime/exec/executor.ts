@@ -14,6 +14,7 @@ import type { Plan, PlanBuffer, PlanKernel } from '../../compiler/plan/types.js'
 import type { Device, DeviceBuffer, Program } from '../device/types.js';
 import { ArenaAllocation, type MemoryReport } from './arena.js';
 import { initWeights } from './init.js';
+import { fromHalf, toHalf } from '../util/half.js';
 import { packScalars, type Executor, type Feeds, type RunOptions, type RunScalars } from './types.js';
 
 const numel = (b: PlanBuffer): number => b.shape.reduce((a, c) => a * c, 1);
@@ -232,6 +233,12 @@ export class PlanExecutor implements Executor {
       await this.device.download(this.bufs[b.id]!, out);
       return Float32Array.from(out);
     }
+    if (b.dtype === 'bf16' || b.dtype === 'f16') {
+      // Whole u32 words (WebGPU copies multiples of 4 bytes); the view is rounded up to 4.
+      const bits = new Uint16Array(n + (n & 1));
+      await this.device.download(this.bufs[b.id]!, bits);
+      return fromHalf(bits, b.dtype, n);
+    }
     const out = new Float32Array(n);
     await this.device.download(this.bufs[b.id]!, out);
     return out;
@@ -239,6 +246,11 @@ export class PlanExecutor implements Executor {
 
   private async upload(b: PlanBuffer, data: Float32Array | Int32Array, what: string): Promise<void> {
     if (data.length !== numel(b)) throw new Error(`${what}: ${data.length} values, but ${b.name} [${b.shape.join(', ')}] holds ${numel(b)}`);
+    if (b.dtype === 'bf16' || b.dtype === 'f16') {
+      if (!(data instanceof Float32Array)) throw new Error(`${what}: ${b.name} holds ${b.dtype} values, given integers`);
+      await this.device.upload(this.bufs[b.id]!, toHalf(data, b.dtype));
+      return;
+    }
     await this.device.upload(this.bufs[b.id]!, data);
   }
 }

@@ -266,6 +266,36 @@ torch.save(sd, ${JSON.stringify(pt)})`]);
     const mm = JSON.parse(readFileSync(join(ev, 'metrics.json'), 'utf8')).final.mean;
     for (const k of ['auroc', 'accuracy', 'macroF1', 'weightedF1']) expect(pm[k], k).toBeCloseTo(mm[k], 6);
   }, 300_000);
+
+  it('precision bf16 exports as autocast: its forward is medctc\'s bf16 eval to bf16 tolerance, and it trains', async () => {
+    // Inputs and weights of (a). medctc stores frozen weights and activations in bf16; the program
+    // runs PyTorch's autocast (bf16 matmuls): both round to bf16, at different points.
+    const bf = join(dir, 'export-bf16');
+    const e = medctc('export', SPEC, '--target', 'pytorch', '--out', bf, '--quiet', ...REDUCED, '--set', 'train.precision=bf16');
+    expect(e.status, e.stderr).toBe(0);
+    const c16 = compileExperiment({ ...compiled.experiment, train: { ...compiled.experiment.train!, precision: 'bf16' } });
+    const graph = c16.graphs.eval, plan = c16.plans.eval;
+    const ex = await execFor(plan, new CpuDevice());
+    await ex.loadWeights({ seed: 13, tensors: weightsWithLora(graph, 13) });
+    await ex.prepare();
+    await ex.run(feedsFor(plan, graph, 9));
+    const text = await ex.output('text_latent');
+    ex.destroy();
+    const out = join(dir, 'forward-bf16');
+    const r = python([join(bf, 'train.py'), 'forward', '--weights', join(dir, 'base.safetensors'), '--adapter', join(dir, 'lora'),
+      '--inputs', join(dir, 'inputs'), '--out', out, '--threads', '1', '--no-peft'], { MEDCTC_DEVICE: 'cpu' });
+    expect(r.status, r.stderr).toBe(0);
+    const got = readNpyF32(join(out, 'text_latent.npy')), fp32 = readNpyF32(join(dir, 'forward', 'text_latent.npy'));
+    const err = maxAbsDiff(got, text);
+    console.log(`exported PyTorch (autocast bf16) vs medctc bf16 eval forward, text_latent: max abs error ${err.toExponential(2)} (vs the fp32 program: ${maxAbsDiff(got, fp32).toExponential(2)})`);
+    expect(err).toBeLessThan(2e-2);
+    expect(maxAbsDiff(got, fp32)).toBeGreaterThan(1e-4); // autocast ran
+    const t = python([join(bf, 'train.py'), '--out', join(dir, 'run-bf16'), '--max-steps', '2', '--threads', '1', '--no-peft'], { MEDCTC_DEVICE: 'cpu' });
+    expect(t.status, t.stderr).toBe(0);
+    const log = readFileSync(join(dir, 'run-bf16', 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log).toHaveLength(2);
+    for (const l of log) expect(Number.isFinite(l.loss) && Number.isFinite(l.gradNorm)).toBe(true);
+  }, 300_000);
 });
 
 describe('medctc export: what it refuses', () => {

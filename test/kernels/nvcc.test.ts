@@ -1,6 +1,7 @@
 // Every generated .cu compiles with nvcc: the sample and benchmark specs file by file (one batched
-// invocation: nvcc is slow to start), and every kernel of real build folders (quickstart and
-// medct-vlm, ~450 distinct sources) in translation units of many kernels compiled in parallel.
+// invocation: nvcc is slow to start), and every kernel of real build folders (quickstart in fp32
+// and fp16, medct-vlm in bf16, ~600 distinct sources) in translation units of many kernels
+// compiled in parallel.
 import { describe, it, expect } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -63,10 +64,12 @@ describe.skipIf(!hasNvcc)('generated CUDA compiles with nvcc', () => {
     const dir = mkdtempSync(join(tmpdir(), 'medctc-cu-build-'));
     try {
       const sources = new Map<string, { name: string; text: string }>();
-      for (const example of ['examples/quickstart.medct', 'examples/medct-vlm.medct']) {
+      // medct-vlm is bf16 as written; the quickstart also at fp16, for the __half kernels.
+      for (const [example, precision] of [['examples/quickstart.medct', null], ['examples/quickstart.medct', 'fp16'], ['examples/medct-vlm.medct', null]] as const) {
         const checked = load(example);
-        const out = join(dir, example.replace(/\W+/g, '_'));
-        await writeBuild(compileExperiment(checked.experiments[0]!, checked.sources), out, { baseDir: '.' });
+        const out = join(dir, `${example.replace(/\W+/g, '_')}${precision ?? ''}`);
+        const exp = checked.experiments[0]!;
+        await writeBuild(compileExperiment(precision ? { ...exp, train: { ...exp.train!, precision } } : exp, checked.sources), out, { baseDir: '.' });
         for (const f of readdirSync(join(out, 'kernels')).filter((x) => x.endsWith('.cu')).sort()) {
           const text = readFileSync(join(out, 'kernels', f), 'utf8');
           sources.set(createHash('sha256').update(text).digest('hex'), { name: f, text });
@@ -76,9 +79,13 @@ describe.skipIf(!hasNvcc)('generated CUDA compiles with nvcc', () => {
       expect(all.length).toBeGreaterThan(300);
       const batches = Array.from({ length: 2 * JOBS }, (_, b) => all.filter((_, i) => i % (2 * JOBS) === b));
       const entries = batches.map((batch, b) => {
-        const text = batch.map((k, i) => {
+        // Headers (cuda_bf16.h / cuda_fp16.h of 16-bit kernels) go once at file scope: included
+        // inside a namespace, their types would belong to the first namespace only.
+        const includes = [...new Set(batch.flatMap((k) => k.text.match(/^#include .*$/gm) ?? []))];
+        const text = includes.map((l) => `${l}\n`).join('') + batch.map((k, i) => {
           expect(k.text).toMatch(/^extern "C" __global__ /m);
-          return `namespace k${i} {\n#line 1 "${k.name}"\n${k.text.replace(/^extern "C" __global__ /gm, '__global__ ')}\n}\n`;
+          const body = k.text.replace(/^extern "C" __global__ /gm, '__global__ ').replace(/^#include .*$/gm, '');
+          return `namespace k${i} {\n#line 1 "${k.name}"\n${body}\n}\n`;
         }).join('');
         writeFileSync(join(dir, `batch${b}.cu`), text);
         return (text.match(/^__global__ /gm) ?? []).length;

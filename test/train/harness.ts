@@ -254,6 +254,7 @@ function forwardSteps(plan: Plan, k: PlanKernel): LoweredSteps | null {
     if (id === undefined) {
       if (b.access === 'read') throw new Error(`forward ${k.kind}#${k.id}: missing input for ${b.name}`);
       const name = `k${k.id}.${b.name}`;
+      if (b.dtype === 'bf16' || b.dtype === 'f16') throw new Error(`forward ${k.kind}#${k.id}: scratch ${b.name} of a 16-bit binding`);
       out.scratch[name] = { elements: b.size, dtype: b.dtype };
       return name;
     }

@@ -6,4 +6,5 @@ export const CODEGEN_CODES = {
   // bindings) are retired: both are medctc's own bugs, reported as internal errors (exit 3).
   E4003: 'unknown compute backend',
   E4005: 'experiment cannot be exported to the target',
+  E4006: 'backend cannot store the plan\'s precision',
 } as const satisfies Record<string, string>;

@@ -16,7 +16,8 @@ export const GRAPH_CODES = {
   E3020: 'cannot write build output',
   E3021: 'nothing to build',
   E3022: 'cannot read resolved experiment file',
-  W3023: 'training precision other than fp32 is not implemented',
+  // W3023 (precision other than fp32 not implemented) is retired: `precision bf16|fp16` builds
+  // 16-bit plans (compiler/plan/storage.ts).
   // E3028: reading a build folder back (`medctc verify`, cli/review/verify.ts)
   E3028: 'medctc.lock missing or invalid',
 } as const satisfies Record<string, string>;

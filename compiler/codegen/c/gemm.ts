@@ -15,6 +15,12 @@ import type { GemmKind, GemmStage, Operand, Dropout } from '../kernels/gemm.js';
 import { gemmStages, helpersFor } from '../kernels/gemm.js';
 import { dropoutStreamKey, dropoutThreshold, type KernelProgram, type Stage } from '../kernels/program.js';
 import { floatLiteral } from '../target.js';
+import type { HalfStorage } from '../../kernels/spec.js';
+
+/** 16-bit bindings by name (KernelSpec.half): packing widens them, the epilogue widens a 16-bit
+ *  residual, and a 16-bit output is accumulated in an f32 staging copy and rounded once at the
+ *  end (so panels still sum in f32). */
+type Half = ReadonlyMap<string, HalfStorage['dtype']>;
 
 /** K panel: a 256 × 32 strip of packed B is 32 KiB, inside a 48 KiB L1. */
 const KC = 256;
@@ -44,11 +50,13 @@ function keep(d: Dropout, idx: string): string {
 }
 
 /** op(X)[outer, k] of a segment operand as a C expression over `src` (its storage index). */
-function element(op: Operand, srcIdx: string): string {
-  return op.dropout ? `${op.buf}[${srcIdx}] * ${keep(op.dropout, srcIdx)}` : `${op.buf}[${srcIdx}]`;
+function element(op: Operand, srcIdx: string, half: Half): string {
+  const dt = half.get(op.buf);
+  const load = dt ? `medctc_${dt}_to_f32(${op.buf}[${srcIdx}])` : `${op.buf}[${srcIdx}]`;
+  return op.dropout ? `${load} * ${keep(op.dropout, srcIdx)}` : load;
 }
 
-function packA(op: Operand, M: number, K: number, b: CpuBlocking): string[] {
+function packA(op: Operand, M: number, K: number, b: CpuBlocking, half: Half): string[] {
   const { mr, mcTiles } = b;
   // A stored [M,K] reads along k; stored [K,M] (transA) reads MR consecutive rows per k.
   const src = op.trans ? '(long)(k0 + p) * ' + M + ' + i' : '(long)i * ' + K + ' + k0 + p';
@@ -56,13 +64,13 @@ function packA(op: Operand, M: number, K: number, b: CpuBlocking): string[] {
     ? [
       `for (int p = 0; p < kc; p++) for (int ii = 0; ii < ${mr}; ii++) {`,
       `  const int i = r0 + ii;`,
-      `  dst[p * ${mr} + ii] = i < ${M} ? ${element(op, src)} : 0.0f;`,
+      `  dst[p * ${mr} + ii] = i < ${M} ? ${element(op, src, half)} : 0.0f;`,
       '}',
     ]
     : [
       `for (int ii = 0; ii < ${mr}; ii++) {`,
       `  const int i = r0 + ii;`,
-      `  if (i < ${M}) { for (int p = 0; p < kc; p++) dst[p * ${mr} + ii] = ${element(op, src)}; }`,
+      `  if (i < ${M}) { for (int p = 0; p < kc; p++) dst[p * ${mr} + ii] = ${element(op, src, half)}; }`,
       `  else { for (int p = 0; p < kc; p++) dst[p * ${mr} + ii] = 0.0f; }`,
       '}',
     ];
@@ -76,7 +84,7 @@ function packA(op: Operand, M: number, K: number, b: CpuBlocking): string[] {
   ];
 }
 
-function packB(op: Operand, N: number, K: number, b: CpuBlocking): string[] {
+function packB(op: Operand, N: number, K: number, b: CpuBlocking, half: Half): string[] {
   const { nr } = b;
   // B stored [K,N] reads NR consecutive columns per k; stored [N,K] (transB, a linear's W) reads along k.
   const src = op.trans ? '(long)j * ' + K + ' + k0 + p' : '(long)(k0 + p) * ' + N + ' + j';
@@ -84,14 +92,14 @@ function packB(op: Operand, N: number, K: number, b: CpuBlocking): string[] {
     ? [
       `for (int jj = 0; jj < ${nr}; jj++) {`,
       `  const int j = jp * ${nr} + jj;`,
-      `  if (j < ${N}) { for (int p = 0; p < kc; p++) dst[p * ${nr} + jj] = ${element(op, src)}; }`,
+      `  if (j < ${N}) { for (int p = 0; p < kc; p++) dst[p * ${nr} + jj] = ${element(op, src, half)}; }`,
       `  else { for (int p = 0; p < kc; p++) dst[p * ${nr} + jj] = 0.0f; }`,
       '}',
     ]
     : [
       `for (int p = 0; p < kc; p++) for (int jj = 0; jj < ${nr}; jj++) {`,
       `  const int j = jp * ${nr} + jj;`,
-      `  dst[p * ${nr} + jj] = j < ${N} ? ${element(op, src)} : 0.0f;`,
+      `  dst[p * ${nr} + jj] = j < ${N} ? ${element(op, src, half)} : 0.0f;`,
       '}',
     ];
   return [
@@ -105,13 +113,13 @@ function packB(op: Operand, N: number, K: number, b: CpuBlocking): string[] {
 /** The micro-kernel plus epilogue of one stage: a file-scope function. mode: 1 = add to what the
  *  output holds (a later panel), 2 = last panel (alpha, bias, gelu, residual), 4 = this segment's
  *  sum takes the output-indexed dropout mask (lora_backward_input's A term). */
-function tileFunction(sym: string, g: GemmStage, b: CpuBlocking, masked: Dropout | undefined): string[] {
+function tileFunction(sym: string, g: GemmStage, b: CpuBlocking, masked: Dropout | undefined, half: Half): string[] {
   const { mr, nv, nr } = b;
   const { m: M, n: N } = g;
   const acc = (i: number, j: number): string => `c${i}_${j}`;
   const lines: string[] = [
     `static void ${sym}_tile(const float *restrict Ap, const float *restrict Bp, int kc, int row0, int col0, int mode,`,
-    `    float *restrict out, const float *restrict bias, const float *restrict residual, const unsigned int *restrict params) {`,
+    `    float *restrict out, const float *restrict bias, const ${g.residual && half.has(g.residual) ? 'uint16_t' : 'float'} *restrict residual, const unsigned int *restrict params) {`,
     `  (void)bias; (void)residual; (void)params;`,
   ];
   for (let i = 0; i < mr; i++) lines.push(`  v16 ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = {0}`).join(', ')};`);
@@ -126,7 +134,8 @@ function tileFunction(sym: string, g: GemmStage, b: CpuBlocking, masked: Dropout
   if (g.alpha !== 1) final.push(`v = v * ${f(g.alpha)};`);
   if (g.bias) final.push(`v += v16_loadn(${g.bias} + col, cn);`);
   if (g.activation === 'gelu') final.push('v = v16_gelu(v);');
-  if (g.residual) final.push(`v += v16_loadn(${g.residual} + (long)row * ${N} + col, cn);`);
+  const resDt = g.residual ? half.get(g.residual) : undefined;
+  if (g.residual) final.push(`v += v16_loadn${resDt ? `_${resDt}` : ''}(${g.residual} + (long)row * ${N} + col, cn);`);
   lines.push(
     `  for (int i = 0; i < ${mr}; i++) {`,
     '    const int row = row0 + i;',
@@ -156,7 +165,7 @@ function tileFunction(sym: string, g: GemmStage, b: CpuBlocking, masked: Dropout
   return lines;
 }
 
-function stageBody(sym: string, g: GemmStage, b: CpuBlocking): string[] {
+function stageBody(sym: string, g: GemmStage, b: CpuBlocking, half: Half): string[] {
   const { m: M, n: N } = g;
   const { mr, nr, mcTiles, kc } = b;
   const nP = Math.ceil(N / nr), units = Math.ceil(M / (mcTiles * mr)) * nP;
@@ -165,8 +174,11 @@ function stageBody(sym: string, g: GemmStage, b: CpuBlocking): string[] {
   const kcMax = Math.max(kc, ...g.segments.filter((s) => s.outDropout).map((s) => s.k));
   const macs = M * N * g.segments.reduce((a, s) => a + s.k, 0);
   const lastPlain = g.segments.map((s) => !s.outDropout).lastIndexOf(true);
+  const outDt = half.get(g.out);
+  const out = outDt ? 'medctc_cst' : g.out;
   const body: string[] = [
     `const int medctc_nt = ${macs < SERIAL_MACS ? '1' : 'medctc_threads'};`,
+    ...(outDt ? [`float *restrict medctc_cst = (float *)medctc_alloc(sizeof(float) * ${M * N});`] : []),
     `float *restrict Bp = (float *)medctc_alloc(sizeof(float) * ${kcMax * nP * nr});`,
     '#pragma omp parallel num_threads(medctc_nt)',
     '{',
@@ -182,19 +194,19 @@ function stageBody(sym: string, g: GemmStage, b: CpuBlocking): string[] {
       `  for (int k0 = 0; k0 < ${K}; k0 += ${step}) {`,
       `    const int kc = ${K} - k0 < ${step} ? ${K} - k0 : ${step};`,
       `    const int mode = ${mode};`,
-      ...packB(seg.b, N, K, b).map((l) => `    ${l}`),
+      ...packB(seg.b, N, K, b, half).map((l) => `    ${l}`),
       '    #pragma omp barrier',
       '    int packed = -1;',
       `    for (int u = t * ${units} / T; u < (t + 1) * ${units} / T; u++) {`,
       `      const int mb = u / ${nP}, jp = u % ${nP};`,
       '      if (mb != packed) {',
-      ...packA(seg.a, M, K, b).map((l) => `        ${l}`),
+      ...packA(seg.a, M, K, b, half).map((l) => `        ${l}`),
       '        packed = mb;',
       '      }',
       `      for (int ir = 0; ir < ${mcTiles}; ir++) {`,
       `        const int row0 = mb * ${mcTiles * mr} + ir * ${mr};`,
       `        if (row0 >= ${M}) break;`,
-      `        ${sym}_tile(Ap + (long)ir * kc * ${mr}, Bp + (long)jp * kc * ${nr}, kc, row0, jp * ${nr}, mode, ${g.out}, ${g.bias ?? 'NULL'}, ${g.residual ?? 'NULL'}, ${needsParams(g) ? 'params' : 'NULL'});`,
+      `        ${sym}_tile(Ap + (long)ir * kc * ${mr}, Bp + (long)jp * kc * ${nr}, kc, row0, jp * ${nr}, mode, ${out}, ${g.bias ?? 'NULL'}, ${g.residual ?? 'NULL'}, ${needsParams(g) ? 'params' : 'NULL'});`,
       '      }',
       '    }',
       '    #pragma omp barrier',
@@ -202,21 +214,29 @@ function stageBody(sym: string, g: GemmStage, b: CpuBlocking): string[] {
     );
   });
   body.push('  free(Ap);', '}', 'free(Bp);');
+  if (outDt) {
+    body.push(
+      `#pragma omp parallel for num_threads(medctc_nt) schedule(static)`,
+      `for (long i = 0; i < ${M * N}L; i++) ${g.out}[i] = medctc_f32_to_${outDt}(medctc_cst[i]);`,
+      'free(medctc_cst);',
+    );
+  }
   return body;
 }
 
 const needsParams = (g: GemmStage): boolean => g.segments.some((s) => s.outDropout || s.a.dropout || s.b.dropout);
 
-export function cGemmProgram(spec: GemmKind, kernel: string): KernelProgram {
+export function cGemmProgram(spec: GemmKind & { half?: HalfStorage }, kernel: string): KernelProgram {
   const { summary, stages } = gemmStages(spec);
+  const half: Half = new Map((spec.half?.bindings ?? []).map((n) => [n, spec.half!.dtype]));
   const decls: string[] = [];
   const out: Stage[] = stages.map((g) => {
     const b = cpuBlocking(g.m, g.n);
     const sym = `${kernel}__${g.entry}`;
     const masked = g.segments.find((s) => s.outDropout)?.outDropout;
     decls.push(`/* ${g.entry}: ${g.m}×${g.n}, K = ${g.segments.map((s) => s.k).join(' + ')}; ${b.mr}×${b.nr} micro-tiles, ${b.mcTiles * b.mr}-row blocks, K panels of ${b.kc} */`);
-    decls.push(...tileFunction(sym, g, b, masked), '');
-    return { entry: g.entry, workgroup: [1, 1, 1], grid: [1, 1, 1], shared: [], body: stageBody(sym, g, b), raw: true };
+    decls.push(...tileFunction(sym, g, b, masked, half), '');
+    return { entry: g.entry, workgroup: [1, 1, 1], grid: [1, 1, 1], shared: [], body: stageBody(sym, g, b, half), raw: true };
   });
-  return { summary: [...summary, 'CPU: packed operands, register-blocked micro-kernel, threads over output tiles'], helpers: helpersFor(stages), stages: out, decls };
+  return { summary: [...summary, 'CPU: packed operands, register-blocked micro-kernel, threads over output tiles'], helpers: helpersFor(stages), stages: out, decls, halfAware: true };
 }

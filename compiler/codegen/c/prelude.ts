@@ -21,6 +21,38 @@ static inline int omp_get_num_threads(void) { return 1; }
 
 static inline float medctc_u32_as_f32(unsigned int u) { float f; memcpy(&f, &u, 4); return f; }
 
+/* 16-bit storage (precision bf16|fp16): widening is exact; narrowing rounds to nearest, ties to
+   even, on the bits (NaN stays a quiet NaN, f16 overflows to inf, f16 subnormals are kept), the
+   same rule as runtime/util/half.ts and torch's .to(torch.bfloat16 / torch.float16). */
+static inline float medctc_bf16_to_f32(uint16_t h) { return medctc_u32_as_f32((unsigned int)h << 16); }
+static inline uint16_t medctc_f32_to_bf16(float f) {
+  unsigned int u; memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+static inline float medctc_f16_to_f32(uint16_t h) {
+  const unsigned int s = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu;
+  unsigned int m = h & 0x3ffu, u;
+  if (e == 0x1fu) u = s | 0x7f800000u | (m << 13);
+  else if (e) u = s | ((e + 112u) << 23) | (m << 13);
+  else if (!m) u = s;
+  else { unsigned int x = 113u; while (!(m & 0x400u)) { m <<= 1; x--; } u = s | (x << 23) | ((m & 0x3ffu) << 13); }
+  return medctc_u32_as_f32(u);
+}
+static inline uint16_t medctc_f32_to_f16(float f) {
+  unsigned int u; memcpy(&u, &f, 4);
+  const unsigned int s = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return (uint16_t)(s | 0x7e00u | ((a >> 13) & 0x3ffu));
+  if (a >= 0x477ff000u) return (uint16_t)(s | 0x7c00u);
+  if (a >= 0x38800000u) { const unsigned int r = a - 0x38000000u; return (uint16_t)(s | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13)); }
+  if (a < 0x33000000u) return (uint16_t)s;
+  const unsigned int shift = 126u - (a >> 23), m = (a & 0x7fffffu) | 0x800000u;
+  unsigned int q = m >> shift;
+  const unsigned int rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+  if (rem > half || (rem == half && (q & 1u))) q++;
+  return (uint16_t)(s | q);
+}
+
 static inline float medctc_expf(float x) {
   const float hi = 88.3762626647949f, lo = -88.3762626647949f;
   float xc = x > hi ? hi : x;
@@ -83,6 +115,17 @@ static inline v16 v16_loadn(const float *p, int n) {
   if (n >= 16) return v16_load(p);
   float t[16] __attribute__((aligned(64))) = {0};
   memcpy(t, p, (size_t)n * 4);
+  return v16_load(t);
+}
+/* A 16-bit residual row of a GEMM epilogue, widened. */
+static inline v16 v16_loadn_bf16(const uint16_t *p, int n) {
+  float t[16] __attribute__((aligned(64))) = {0};
+  for (int l = 0; l < (n < 16 ? n : 16); l++) t[l] = medctc_bf16_to_f32(p[l]);
+  return v16_load(t);
+}
+static inline v16 v16_loadn_f16(const uint16_t *p, int n) {
+  float t[16] __attribute__((aligned(64))) = {0};
+  for (int l = 0; l < (n < 16 ? n : 16); l++) t[l] = medctc_f16_to_f32(p[l]);
   return v16_load(t);
 }
 static inline void v16_storen(float *p, v16 v, int n) {

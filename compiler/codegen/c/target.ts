@@ -21,9 +21,12 @@ export const PARALLEL_MIN = 2048;
 /** Marks what a CPU body cannot express; emitKernel refuses a stage containing it. */
 export const NO_BARRIER = '__medctc_no_barrier_on_cpu__';
 
+/** C element type of a binding: 16-bit storage is the raw bits (prelude.ts converts them). */
+export const cElem = (b: Pick<Binding, 'dtype'>): string => (b.dtype === 'bf16' || b.dtype === 'f16' ? 'uint16_t' : ty[b.dtype]);
+
 export function argDecls(bindings: Binding[]): string[] {
   return bindings.map((b, i) => {
-    const t = ty[b.dtype];
+    const t = cElem(b);
     return b.access === 'read'
       ? `const ${t} *restrict ${b.name} = (const ${t} *)(uintptr_t)medctc_args[${i}];`
       : `${t} *restrict ${b.name} = (${t} *)(uintptr_t)medctc_args[${i}];`;
@@ -42,6 +45,9 @@ export const C: Target = {
   barrier: NO_BARRIER,
   fn: (ret, name, args, body) => [`static inline ${ty[ret]} ${name}(${args.map(([t, n]) => `${ty[t]} ${n}`).join(', ')}) {`, ...body.map((l) => `  ${l}`), '}'],
   shared: () => NO_BARRIER,
+  loadHalf: (b, idx) => `medctc_${b.dtype}_to_f32(${b.name}[${idx}])`,
+  storeHalf: (b, idx, v) => `${b.name}[${idx}] = medctc_f32_to_${b.dtype}(${v});`,
+  halfDecls: () => [],
   entry(name, bindings, wg, shared, body, grid = [1, 1, 1]) {
     if (shared.length) throw new Error(`codegen: C entry ${name} uses workgroup memory; it needs a CPU-shaped body`);
     const [wx, wy, wz] = wg, [gx, gy, gz] = grid;

@@ -20,6 +20,9 @@ export interface KernelProgram {
   stages: Stage[];
   /** C only: file-scope functions the stages call (micro-kernels, packing). */
   decls?: string[];
+  /** The program loads and stores its 16-bit bindings itself (KernelSpec.half); otherwise
+   *  emitKernel rewrites the stages' accesses (../half.ts). */
+  halfAware?: boolean;
 }
 
 export type Helper = 'erf' | 'dropout';

@@ -6,6 +6,7 @@ import type { KernelSpec } from '../../../compiler/kernels/spec.js';
 import type { Device, DeviceBuffer, KernelSource, Program } from '../types.js';
 import { checkBuffers, checkView } from '../check.js';
 import { runReference, type Buffers, type HostArray } from './reference.js';
+import { fromHalf, toHalf } from '../../util/half.js';
 
 class CpuBuffer implements DeviceBuffer {
   constructor(readonly bytes: number, readonly data: ArrayBuffer, readonly offset: number) {}
@@ -44,11 +45,23 @@ export class CpuDevice implements Device {
     const { bindings } = (program as CpuProgram).kernel;
     checkBuffers(program.name, bindings, buffers);
     const named: Buffers = {};
+    const narrow: (() => void)[] = [];
     bindings.forEach((b, i) => {
       const buf = buffers[i] as CpuBuffer;
+      if (b.dtype === 'bf16' || b.dtype === 'f16') {
+        // 16-bit storage: the reference computes on the exact f32 values and rounds what it
+        // writes to nearest even, as the generated kernels' loads and stores do.
+        const dtype = b.dtype;
+        const bits = new Uint16Array(buf.data, buf.offset, b.size);
+        const wide = fromHalf(bits, dtype);
+        named[b.name] = wide;
+        if (b.access === 'read_write') narrow.push(() => bits.set(toHalf(wide, dtype).subarray(0, b.size)));
+        return;
+      }
       named[b.name] = new VIEW[b.dtype](buf.data, buf.offset, b.size);
     });
     runReference(program.spec as KernelSpec, named);
+    for (const n of narrow) n();
   }
   async synchronize(): Promise<void> {}
   free(): void {}

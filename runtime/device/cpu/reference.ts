@@ -6,7 +6,7 @@ import { gelu, geluGrad } from './math.js';
 import { runBackwardReference } from './reference-backward.js';
 import { runGlueReference } from './reference-glue.js';
 
-export type HostArray = Float32Array | Int32Array | Uint32Array;
+export type HostArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
 export type Buffers = Record<string, HostArray>;
 
 const f = (b: Buffers, name: string): Float32Array => b[name] as Float32Array;

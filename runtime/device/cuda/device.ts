@@ -3,7 +3,7 @@ import koffi from 'koffi';
 import { InternalError, type Device, type DeviceBuffer, type KernelSource, type Program, type Unavailable } from '../types.js';
 import type { HostArray } from '../cpu/reference.js';
 import { checkBuffers, checkView } from '../check.js';
-import { loadCuda, type CudaApi } from './driver.js';
+import { cudaIncludeDirs, loadCuda, type CudaApi } from './driver.js';
 
 export { loadCuda } from './driver.js';
 
@@ -84,7 +84,9 @@ export class CudaDevice implements Device {
     const { api } = this;
     const prog = [null];
     this.check('nvrtcCreateProgram', api.nvrtcCreateProgram(prog, k.source, `${k.name}.cu`, 0, null, null));
-    const rc = api.nvrtcCompileProgram(prog[0], 2, [`--gpu-arch=${this.arch}`, '--std=c++17']);
+    const includes = /#include <cuda_(bf16|fp16)\.h>/.test(k.source!) ? cudaIncludeDirs().map((d) => `--include-path=${d}`) : [];
+    const opts = [`--gpu-arch=${this.arch}`, '--std=c++17', ...includes];
+    const rc = api.nvrtcCompileProgram(prog[0], opts.length, opts);
     if (rc !== 0) {
       const size = [0];
       api.nvrtcGetProgramLogSize(prog[0], size);

@@ -30,6 +30,22 @@ export function candidateDirs(env: NodeJS.ProcessEnv = process.env): string[] {
   return dirs;
 }
 
+/** Toolkit include folders holding cuda_bf16.h / cuda_fp16.h, which 16-bit kernels (precision
+ *  bf16|fp16) include: NVRTC is given them with --include-path (older NVRTCs do not build them in). */
+export function cudaIncludeDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const roots = [env.CUDA_HOME, env.CUDA_PATH].filter((d): d is string => !!d);
+  roots.push('/usr/local/cuda');
+  const dirs = roots.flatMap((r) => [join(r, 'include'), join(r, 'targets', 'x86_64-linux', 'include')]);
+  for (const root of ['/usr/local/lib', '/usr/lib', '/opt/conda/lib']) {
+    try {
+      for (const py of readdirSync(root).filter((d) => d.startsWith('python3'))) {
+        for (const site of ['site-packages', 'dist-packages']) dirs.push(join(root, py, site, 'nvidia', 'cuda_runtime', 'include'), join(root, py, site, 'nvidia', 'cu13', 'include'));
+      }
+    } catch { /* no such root */ }
+  }
+  return [...new Set(dirs)].filter((d) => existsSync(join(d, 'cuda_fp16.h')));
+}
+
 /** The first library that loads: bare sonames first (the loader's own search), then each directory's versioned files. */
 function loadFirst(names: RegExp, sonames: string[], dirs: string[]): { lib: LibraryHandle; path: string } | { errors: string[] } {
   const errors: string[] = [];

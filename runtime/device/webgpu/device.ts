@@ -6,6 +6,8 @@ import { InternalError, type Device, type DeviceBuffer, type KernelSource, type 
 import type { HostArray } from '../cpu/reference.js';
 import { checkBuffers, checkView } from '../check.js';
 import { withNativeStderrCaptured } from './quiet.js';
+import { diag } from '../../../base/diagnostics/catalog.js';
+import { DiagnosticError } from '../../../base/diagnostics/types.js';
 
 /** A GPU buffer, or a view of one: bound with a binding offset (256-aligned, as the plan places them). */
 class GpuBuffer implements DeviceBuffer {
@@ -57,11 +59,13 @@ async function openQuietly(): Promise<WebGpuDevice | Unavailable> {
   const { adapter, mode } = found;
   const requiredLimits: Record<string, number> = {};
   for (const l of LIMITS) requiredLimits[l] = adapter.limits[l];
-  const device = await adapter.requestDevice({ requiredLimits });
+  // f16 storage (precision fp16) needs the optional feature; bf16 is emulated on u32 words everywhere.
+  const shaderF16 = adapter.features.has('shader-f16');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: shaderF16 ? ['shader-f16'] : [] });
   const info = adapter.info;
   const software = isSoftware(info) || mode !== 'default';
   return new WebGpuDevice(device, `webgpu: ${info.description || info.vendor || 'adapter'} (${mode})`, software,
-    Math.min(adapter.limits.maxBufferSize, adapter.limits.maxStorageBufferBindingSize));
+    Math.min(adapter.limits.maxBufferSize, adapter.limits.maxStorageBufferBindingSize), shaderF16);
 }
 
 export class WebGpuDevice implements Device {
@@ -70,7 +74,9 @@ export class WebGpuDevice implements Device {
   private readonly cache = new Map<string, Promise<GpuProgram>>();
   constructor(readonly device: GPUDevice, readonly description: string, readonly software: boolean,
     /** The largest buffer this adapter can allocate and bind whole. */
-    readonly maxBufferBytes: number) {}
+    readonly maxBufferBytes: number,
+    /** The adapter has `shader-f16` (and the device was opened with it): f16 storage compiles. */
+    readonly shaderF16 = false) {}
 
   alloc(bytes: number): DeviceBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
@@ -102,9 +108,13 @@ export class WebGpuDevice implements Device {
     staging.destroy();
   }
 
-  compile(kernels: KernelSource[]): Promise<Program[]> {
+  async compile(kernels: KernelSource[]): Promise<Program[]> {
     return Promise.all(kernels.map((k) => {
       if (k.target !== 'wgsl' || k.source === null) throw new InternalError(`webgpu was handed kernel ${k.name} as ${k.target ?? 'a spec'}, not WGSL`);
+      if (!this.shaderF16 && k.bindings.some((b) => b.dtype === 'f16')) {
+        throw new DiagnosticError(diag('E4006', `this WebGPU adapter (${this.description}) has no \`shader-f16\` feature, which \`precision fp16\` storage needs`, null,
+          { help: 'write `precision bf16` (webgpu emulates it on any adapter), or run with --backend cpu' }));
+      }
       let p = this.cache.get(k.source);
       if (!p) { p = this.build(k); this.cache.set(k.source, p); }
       return p;

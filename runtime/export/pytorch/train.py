@@ -11,7 +11,7 @@ labels, prompt token ids). README.md beside this file says what matches medctc a
   python3 train.py --evaluate-only [--adapter DIR]
   python3 train.py forward --inputs DIR --out DIR [--adapter DIR]    # raw eval forward (tests)
 """
-import argparse, json, math, os, struct, sys, time
+import argparse, contextlib, json, math, os, struct, sys, time
 
 import numpy as np
 import torch
@@ -99,6 +99,14 @@ def _fnv1a(text):
 def _rotl(x, k):
     return ((x << k) | (x >> (32 - k))) & M32
 
+
+
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm computed in fp32 (state-dict names unchanged): what CUDA autocast does with it,
+    and what CPU autocast in torch 1.13 cannot (its layer_norm wants the weights' dtype)."""
+
+    def forward(self, x):
+        return F.layer_norm(x.float(), self.normalized_shape, self.weight, self.bias, self.eps)
 
 class Rng:
     def __init__(self, seed, *labels):
@@ -242,7 +250,7 @@ class GammaLayerNorm(nn.Module):
         self.register_buffer('beta', torch.zeros(n))
 
     def forward(self, x):
-        return F.layer_norm(x, x.shape[-1:], self.gamma, self.beta, 1e-5)
+        return F.layer_norm(x.float(), x.shape[-1:], self.gamma, self.beta, 1e-5)
 
 
 class Attention(nn.Module):
@@ -297,7 +305,7 @@ class GEGLU(nn.Module):
 class Transformer(nn.Module):
     def __init__(self, dim, depth, heads, dim_head, ff_inner):
         super().__init__()
-        ff = lambda: nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * ff_inner, bias=False), GEGLU(), nn.Dropout(0.0), nn.Linear(ff_inner, dim, bias=False))
+        ff = lambda: nn.Sequential(LayerNorm(dim), nn.Linear(dim, 2 * ff_inner, bias=False), GEGLU(), nn.Dropout(0.0), nn.Linear(ff_inner, dim, bias=False))
         # [PEG, Attention, cross-attention (absent), FeedForward], as the released layers.
         self.layers = nn.ModuleList(nn.ModuleList([PEG(dim), Attention(dim, heads, dim_head), None, ff()]) for _ in range(depth))
         self.norm_out = GammaLayerNorm(dim)
@@ -363,8 +371,8 @@ class CTViT(nn.Module):
         self.s = s
         dim, p, pt = s['dim'], s['patchSize'], s['temporalPatchSize']
         self.spatial_rel_pos_bias = ContinuousPositionBias(dim, s['heads'])
-        self.to_patch_emb_first_frame = nn.Sequential(nn.Identity(), nn.LayerNorm(p * p), nn.Linear(p * p, dim), nn.LayerNorm(dim))
-        self.to_patch_emb = nn.Sequential(nn.Identity(), nn.LayerNorm(pt * p * p), nn.Linear(pt * p * p, dim), nn.LayerNorm(dim))
+        self.to_patch_emb_first_frame = nn.Sequential(nn.Identity(), LayerNorm(p * p), nn.Linear(p * p, dim), LayerNorm(dim))
+        self.to_patch_emb = nn.Sequential(nn.Identity(), LayerNorm(pt * p * p), nn.Linear(pt * p * p, dim), LayerNorm(dim))
         self.enc_spatial_transformer = Transformer(dim, s['spatialDepth'], s['heads'], s['dimHead'], s['ffInner'])
         self.enc_temporal_transformer = Transformer(dim, s['temporalDepth'], s['heads'], s['dimHead'], s['ffInner'])
         self.vq = VectorQuantize(s['codebookSize'], dim)
@@ -394,7 +402,7 @@ class BertEmbeddings(nn.Module):
         self.word_embeddings = nn.Embedding(s['vocabSize'], s['hidden'])
         self.position_embeddings = nn.Embedding(s['maxPositions'], s['hidden'])
         self.token_type_embeddings = nn.Embedding(s['typeVocabSize'], s['hidden'])
-        self.LayerNorm = nn.LayerNorm(s['hidden'], eps=1e-12)
+        self.LayerNorm = LayerNorm(s['hidden'], eps=1e-12)
 
     def forward(self, ids):
         n = ids.shape[1]
@@ -418,7 +426,7 @@ class BertSelfAttention(nn.Module):
 class _DenseLN(nn.Module):
     def __init__(self, i, o):
         super().__init__()
-        self.dense, self.LayerNorm = nn.Linear(i, o), nn.LayerNorm(o, eps=1e-12)
+        self.dense, self.LayerNorm = nn.Linear(i, o), LayerNorm(o, eps=1e-12)
 
 
 class _Dense(nn.Module):
@@ -837,15 +845,34 @@ def trainable_count(model):
 
 
 @torch.no_grad()
+def precision_of(cfg):
+    return (cfg['train'] or {}).get('precision', 'fp32')
+
+
+def autocast(cfg, dev):
+    """`precision bf16|fp16` as PyTorch AMP: the forward under autocast (16-bit matmul inputs and
+    results, fp32 accumulation), fp32 weights, gradients and optimizer state. medctc stores the
+    frozen weights and the activations in 16 bits with fp32 arithmetic (spec/compiler.md, "Mixed
+    precision"): the same idea, rounded at other points, so the two agree to 16-bit tolerance."""
+    p = precision_of(cfg)
+    if p == 'fp32':
+        return contextlib.nullcontext()
+    if p == 'fp16' and dev.type != 'cuda':
+        raise SystemExit('precision fp16 needs a CUDA device here (autocast on the CPU is bf16 only): use precision bf16 or a GPU')
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16 if p == 'bf16' else torch.float16)
+
+
 def evaluate(model, cfg, split, prompts, dev):
     net = base_of(model)
     net.eval()
     ids, mask = prompts
-    txt = net.text_latent(ids.to(dev), mask.to(dev)).cpu().numpy()
+    with torch.no_grad(), autocast(cfg, dev):
+        txt = net.text_latent(ids.to(dev), mask.to(dev)).float().cpu().numpy()
     imgs = []
     for v in range(len(split)):
         vol = torch.from_numpy(np.array(split.volumes[v:v + 1])).to(dev)
-        imgs.append(net.image_latent(vol).cpu().numpy()[0])
+        with torch.no_grad(), autocast(cfg, dev):
+            imgs.append(net.image_latent(vol).float().cpu().numpy()[0])
     scores = zero_shot_scores(np.stack(imgs), txt, float(net.temperature))
     truth = np.array(split.labels, dtype=np.uint8)
     return scores, truth, metrics(scores, truth, cfg['prompts']['pathologies'], cfg['evaluate']['threshold'])
@@ -889,6 +916,8 @@ def train(model, cfg, args, split, prompts, rank, world, dev, peft, out):
     ids, mask = prompts[0].to(dev), prompts[1].to(dev)
     MedctcDropout.rank = rank
     log = open(os.path.join(out, 'train_log.jsonl'), 'w') if rank == 0 else None
+    # fp16's range is short: scale the loss (bf16 has f32's range and needs none).
+    scaler = torch.cuda.amp.GradScaler(enabled=precision_of(cfg) == 'fp16')
     t0, step, limit = time.time(), 0, args.max_steps or total
     base_of(model).train()
     for epoch in range(1, epochs + 1):
@@ -904,21 +933,23 @@ def train(model, cfg, args, split, prompts, rank, world, dev, peft, out):
             MedctcDropout.step_seed = dropout_seed(cfg['seed'], step)
             for g in opt.param_groups:
                 g['lr'] = lr
-            if tr['loss'] == 'clip':
-                rid = torch.from_numpy(np.stack([np.array(split.report_ids[i]) for i in rows])).to(dev)
-                rmask = torch.from_numpy(np.stack([np.array(split.report_mask[i]) for i in rows])).to(dev)
-                logits = net(vol, rid, rmask)[0]
-                loss = clip_loss(logits)
-            else:
-                targets = torch.from_numpy(np.stack([np.array(split.labels[i]) for i in rows]).astype(np.float32)).to(dev)
-                loss = pair_loss(tr['loss'], net(vol, ids, mask)[0], targets)
+            with autocast(cfg, dev):
+                if tr['loss'] == 'clip':
+                    rid = torch.from_numpy(np.stack([np.array(split.report_ids[i]) for i in rows])).to(dev)
+                    rmask = torch.from_numpy(np.stack([np.array(split.report_mask[i]) for i in rows])).to(dev)
+                    loss = clip_loss(net(vol, rid, rmask)[0].float())
+                else:
+                    targets = torch.from_numpy(np.stack([np.array(split.labels[i]) for i in rows]).astype(np.float32)).to(dev)
+                    loss = pair_loss(tr['loss'], net(vol, ids, mask)[0].float(), targets)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
             if tr['gradClip'] is not None:
                 gnorm = float(torch.nn.utils.clip_grad_norm_(params, tr['gradClip']))
             else:
                 gnorm = float(torch.norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             shown = loss.detach()
             if world > 1:
                 import torch.distributed as dist
@@ -942,11 +973,11 @@ def forward_command(cfg, args, dev, peft):
         load_adapter(model, cfg, peft, args.adapter)
     net = base_of(model).eval()
     load = lambda n: torch.from_numpy(np.load(os.path.join(args.inputs, f'{n}.npy'))).to(dev)
-    with torch.no_grad():
+    with torch.no_grad(), autocast(cfg, dev):
         logits, img, txt = net(load('volume'), load('input_ids').long(), load('attention_mask'))
     os.makedirs(args.out, exist_ok=True)
     for n, t in [('logits', logits), ('image_latent', img), ('text_latent', txt)]:
-        np.save(os.path.join(args.out, f'{n}.npy'), t.cpu().numpy())
+        np.save(os.path.join(args.out, f'{n}.npy'), t.float().cpu().numpy())
     print(json.dumps({'trainable': trainable_count(model), 'peft': peft is not None}))
 
 
