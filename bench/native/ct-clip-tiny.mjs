@@ -11,6 +11,11 @@
 // The plan runs through compiler/kernels/launch.ts's lowering with one device buffer per plan
 // buffer, every kernel compiled in one batch: the same kernels runtime/exec dispatches.
 import { spawnSync } from 'node:child_process';
+
+// PyTorch runs with the OpenMP settings the user started this script with: medctc sets its own
+// wait policy in process.env when it opens the device (runtime/device/native configureOpenMpWait),
+// and PyTorch's libgomp would otherwise inherit it instead of its own default.
+const userEnv = { ...process.env };
 import { createServer } from 'vite';
 
 const args = process.argv.slice(2);
@@ -132,7 +137,7 @@ try {
       res.medctc.train.push(med(st)); res.medctc.eval.push(med(evt));
       console.log(JSON.stringify({ round: r, threads, contender: 'medctc-native', trainStepMs: +med(st).toFixed(2), evalVolumeMs: +med(evt).toFixed(3) }));
       if (torch) {
-        const p = spawnSync(process.env.TORCH_PYTHON ?? '/usr/bin/python3', ['bench/native/torch_ct_clip_tiny.py', '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8' });
+        const p = spawnSync(process.env.TORCH_PYTHON ?? '/usr/bin/python3', ['bench/native/torch_ct_clip_tiny.py', '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8', env: userEnv });
         if (p.status !== 0) { console.log(JSON.stringify({ torch: 'failed', stderr: p.stderr.slice(-2000) })); continue; }
         const t = JSON.parse(p.stdout.trim().split('\n').pop());
         torchInfo = t;

@@ -4,15 +4,16 @@
 //   before    GOMP_SPINCOUNT=300000: libgomp's own default when OMP_WAIT_POLICY is unset (spin
 //             ~300,000 iterations, a few ms, before sleeping) — what medctc ran with before it
 //             set a policy; setting it explicitly makes medctc leave it alone
+//   passive   OMP_WAIT_POLICY=passive: sleep at once (medctc's default until 2026-12-07)
 //   after     nothing set: medctc's default (runtime/device/native configureOpenMpWait:
-//             OMP_WAIT_POLICY=passive)
+//             GOMP_SPINCOUNT=1000, a short spin)
 //   1 thread  MEDCTC_THREADS=1 (nothing to wait for), for scale
 // Each variant runs in its own process (the OpenMP runtime reads its variables once, when it
 // loads); variants alternate within each round; per variant: the median over rounds of the
 // per-round median step time. Every child also prints a sha256 of the loss and all weights after
 // its steps: equal hashes = bit-identical training whatever the wait policy.
 // From the repository root:
-//   node bench/native/wait-policy.mjs [--steps 10] [--rounds 3] [--busy 1] [--no-idle]
+//   node bench/native/wait-policy.mjs [--steps 10] [--rounds 3] [--busy 1] [--no-idle] [--spins 3000,30000]
 // Conditions: "as is" (whatever else the machine runs; record its load) and "busy" (+ --busy N).
 // --busy N: N busy-loop processes (`node -e 'for(;;);'`) run during the "busy" condition.
 import { spawn, spawnSync } from 'node:child_process';
@@ -87,8 +88,11 @@ const busy = Number(opt('busy', 1));
 const clean = (env) => { const e = { ...env }; for (const k of ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME', 'MEDCTC_THREADS']) delete e[k]; return e; };
 const VARIANTS = [
   { name: 'before (GOMP_SPINCOUNT=300000, libgomp default), 2 threads', env: { MEDCTC_THREADS: '2', GOMP_SPINCOUNT: '300000' } },
-  { name: 'after (medctc default: OMP_WAIT_POLICY=passive), 2 threads', env: { MEDCTC_THREADS: '2' } },
+  { name: 'passive (OMP_WAIT_POLICY=passive), 2 threads', env: { MEDCTC_THREADS: '2', OMP_WAIT_POLICY: 'passive' } },
+  { name: 'after (medctc default: GOMP_SPINCOUNT=1000), 2 threads', env: { MEDCTC_THREADS: '2' } },
   { name: '1 thread', env: { MEDCTC_THREADS: '1' } },
+  // --spins N,M: bounded spinning before sleeping (candidates for a default between the two).
+  ...String(opt('spins', '')).split(',').filter(Boolean).map((n) => ({ name: `GOMP_SPINCOUNT=${n}, 2 threads`, env: { MEDCTC_THREADS: '2', GOMP_SPINCOUNT: n } })),
 ];
 const conditions = [...(args.includes('--no-idle') ? [] : ['as is']), 'busy'];
 const uptime = () => loadavg().map((x) => x.toFixed(2)).join(', ');

@@ -66,24 +66,34 @@ export function threadCount(opts: NativeOptions = {}): number {
 }
 
 /** OpenMP's wait policy, chosen for the process before the first kernel library (and with it
- *  libgomp or libomp, which read these variables once, when they load) is loaded. By default an
- *  idle OpenMP thread spins (libgomp: ~300,000 spins, a few ms, after every parallel region and
- *  barrier): on a machine whose cores are busy with other work, the spinning thread takes the core
- *  the thread with work is waiting for, and 2 threads ran a train step 40x slower than 1. Passive
- *  waiting sleeps at once (futex) instead. The policy only changes how threads wait, never what
- *  they compute, so results stay bit-identical. A user's own OMP_WAIT_POLICY, GOMP_SPINCOUNT or
- *  KMP_BLOCKTIME is left as it is. Writes process.env (Node calls setenv, which the OpenMP runtime
- *  reads); returns the policy in effect. */
+ *  libgomp or libomp, which read these variables once, when they load) is loaded. An idle OpenMP
+ *  thread spins before it sleeps: libgomp ~300,000 spins (a few ms) after every parallel region
+ *  and barrier. When the machine's cores are busy with other work, the spinning thread takes the
+ *  core that the thread with work is waiting for: 2 threads ran a train step 40x slower than 1.
+ *  Sleeping at once (passive) instead makes each of a train step's ~360 parallel regions wait for
+ *  a thread to be woken: on an idle machine 2 threads then took 62 ms where 1 took 49. A short
+ *  spin (SPINS) is close to the best of both (bench/native/wait-policy.mjs, ct_clip_tiny train
+ *  step, 2 threads on 2 cores): idle 37 ms (default spin 31, passive 62); beside 1 busy process
+ *  65 ms (default 233, passive 51); beside 3, 105 ms (default 306, passive 94). The policy only
+ *  changes how threads wait, never what they compute: results stay bit-identical. A user's own
+ *  OMP_WAIT_POLICY, GOMP_SPINCOUNT or KMP_BLOCKTIME is left as it is. Writes `env` (for
+ *  process.env Node calls setenv, which the OpenMP runtime reads); returns the policy in effect. */
 export function configureOpenMpWait(env: NodeJS.ProcessEnv = process.env): string {
   const own = ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME'].filter((k) => env[k] !== undefined);
   if (own.length) return own.map((k) => `${k}=${env[k]}`).join(' ');
-  env.OMP_WAIT_POLICY = 'passive';
-  return 'OMP_WAIT_POLICY=passive';
+  env.GOMP_SPINCOUNT = String(SPINS);
+  // libomp (clang's) counts in milliseconds: its shortest wait, instead of its default 200.
+  env.KMP_BLOCKTIME = '1';
+  return `GOMP_SPINCOUNT=${SPINS} KMP_BLOCKTIME=1`;
 }
+/** Spins of an idle libgomp thread before it sleeps (see configureOpenMpWait). 3,000 was faster
+ *  idle (32 ms) but slower under load (89 / 128 ms). */
+export const SPINS = 1000;
 
 /** The native device, or why it cannot run here (no C compiler, no libc): never a throw. */
 export async function openNative(opts: NativeOptions = {}): Promise<NativeDevice | Unavailable> {
   const env = opts.env ?? process.env;
+  const threads = threadCount(opts);
   const waitPolicy = configureOpenMpWait(process.env);
   const dir = opts.cacheDir ?? cacheDir(env);
   let cc: CCompiler | { reason: string };
@@ -91,7 +101,7 @@ export async function openNative(opts: NativeOptions = {}): Promise<NativeDevice
   if ('reason' in cc) return { backend: 'cpu', reason: cc.reason };
   const c = loadLibc();
   if ('reason' in c) return { backend: 'cpu', reason: c.reason };
-  return new NativeDevice(cc, c, threadCount(opts), dir, waitPolicy);
+  return new NativeDevice(cc, c, threads, dir, waitPolicy);
 }
 
 export class NativeDevice implements Device {

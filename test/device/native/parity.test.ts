@@ -8,7 +8,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openNative, type NativeDevice } from '../../../runtime/device/native/index.js';
+import { openNative, configureOpenMpWait, type NativeDevice } from '../../../runtime/device/native/index.js';
+import { SPINS } from '../../../runtime/device/native/device.js';
 import { runReference } from '../../../runtime/device/cpu/reference.js';
 import { kernelName, type KernelSpec } from '../../../compiler/kernels/spec.js';
 import type { Program } from '../../../runtime/device/types.js';
@@ -106,5 +107,16 @@ describe('native device without a compiler', () => {
       expect(d.reason).toMatch(/no working C compiler/);
       expect(d.reason).not.toMatch(/\n/);
     }
+  });
+});
+
+describe('OpenMP wait policy (configureOpenMpWait)', () => {
+  it('sets a short spin before an idle thread sleeps, and leaves a user setting alone', () => {
+    const none = {} as NodeJS.ProcessEnv;
+    expect(configureOpenMpWait(none)).toBe(`GOMP_SPINCOUNT=${SPINS} KMP_BLOCKTIME=1`);
+    expect(none).toEqual({ GOMP_SPINCOUNT: String(SPINS), KMP_BLOCKTIME: '1' });
+    const own = { OMP_WAIT_POLICY: 'passive' } as NodeJS.ProcessEnv;
+    expect(configureOpenMpWait(own)).toBe('OMP_WAIT_POLICY=passive');
+    expect(own).toEqual({ OMP_WAIT_POLICY: 'passive' });
   });
 });
