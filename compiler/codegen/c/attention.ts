@@ -12,50 +12,62 @@ const f = (x: number): string => `${floatLiteral(x)}f`.replace(/^-(.*)$/, '(-$1)
 
 export function cAttentionBackwardProgram(s: AttentionBackwardSpec): KernelProgram {
   const { batch: B, heads: H, nq, nk, dh } = s;
+  // Keys padded to whole 16-lane vectors: P and dS rows, and Kᵀ / Vᵀ (zero-padded).
+  const NK = Math.ceil(nk / 16) * 16;
   const qo = (i: string): string => `((long)(bb * ${nq} + ${i}) * ${H} + hh) * ${dh}`;
   const ko = (j: string): string => `((long)(bb * ${nk} + ${j}) * ${H} + hh) * ${dh}`;
   const body = [
     `#pragma omp parallel num_threads(medctc_threads) if (${B * H} > 1 && ${B * H * nq * nk * dh} >= 65536)`,
     '{',
-    `  float *restrict P = (float *)medctc_alloc(sizeof(float) * ${nq * nk});`,
-    `  float *restrict DS = (float *)medctc_alloc(sizeof(float) * ${nq * nk});`,
+    `  float *restrict P = (float *)medctc_alloc(sizeof(float) * ${nq * NK});`,
+    `  float *restrict DS = (float *)medctc_alloc(sizeof(float) * ${nq * NK});`,
+    `  float *restrict KT = (float *)medctc_alloc(sizeof(float) * ${dh * NK});`,
+    `  float *restrict VT = (float *)medctc_alloc(sizeof(float) * ${dh * NK});`,
+    `  memset(KT, 0, sizeof(float) * ${dh * NK}); memset(VT, 0, sizeof(float) * ${dh * NK});`,
     '  #pragma omp for schedule(static)',
     `  for (int bh = 0; bh < ${B * H}; bh++) {`,
     `    const int bb = bh / ${H}, hh = bh % ${H};`,
+    `    for (int j = 0; j < ${nk}; j++) { const long kj = ${ko('j')}; for (int d = 0; d < ${dh}; d++) { KT[d * ${NK} + j] = k[kj + d]; VT[d * ${NK} + j] = v[kj + d]; } }`,
+    // Lanes past nk, and masked keys, get p = dS = 0 (as the scalar rule: P = DS = 0).
+    `    int live[${NK}] __attribute__((aligned(64)));`,
+    `    for (int j = 0; j < ${NK}; j++) live[j] = j < ${nk}${s.mask ? ` && mask[bb * ${nk} + j] != 0` : ''} ? -1 : 0;`,
     `    for (int i = 0; i < ${nq}; i++) {`,
     `      const long qi = ${qo('i')};`,
     `      const float ls = lse[(bb * ${H} + hh) * ${nq} + i];`,
     `      float di = 0.0f; for (int d = 0; d < ${dh}; d++) di += dout[qi + d] * o[qi + d];`,
-    `      for (int j = 0; j < ${nk}; j++) {`,
-    ...(s.mask ? [`        if (mask[bb * ${nk} + j] == 0) { P[i * ${nk} + j] = 0.0f; DS[i * ${nk} + j] = 0.0f; continue; }`] : []),
-    `        const long kj = ${ko('j')};`,
-    `        float sc = 0.0f, dp = 0.0f;`,
-    `        for (int d = 0; d < ${dh}; d++) { sc += q[qi + d] * k[kj + d]; dp += dout[qi + d] * v[kj + d]; }`,
-    `        sc = sc * ${f(s.scale)}${s.bias ? ` + bias[(hh * ${nq} + i) * ${nk} + j]` : ''};`,
-    '        const float p = medctc_expf(sc - ls);',
-    `        P[i * ${nk} + j] = p;`,
-    `        DS[i * ${nk} + j] = p * (dp - di) * ${f(s.scale)};`,
+    // 16 keys at a time; each lane sums over d in the scalar order, so the bits are the
+    // one-key-at-a-time body's.
+    `      for (int j0 = 0; j0 < ${NK}; j0 += 16) {`,
+    '        v16 sc = v16_splat(0.0f), dp = v16_splat(0.0f);',
+    `        for (int d = 0; d < ${dh}; d++) { const float qd = q[qi + d], gd = dout[qi + d]; sc += qd * v16_load(KT + d * ${NK} + j0); dp += gd * v16_load(VT + d * ${NK} + j0); }`,
+    s.bias
+      ? `        { float bt[16] __attribute__((aligned(64))); const long bi = ((long)hh * ${nq} + i) * ${nk}; for (int l = 0; l < 16; l++) bt[l] = j0 + l < ${nk} ? bias[bi + j0 + l] : 0.0f; sc = sc * ${f(s.scale)} + v16_load(bt); }`
+      : `        sc = sc * ${f(s.scale)};`,
+    '        const i16v on = *(const i16v *)(live + j0);',
+    '        const v16 p = v16_select(on, v16_exp(sc - ls), v16_splat(0.0f));',
+    `        v16_store(P + i * ${NK} + j0, p);`,
+    `        v16_store(DS + i * ${NK} + j0, v16_select(on, p * (dp - di) * ${f(s.scale)}, v16_splat(0.0f)));`,
     '      }',
     `      float acc[${dh}] = {0};`,
-    `      for (int j = 0; j < ${nk}; j++) { const float ds = DS[i * ${nk} + j]; const long kj = ${ko('j')}; for (int d = 0; d < ${dh}; d++) acc[d] += ds * k[kj + d]; }`,
+    `      for (int j = 0; j < ${nk}; j++) { const float ds = DS[i * ${NK} + j]; const long kj = ${ko('j')}; for (int d = 0; d < ${dh}; d++) acc[d] += ds * k[kj + d]; }`,
     `      for (int d = 0; d < ${dh}; d++) dq[${qo('i')} + d] = acc[d];`,
     '    }',
     `    for (int j = 0; j < ${nk}; j++) {`,
     `      float ak[${dh}] = {0}, av[${dh}] = {0};`,
     `      for (int i = 0; i < ${nq}; i++) {`,
-    `        const float ds = DS[i * ${nk} + j], p = P[i * ${nk} + j];`,
+    `        const float ds = DS[i * ${NK} + j], p = P[i * ${NK} + j];`,
     `        const long qi = ${qo('i')};`,
     `        for (int d = 0; d < ${dh}; d++) { ak[d] += ds * q[qi + d]; av[d] += p * dout[qi + d]; }`,
     '      }',
     `      for (int d = 0; d < ${dh}; d++) { dk[${ko('j')} + d] = ak[d]; dv[${ko('j')} + d] = av[d]; }`,
     '    }',
     '  }',
-    '  free(P); free(DS);',
+    '  free(P); free(DS); free(KT); free(VT);',
     '}',
   ];
   return {
     summary: [`attention backward: q [${B},${nq},${H},${dh}], k/v [${B},${nk},${H},${dh}], logits·${s.scale}${s.bias ? ' + bias[h,nq,nk]' : ''}${s.mask ? ', key padding mask' : ''}`,
-      'CPU: per (batch, head), P and dS once into scratch, then dq = dS·K, dk = dSᵀ·Q, dv = Pᵀ·dout'],
+      'CPU: per (batch, head), Kᵀ and Vᵀ in scratch; P and dS once, 16 keys per vector, then dq = dS·K, dk = dSᵀ·Q, dv = Pᵀ·dout'],
     helpers: [],
     stages: [{ entry: 'attention_backward', workgroup: [1, 1, 1], grid: [1, 1, 1], shared: [], body, raw: true }],
   };
