@@ -52,8 +52,9 @@ function torchConversions(x: Float32Array): { bf16: Uint16Array; f16: Uint16Arra
   } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
-/** The generated C's conversions of the same inputs (the prelude compiled with the system cc). */
-function cConversions(x: Float32Array): { bf16: Uint16Array; f16: Uint16Array; f16Wide: Float32Array } {
+/** The generated C's conversions of the same inputs (the prelude compiled with the system cc and
+ *  `flags`). */
+function cConversions(x: Float32Array, flags: string[]): { bf16: Uint16Array; f16: Uint16Array; f16Wide: Float32Array } {
   const dir = mkdtempSync(join(tmpdir(), 'medctc-half-c-'));
   try {
     writeFileSync(join(dir, 'x.f32'), Buffer.from(x.buffer));
@@ -70,7 +71,7 @@ int main(int argc, char **argv) {
   return 0;
 }
 `);
-    const cc = spawnSync(process.env.CC ?? 'cc', ['-O2', '-std=gnu11', '-fno-math-errno', '-ffp-contract=fast', '-o', join(dir, 'conv'), join(dir, 'conv.c'), '-lm'], { encoding: 'utf8' });
+    const cc = spawnSync(process.env.CC ?? 'cc', [...flags, '-std=gnu11', '-fno-math-errno', '-ffp-contract=fast', '-o', join(dir, 'conv'), join(dir, 'conv.c'), '-lm'], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr}`);
     const run = spawnSync(join(dir, 'conv'), [join(dir, 'x.f32'), join(dir, 'out')]);
     if (run.status !== 0) throw new Error(`conv exited ${run.status}`);
@@ -117,8 +118,10 @@ describe('16-bit storage conversions', () => {
     expect(toHalf(v, 'f16').length).toBe(4); // padded to whole u32 words
   });
 
-  it('the generated C converts bit for bit as the TypeScript (NaN payloads included)', () => {
-    const c = cConversions(x);
+  // Plain, and vectorised as the native backend compiles (-O3 -march=native: the loops here
+  // vectorise, so the selects run as vector blends).
+  it.each([[['-O2']], [['-O3', '-march=native']]])('the generated C (cc %j) converts bit for bit as the TypeScript (NaN payloads included)', (flags) => {
+    const c = cConversions(x, flags);
     const bad: string[] = [];
     for (let i = 0; i < x.length; i++) {
       if (c.bf16[i] !== f32ToBf16(x[i]!)) bad.push(`bf16 of 0x${bits(x[i]!).toString(16)}`);

@@ -30,27 +30,27 @@ static inline uint16_t medctc_f32_to_bf16(float f) {
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
   return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
+/* f16 without branches (selects over integer and float ops), so loops of them vectorise: normal
+   and subnormal halves by rebiasing the exponent (a subnormal through one exact subtraction of
+   2^-14), narrowing to a subnormal through one float add of 0.5 that rounds to nearest even;
+   F. Giesen's conversions, with NaN payloads kept. */
 static inline float medctc_f16_to_f32(uint16_t h) {
-  const unsigned int s = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu;
-  unsigned int m = h & 0x3ffu, u;
-  if (e == 0x1fu) u = s | 0x7f800000u | (m << 13);
-  else if (e) u = s | ((e + 112u) << 23) | (m << 13);
-  else if (!m) u = s;
-  else { unsigned int x = 113u; while (!(m & 0x400u)) { m <<= 1; x--; } u = s | (x << 23) | ((m & 0x3ffu) << 13); }
-  return medctc_u32_as_f32(u);
+  const unsigned int s = (unsigned int)(h & 0x8000u) << 16, m = (unsigned int)(h & 0x7fffu) << 13, e = m & 0x0f800000u;
+  const unsigned int n = m + 0x38000000u; /* exponent rebiased by 127 - 15 */
+  const float sub = medctc_u32_as_f32(n + 0x00800000u) - medctc_u32_as_f32(0x38800000u);
+  unsigned int subu; memcpy(&subu, &sub, 4);
+  const unsigned int u = e == 0x0f800000u ? n + 0x38000000u : (e == 0u ? subu : n);
+  return medctc_u32_as_f32(u | s);
 }
 static inline uint16_t medctc_f32_to_f16(float f) {
   unsigned int u; memcpy(&u, &f, 4);
   const unsigned int s = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return (uint16_t)(s | 0x7e00u | ((a >> 13) & 0x3ffu));
-  if (a >= 0x477ff000u) return (uint16_t)(s | 0x7c00u);
-  if (a >= 0x38800000u) { const unsigned int r = a - 0x38000000u; return (uint16_t)(s | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13)); }
-  if (a < 0x33000000u) return (uint16_t)s;
-  const unsigned int shift = 126u - (a >> 23), m = (a & 0x7fffffu) | 0x800000u;
-  unsigned int q = m >> shift;
-  const unsigned int rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
-  if (rem > half || (rem == half && (q & 1u))) q++;
-  return (uint16_t)(s | q);
+  const float d = medctc_u32_as_f32(a) + 0.5f; /* 2^-24 lands in the last place of 0.5's mantissa */
+  unsigned int du; memcpy(&du, &d, 4);
+  const unsigned int sub = du - 0x3f000000u;
+  const unsigned int nrm = (a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13; /* (15 - 127) << 23, + rounding */
+  const unsigned int r = a > 0x7f800000u ? (0x7e00u | ((a >> 13) & 0x3ffu)) : a >= 0x477ff000u ? 0x7c00u : a < 0x38800000u ? sub : nrm;
+  return (uint16_t)(s | r);
 }
 
 static inline float medctc_expf(float x) {
