@@ -12,6 +12,7 @@ import { cGemmProgram } from './c/gemm.js';
 import { cSumsqProgram } from './c/reduce.js';
 import { cAttentionBackwardProgram, cAttentionLanesProgram, cAttentionProgram } from './c/attention.js';
 import { cVqNearestProgram } from './c/vq.js';
+import { cDwConv3dBackwardProgram, cDwConv3dProgram } from './c/dwconv.js';
 import { helperSource, type KernelProgram } from './kernels/program.js';
 import { gemmProgram, linearProgram, loraLinearProgram, loraShrinkProgram, loraExpandProgram, loraBackwardInputProgram } from './kernels/gemm.js';
 import { attentionProgram, attentionBackwardProgram } from './kernels/attention.js';
@@ -40,8 +41,9 @@ export interface EmittedKernel {
 
 /** C bodies for the kinds whose GPU bodies need workgroup memory (and attention and
  *  attention_backward, whose thread-per-row GPU bodies run scalar exps and dot products per key
- *  (the backward recomputing every probability twice), and vq_nearest, whose
- *  thread-per-row body recomputes every code's norm per row); every other kind is rendered from
+ *  (the backward recomputing every probability twice), vq_nearest, whose
+ *  thread-per-row body recomputes every code's norm per row, and dwconv3d and its backward, whose
+ *  thread-per-output bodies read one channel at a stride); every other kind is rendered from
  *  its shared body through the C table. */
 function cpuProgram(spec: KernelSpec): KernelProgram | null {
   switch (spec.kind) {
@@ -58,6 +60,8 @@ function cpuProgram(spec: KernelSpec): KernelProgram | null {
     case 'attention': return spec.dh >= 32 && spec.nk >= 64 ? cAttentionProgram(spec) : spec.nq >= 8 ? cAttentionLanesProgram(spec) : null;
     case 'attention_backward': return cAttentionBackwardProgram(spec);
     case 'vq_nearest': return cVqNearestProgram(spec);
+    case 'dwconv3d': return cDwConv3dProgram(spec);
+    case 'dwconv3d_backward': return cDwConv3dBackwardProgram(spec);
     default: return null;
   }
 }
