@@ -10,7 +10,7 @@ import { C, NO_BARRIER, rawEntry } from './c/target.js';
 import { PRELUDE } from './c/prelude.js';
 import { cGemmProgram } from './c/gemm.js';
 import { cSumsqProgram } from './c/reduce.js';
-import { cAttentionBackwardProgram, cAttentionLanesProgram, cAttentionProgram } from './c/attention.js';
+import { cAttentionBackwardProgram, cAttentionProgram } from './c/attention.js';
 import { cVqNearestProgram } from './c/vq.js';
 import { cDwConv3dBackwardProgram, cDwConv3dProgram } from './c/dwconv.js';
 import { helperSource, type KernelProgram } from './kernels/program.js';
@@ -53,11 +53,10 @@ function cpuProgram(spec: KernelSpec): KernelProgram | null {
     // Only at long keys and wide heads: there the shared body's per-key scalar exps dominate
     // (CT-CLIP's spatial 576 keys x dh 32: ~1.7 s -> ~0.7 s per launch; its text tower, 512 x 64).
     // The two bodies sum in different orders, so the choice is part of the cpu backend's bits:
-    // ct_clip_tiny (dh 16) keeps the shared body's arithmetic, and with it the committed
-    // pretraining that test/run/pretrain.test.ts reproduces bit for bit, computed 16 query rows
-    // per vector where there are at least 8 (cAttentionLanesProgram; fewer rows would leave most
-    // lanes idle). All are deterministic per shape and independent of the thread count.
-    case 'attention': return spec.dh >= 32 && spec.nk >= 64 ? cAttentionProgram(spec) : spec.nq >= 8 ? cAttentionLanesProgram(spec) : null;
+    // ct_clip_tiny (dh 16) keeps the shared body and with it the committed pretraining that
+    // test/run/pretrain.test.ts reproduces bit for bit. Both are deterministic per shape and
+    // independent of the thread count.
+    case 'attention': return spec.dh >= 32 && spec.nk >= 64 ? cAttentionProgram(spec) : null;
     case 'attention_backward': return cAttentionBackwardProgram(spec);
     case 'vq_nearest': return cVqNearestProgram(spec);
     case 'dwconv3d': return cDwConv3dProgram(spec);

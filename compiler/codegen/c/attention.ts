@@ -13,7 +13,7 @@ const f = (x: number): string => `${floatLiteral(x)}f`.replace(/^-(.*)$/, '(-$1)
 export function cAttentionBackwardProgram(s: AttentionBackwardSpec): KernelProgram {
   const { batch: B, heads: H, nq, nk, dh } = s;
   // Keys padded to whole 16-lane vectors: P and dS rows, and Kᵀ / Vᵀ (zero-padded).
-  const NK = Math.ceil(nk / 16) * 16, DH = Math.ceil(dh / 16) * 16;
+  const NK = Math.ceil(nk / 16) * 16;
   const qo = (i: string): string => `((long)(bb * ${nq} + ${i}) * ${H} + hh) * ${dh}`;
   const ko = (j: string): string => `((long)(bb * ${nk} + ${j}) * ${H} + hh) * ${dh}`;
   const body = [
@@ -23,16 +23,11 @@ export function cAttentionBackwardProgram(s: AttentionBackwardSpec): KernelProgr
     `  float *restrict DS = (float *)medctc_alloc(sizeof(float) * ${nq * NK});`,
     `  float *restrict KT = (float *)medctc_alloc(sizeof(float) * ${dh * NK});`,
     `  float *restrict VT = (float *)medctc_alloc(sizeof(float) * ${dh * NK});`,
-    `  float *restrict KS = (float *)medctc_alloc(sizeof(float) * ${nk * DH});`,
-    `  float *restrict QS = (float *)medctc_alloc(sizeof(float) * ${nq * DH});`,
-    `  float *restrict GS = (float *)medctc_alloc(sizeof(float) * ${nq * DH});`,
     `  memset(KT, 0, sizeof(float) * ${dh * NK}); memset(VT, 0, sizeof(float) * ${dh * NK});`,
-    `  memset(KS, 0, sizeof(float) * ${nk * DH}); memset(QS, 0, sizeof(float) * ${nq * DH}); memset(GS, 0, sizeof(float) * ${nq * DH});`,
     '  #pragma omp for schedule(static)',
     `  for (int bh = 0; bh < ${B * H}; bh++) {`,
     `    const int bb = bh / ${H}, hh = bh % ${H};`,
-    `    for (int j = 0; j < ${nk}; j++) { const long kj = ${ko('j')}; for (int d = 0; d < ${dh}; d++) { const float kd = k[kj + d]; KT[d * ${NK} + j] = kd; KS[j * ${DH} + d] = kd; VT[d * ${NK} + j] = v[kj + d]; } }`,
-    `    for (int i = 0; i < ${nq}; i++) { const long qi = ${qo('i')}; for (int d = 0; d < ${dh}; d++) { QS[i * ${DH} + d] = q[qi + d]; GS[i * ${DH} + d] = dout[qi + d]; } }`,
+    `    for (int j = 0; j < ${nk}; j++) { const long kj = ${ko('j')}; for (int d = 0; d < ${dh}; d++) { KT[d * ${NK} + j] = k[kj + d]; VT[d * ${NK} + j] = v[kj + d]; } }`,
     // Lanes past nk, and masked keys, get p = dS = 0 (as the scalar rule: P = DS = 0).
     `    int live[${NK}] __attribute__((aligned(64)));`,
     `    for (int j = 0; j < ${NK}; j++) live[j] = j < ${nk}${s.mask ? ` && mask[bb * ${nk} + j] != 0` : ''} ? -1 : 0;`,
@@ -53,24 +48,21 @@ export function cAttentionBackwardProgram(s: AttentionBackwardSpec): KernelProgr
     `        v16_store(P + i * ${NK} + j0, p);`,
     `        v16_store(DS + i * ${NK} + j0, v16_select(on, p * (dp - di) * ${f(s.scale)}, v16_splat(0.0f)));`,
     '      }',
-    // dq = dS·K row by row as recorded (gcc's own mix of fused and unfused multiply-adds there is
-    // part of the committed pretraining's bits); dk = dSᵀ·Q and dv = Pᵀ·dout 16 lanes of d at a
-    // time from row copies (zero-padded to whole vectors), each lane a fused sum over the queries
-    // in order, as the scalar loop compiled.
     `      float acc[${dh}] = {0};`,
     `      for (int j = 0; j < ${nk}; j++) { const float ds = DS[i * ${NK} + j]; const long kj = ${ko('j')}; for (int d = 0; d < ${dh}; d++) acc[d] += ds * k[kj + d]; }`,
     `      for (int d = 0; d < ${dh}; d++) dq[${qo('i')} + d] = acc[d];`,
     '    }',
     `    for (int j = 0; j < ${nk}; j++) {`,
-    `      for (int d0 = 0; d0 < ${DH}; d0 += 16) {`,
-    '        v16 ak = v16_splat(0.0f), av = v16_splat(0.0f);',
-    `        for (int i = 0; i < ${nq}; i++) { ak += DS[i * ${NK} + j] * v16_load(QS + i * ${DH} + d0); av += P[i * ${NK} + j] * v16_load(GS + i * ${DH} + d0); }`,
-    '        float kt[16] __attribute__((aligned(64))), vt[16] __attribute__((aligned(64))); v16_store(kt, ak); v16_store(vt, av);',
-    `        for (int r = 0; r < 16 && d0 + r < ${dh}; r++) { dk[${ko('j')} + d0 + r] = kt[r]; dv[${ko('j')} + d0 + r] = vt[r]; }`,
+    `      float ak[${dh}] = {0}, av[${dh}] = {0};`,
+    `      for (int i = 0; i < ${nq}; i++) {`,
+    `        const float ds = DS[i * ${NK} + j], p = P[i * ${NK} + j];`,
+    `        const long qi = ${qo('i')};`,
+    `        for (int d = 0; d < ${dh}; d++) { ak[d] += ds * q[qi + d]; av[d] += p * dout[qi + d]; }`,
     '      }',
+    `      for (int d = 0; d < ${dh}; d++) { dk[${ko('j')} + d] = ak[d]; dv[${ko('j')} + d] = av[d]; }`,
     '    }',
     '  }',
-    '  free(P); free(DS); free(KT); free(VT); free(KS); free(QS); free(GS);',
+    '  free(P); free(DS); free(KT); free(VT);',
     '}',
   ];
   return {
@@ -134,56 +126,3 @@ export function cAttentionProgram(s: AttentionSpec): KernelProgram {
     stages: [{ entry: 'attention', workgroup: [1, 1, 1], grid: [1, 1, 1], shared: [], body, raw: true }],
   };
 }
-
-/** CPU body of the attention forward at short keys or narrow heads (ct_clip_tiny): the shared
- *  body's arithmetic, query rows in the 16 lanes of a vector. Each lane runs the shared body's
- *  online softmax over the keys in order (q·k summed over d in order, the same exps, l = l·corr
- *  + p, acc = acc·corr + p·v), so every output has the shared body's bits — and with them the
- *  committed pretraining (test/run/pretrain.test.ts) — while one pass computes 16 rows. */
-export function cAttentionLanesProgram(s: AttentionSpec): KernelProgram {
-  const { batch: B, heads: H, nq, nk, dh } = s;
-  const qo = (i: string): string => `((long)(bb * ${nq} + ${i}) * ${H} + hh) * ${dh}`;
-  const ko = (j: string): string => `((long)(bb * ${nk} + ${j}) * ${H} + hh) * ${dh}`;
-  const blocks = Math.ceil(nq / 16);
-  const body = [
-    `#pragma omp parallel for num_threads(medctc_threads) schedule(static) if (${B * H * nq * nk * dh} >= 65536)`,
-    `for (int u = 0; u < ${B * H * blocks}; u++) {`,
-    `  const int bb = u / ${H * blocks}, hh = (u / ${blocks}) % ${H}, i0 = (u % ${blocks}) * 16;`,
-    `  const int n = ${nq} - i0 < 16 ? ${nq} - i0 : 16;`,
-    `  float qt[${dh}][16] __attribute__((aligned(64)));`,
-    `  for (int d = 0; d < ${dh}; d++) for (int l = 0; l < 16; l++) qt[d][l] = l < n ? q[${qo('i0 + l')} + d] : 0.0f;`,
-    `  v16 acc[${dh}];`,
-    `  for (int d = 0; d < ${dh}; d++) acc[d] = v16_splat(0.0f);`,
-    `  v16 mx = v16_splat(${f(-3.0000000054977558e38)}), l = v16_splat(0.0f);`,
-    `  for (int j = 0; j < ${nk}; j++) {`,
-    ...(s.mask ? [`    if (mask[bb * ${nk} + j] == 0) continue;`] : []),
-    `    const long kj = ${ko('j')};`,
-    '    v16 sc = v16_splat(0.0f);',
-    `    for (int d = 0; d < ${dh}; d++) sc += v16_load(qt[d]) * k[kj + d];`,
-    ...(s.bias
-      ? [`    { float bt[16] __attribute__((aligned(64))); for (int r = 0; r < 16; r++) bt[r] = r < n ? bias[((long)hh * ${nq} + i0 + r) * ${nk} + j] : 0.0f; sc = sc * ${f(s.scale)} + v16_load(bt); }`]
-      : [`    sc = sc * ${f(s.scale)};`]),
-    '    const v16 mnew = v16_select(mx < sc, sc, mx);',
-    '    const v16 corr = v16_exp(mx - mnew), p = v16_exp(sc - mnew);',
-    '    l = l * corr + p;',
-    `    for (int d = 0; d < ${dh}; d++) acc[d] = acc[d] * corr + p * v[kj + d];`,
-    '    mx = mnew;',
-    '  }',
-    '  float lt[16] __attribute__((aligned(64))), mt[16] __attribute__((aligned(64)));',
-    '  v16_store(lt, l); v16_store(mt, mx);',
-    `  for (int d = 0; d < ${dh}; d++) {`,
-    '    float at[16] __attribute__((aligned(64)));',
-    '    v16_store(at, acc[d]);',
-    `    for (int r = 0; r < n; r++) o[${qo('i0 + r')} + d] = at[r] * (lt[r] > 0.0f ? 1.0f / lt[r] : 0.0f);`,
-    '  }',
-    `  for (int r = 0; r < n; r++) lse[(bb * ${H} + hh) * ${nq} + i0 + r] = lt[r] > 0.0f ? mt[r] + logf(lt[r]) : 0.0f;`,
-    '}',
-  ];
-  return {
-    summary: [`attention: q [${B},${nq},${H},${dh}], k/v [${B},${nk},${H},${dh}], logits·${s.scale}${s.bias ? ' + bias[h,nq,nk]' : ''}${s.mask ? ', key padding mask' : ''}`,
-      'CPU: the shared online softmax, 16 query rows per vector'],
-    helpers: [],
-    stages: [{ entry: 'attention', workgroup: [1, 1, 1], grid: [1, 1, 1], shared: [], body, raw: true }],
-  };
-}
-

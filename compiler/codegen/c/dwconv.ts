@@ -34,28 +34,38 @@ const position = (d: Dims): string[] => [
 ];
 const at = (d: Dims, b: string, tt: string, hh: string, ww: string): string => `(((long)(${b} * ${d.t} + ${tt}) * ${d.h} + ${hh}) * ${d.w} + ${ww}) * ${d.c} + c0`;
 
-export function cDwConv3dProgram(s: DwConv3dSpec & { half?: HalfStorage }): KernelProgram {
-  const { batch, t, h, w, c } = s;
-  const half = s.half?.bindings ?? [];
-  const CP = Math.ceil(c / 16) * 16, P = batch * t * h * w;
-  const body = [
+/** Per position, 16 channels at a time: the 27 taps in order over `src`, forward (input at
+ *  t-2+dt, h-1+dh, w-1+dw) or transposed (dy at t+2-dt, h+1-dh, w+1-dw: the input gradient),
+ *  each a multiply-add with the tap-major weights, into `out`. */
+function tapsPerPosition(d: Dims, half: readonly string[], o: { src: string; out: string; bias: boolean; transposed: boolean }): string[] {
+  const { t, h, w, c } = d;
+  const CP = Math.ceil(c / 16) * 16, P = d.batch * t * h * w;
+  const [sg, ts, tt, hs, ww] = o.transposed ? ['+', 'to', `to < ${t}`, '+', 'wo'] : ['-', 'tt', 'tt >= 0', '-', 'ww'];
+  const hv = o.transposed ? 'ho' : 'hh';
+  return [
     ...transposedWeights(c, CP),
     `#pragma omp parallel for num_threads(medctc_threads) schedule(static) if (${P * c} >= 65536)`,
     `for (long pos = 0; pos < ${P}L; pos++) {`,
-    ...position(s),
+    ...position(d),
     `  for (int c0 = 0; c0 < ${CP}; c0 += 16) {`,
     '    v16 acc = v16_splat(0.0f);',
-    ...(s.bias ? [`    for (int l = 0; l < 16; l++) if (c0 + l < ${c}) acc[l] = bias[c0 + l];`] : []),
-    '    for (int dt = 0; dt < 3; dt++) { const int tt = ti - 2 + dt;',
-    `      for (int dh = 0; dh < 3; dh++) { const int hh = hi - 1 + dh; for (int dw = 0; dw < 3; dw++) { const int ww = wi - 1 + dw;`,
-    `        if (tt >= 0 && hh >= 0 && hh < ${h} && ww >= 0 && ww < ${w}) { v16 xv; ${gather('xv', 'x', at(s, 'bi', 'tt', 'hh', 'ww'), c, half)} acc += xv * v16_load(wt + (dt * 9 + dh * 3 + dw) * ${CP} + c0); }`,
+    ...(o.bias ? [`    for (int l = 0; l < 16; l++) if (c0 + l < ${c}) acc[l] = bias[c0 + l];`] : []),
+    `    for (int dt = 0; dt < 3; dt++) { const int ${ts} = ti ${sg} 2 ${o.transposed ? '-' : '+'} dt;`,
+    `      for (int dh = 0; dh < 3; dh++) { const int ${hv} = hi ${hs} 1 ${o.transposed ? '-' : '+'} dh; for (int dw = 0; dw < 3; dw++) { const int ${ww} = wi ${hs} 1 ${o.transposed ? '-' : '+'} dw;`,
+    `        if (${tt} && ${hv} >= 0 && ${hv} < ${h} && ${ww} >= 0 && ${ww} < ${w}) { v16 xv; ${gather('xv', o.src, at(d, 'bi', ts, hv, ww), c, half)} acc += xv * v16_load(wt + (dt * 9 + dh * 3 + dw) * ${CP} + c0); }`,
     '      } }',
     '    }',
-    `    ${scatter('y', `pos * ${c} + c0`, 'acc', c, half)}`,
+    `    ${scatter(o.out, `pos * ${c} + c0`, 'acc', c, half)}`,
     '  }',
     '}',
     'free(wt);',
   ];
+}
+
+export function cDwConv3dProgram(s: DwConv3dSpec & { half?: HalfStorage }): KernelProgram {
+  const { batch, t, h, w, c } = s;
+  const half = s.half?.bindings ?? [];
+  const body = tapsPerPosition(s, half, { src: 'x', out: 'y', bias: s.bias, transposed: false });
   return {
     summary: [`depthwise conv3d k=3 on [${batch},${t},${h},${w},${c}] (channels last), causal time pad (2,0), h/w pad 1`,
       'CPU: weights tap-major in scratch; per position 16 channels per vector, taps in order'],
@@ -68,23 +78,7 @@ export function cDwConv3dBackwardProgram(s: DwConv3dBackwardSpec & { half?: Half
   const { batch, t, h, w, c } = s;
   const half = s.half?.bindings ?? [];
   const CP = Math.ceil(c / 16) * 16, P = batch * t * h * w, CB = CP / 16;
-  const input = [
-    ...transposedWeights(c, CP),
-    `#pragma omp parallel for num_threads(medctc_threads) schedule(static) if (${P * c} >= 65536)`,
-    `for (long pos = 0; pos < ${P}L; pos++) {`,
-    ...position(s),
-    `  for (int c0 = 0; c0 < ${CP}; c0 += 16) {`,
-    '    v16 acc = v16_splat(0.0f);',
-    '    for (int dt = 0; dt < 3; dt++) { const int to = ti + 2 - dt;',
-    `      for (int dh = 0; dh < 3; dh++) { const int ho = hi + 1 - dh; for (int dw = 0; dw < 3; dw++) { const int wo = wi + 1 - dw;`,
-    `        if (to < ${t} && ho >= 0 && ho < ${h} && wo >= 0 && wo < ${w}) { v16 gv; ${gather('gv', 'dy', at(s, 'bi', 'to', 'ho', 'wo'), c, half)} acc += gv * v16_load(wt + (dt * 9 + dh * 3 + dw) * ${CP} + c0); }`,
-    '      } }',
-    '    }',
-    `    ${scatter('dx', `pos * ${c} + c0`, 'acc', c, half)}`,
-    '  }',
-    '}',
-    'free(wt);',
-  ];
+  const input = tapsPerPosition(s, half, { src: 'dy', out: 'dx', bias: false, transposed: true });
   // Unit (tap, channel block); tap 27 is dbias. Positions in the shared body's order.
   const weightGrad = [
     `#pragma omp parallel for num_threads(medctc_threads) schedule(static) if (${P * c * 28} >= 65536)`,

@@ -64,17 +64,13 @@ describe.skipIf(reason !== null)('native C kernels match the TypeScript referenc
   }, 300_000);
   afterAll(() => { dev?.destroy(); one?.destroy(); rmSync(cache, { recursive: true, force: true }); });
 
-  it('attention takes the two-pass CPU body at long keys and wide heads only; elsewhere the shared arithmetic, 16 query rows per vector from 8 rows on', () => {
-    const body = (spec: KernelSpec) => {
-      const src = cSource(spec).source ?? '';
-      return src.includes('Kᵀ in scratch') ? 'two-pass' : src.includes('16 query rows per vector') ? 'lanes' : 'shared';
-    };
-    const att = (nq: number, nk: number, dh: number): KernelSpec => ({ kind: 'attention', batch: 1, heads: 8, nq, nk, dh, scale: 8, bias: false, mask: false });
-    expect(body(att(16, 576, 32))).toBe('two-pass'); // CT-CLIP's spatial attention
-    expect(body(att(16, 512, 64))).toBe('two-pass'); // CXR-BERT
-    expect(body(att(24, 24, 32))).toBe('lanes'); // CT-CLIP's temporal attention
-    expect(body(att(160, 160, 16))).toBe('lanes'); // ct_clip_tiny's pretraining text
-    expect(body(att(4, 4, 16))).toBe('shared'); // ct_clip_tiny's temporal attention
+  it('attention takes the CPU body at long keys and wide heads only (ct_clip_tiny keeps the shared body)', () => {
+    const cpuBody = (spec: KernelSpec) => (cSource(spec).source ?? '').includes('Kᵀ in scratch');
+    const att = (nk: number, dh: number): KernelSpec => ({ kind: 'attention', batch: 1, heads: 8, nq: 16, nk, dh, scale: 8, bias: false, mask: false });
+    expect(cpuBody(att(576, 32))).toBe(true); // CT-CLIP's spatial attention
+    expect(cpuBody(att(512, 64))).toBe(true); // CXR-BERT
+    expect(cpuBody(att(24, 32))).toBe(false); // CT-CLIP's temporal attention
+    expect(cpuBody(att(160, 16))).toBe(false); // ct_clip_tiny's pretraining text
   });
 
   it('records the compiler and flags it used', () => {
