@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Refuses to run the CLI suites against a stale dist/ (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
   },
 });
