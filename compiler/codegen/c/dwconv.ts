@@ -34,14 +34,15 @@ const position = (d: Dims): string[] => [
 ];
 const at = (d: Dims, b: string, tt: string, hh: string, ww: string): string => `(((long)(${b} * ${d.t} + ${tt}) * ${d.h} + ${hh}) * ${d.w} + ${ww}) * ${d.c} + c0`;
 
-/** Per position, 16 channels at a time: the 27 taps in order over `src`, forward (input at
- *  t-2+dt, h-1+dh, w-1+dw) or transposed (dy at t+2-dt, h+1-dh, w+1-dw: the input gradient),
- *  each a multiply-add with the tap-major weights, into `out`. */
+/** Per position, 16 channels at a time: the 27 taps in order over `src` (forward: the input at
+ *  t-2+dt, h-1+dh, w-1+dw), each a multiply-add with the tap-major weights, into `out`. */
 function tapsPerPosition(d: Dims, half: readonly string[], o: { src: string; out: string; bias: boolean; transposed: boolean }): string[] {
   const { t, h, w, c } = d;
   const CP = Math.ceil(c / 16) * 16, P = d.batch * t * h * w;
-  const [sg, ts, tt, hs, ww] = o.transposed ? ['+', 'to', `to < ${t}`, '+', 'wo'] : ['-', 'tt', 'tt >= 0', '-', 'ww'];
-  const hv = o.transposed ? 'ho' : 'hh';
+  // The input gradient runs the taps backwards: dy at t+2-dt, h+1-dh, w+1-dw.
+  const [tv, hv, wv] = o.transposed ? ['to', 'ho', 'wo'] : ['tt', 'hh', 'ww'];
+  const [pad, tap] = o.transposed ? ['+', '-'] : ['-', '+'];
+  const tValid = o.transposed ? `to < ${t}` : 'tt >= 0';
   return [
     ...transposedWeights(c, CP),
     `#pragma omp parallel for num_threads(medctc_threads) schedule(static) if (${P * c} >= 65536)`,
@@ -50,9 +51,9 @@ function tapsPerPosition(d: Dims, half: readonly string[], o: { src: string; out
     `  for (int c0 = 0; c0 < ${CP}; c0 += 16) {`,
     '    v16 acc = v16_splat(0.0f);',
     ...(o.bias ? [`    for (int l = 0; l < 16; l++) if (c0 + l < ${c}) acc[l] = bias[c0 + l];`] : []),
-    `    for (int dt = 0; dt < 3; dt++) { const int ${ts} = ti ${sg} 2 ${o.transposed ? '-' : '+'} dt;`,
-    `      for (int dh = 0; dh < 3; dh++) { const int ${hv} = hi ${hs} 1 ${o.transposed ? '-' : '+'} dh; for (int dw = 0; dw < 3; dw++) { const int ${ww} = wi ${hs} 1 ${o.transposed ? '-' : '+'} dw;`,
-    `        if (${tt} && ${hv} >= 0 && ${hv} < ${h} && ${ww} >= 0 && ${ww} < ${w}) { v16 xv; ${gather('xv', o.src, at(d, 'bi', ts, hv, ww), c, half)} acc += xv * v16_load(wt + (dt * 9 + dh * 3 + dw) * ${CP} + c0); }`,
+    `    for (int dt = 0; dt < 3; dt++) { const int ${tv} = ti ${pad} 2 ${tap} dt;`,
+    `      for (int dh = 0; dh < 3; dh++) { const int ${hv} = hi ${pad} 1 ${tap} dh; for (int dw = 0; dw < 3; dw++) { const int ${wv} = wi ${pad} 1 ${tap} dw;`,
+    `        if (${tValid} && ${hv} >= 0 && ${hv} < ${h} && ${wv} >= 0 && ${wv} < ${w}) { v16 xv; ${gather('xv', o.src, at(d, 'bi', tv, hv, wv), c, half)} acc += xv * v16_load(wt + (dt * 9 + dh * 3 + dw) * ${CP} + c0); }`,
     '      } }',
     '    }',
     `    ${scatter(o.out, `pos * ${c} + c0`, 'acc', c, half)}`,

@@ -71,10 +71,10 @@ export function threadCount(opts: NativeOptions = {}): number {
  *  and barrier. When the machine's cores are busy with other work, the spinning thread takes the
  *  core that the thread with work is waiting for: 2 threads ran a train step 40x slower than 1.
  *  Sleeping at once (passive) instead makes each of a train step's ~360 parallel regions wait for
- *  a thread to be woken: on an idle machine 2 threads then took 62 ms where 1 took 49. A short
+ *  a thread to be woken: on an idle machine 2 threads then took 58 ms where 1 took 47. A short
  *  spin (SPINS) is close to the best of both (bench/native/wait-policy.mjs, ct_clip_tiny train
- *  step, 2 threads on 2 cores): idle 37 ms (default spin 31, passive 62); beside 1 busy process
- *  65 ms (default 233, passive 51); beside 3, 105 ms (default 306, passive 94). The policy only
+ *  step, 2 threads on 2 cores): idle 36 ms (default spin 30, passive 58); beside 1 busy process
+ *  61 ms (default 282, passive 50); beside 3, 105 ms (default 306, passive 94). The policy only
  *  changes how threads wait, never what they compute: results stay bit-identical. A user's own
  *  OMP_WAIT_POLICY, GOMP_SPINCOUNT or KMP_BLOCKTIME is left as it is. Writes `env` (for
  *  process.env Node calls setenv, which the OpenMP runtime reads); returns the policy in effect. */
@@ -93,7 +93,6 @@ export const SPINS = 1000;
 /** The native device, or why it cannot run here (no C compiler, no libc): never a throw. */
 export async function openNative(opts: NativeOptions = {}): Promise<NativeDevice | Unavailable> {
   const env = opts.env ?? process.env;
-  const threads = threadCount(opts);
   const waitPolicy = configureOpenMpWait(process.env);
   const dir = opts.cacheDir ?? cacheDir(env);
   let cc: CCompiler | { reason: string };
@@ -101,7 +100,7 @@ export async function openNative(opts: NativeOptions = {}): Promise<NativeDevice
   if ('reason' in cc) return { backend: 'cpu', reason: cc.reason };
   const c = loadLibc();
   if ('reason' in c) return { backend: 'cpu', reason: c.reason };
-  return new NativeDevice(cc, c, threads, dir, waitPolicy);
+  return new NativeDevice(cc, c, threadCount(opts), dir, waitPolicy);
 }
 
 export class NativeDevice implements Device {
