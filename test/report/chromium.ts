@@ -33,7 +33,10 @@ export async function visit(file: string, expression: string, opts: { width?: nu
   const proc = spawn(CHROMIUM, [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
     `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  // Its own process group: the renderer, network and utility processes outlive the browser process
+  // for a moment and keep writing into the profile, so cleanup waits for the whole group (an
+  // ENOTEMPTY from rmSync on <profile>/Default failed CI once when only the browser was awaited).
+  ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr += String(d); });
   const toBrowser = proc.stdio[3] as Writable, fromBrowser = proc.stdio[4] as Readable;
@@ -105,11 +108,16 @@ export async function visit(file: string, expression: string, opts: { width?: nu
     await guard(send('Browser.close')).catch(() => undefined);
     return { errors, requests, value: ev.result?.value, screenshot: Buffer.from(shot.data as string, 'base64') };
   } finally {
-    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
-      const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-      proc.kill('SIGKILL');
-      await gone;
-    }
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    if (proc.pid !== undefined) await killGroup(proc.pid);
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
+}
+
+/** SIGKILL every process of the group and wait until none is left (at most 10 s). */
+async function killGroup(pgid: number): Promise<void> {
+  const alive = (): boolean => {
+    try { process.kill(-pgid, 0); return true; } catch { return false; }
+  };
+  try { process.kill(-pgid, 'SIGKILL'); } catch { return; }
+  for (let waited = 0; alive() && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
 }
