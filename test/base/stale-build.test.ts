@@ -10,6 +10,7 @@ describe('stale build check', () => {
     const root = mkdtempSync(join(tmpdir(), 'medctc-stale-'));
     try {
       const file = (p: string, t: number) => { mkdirSync(join(root, p, '..'), { recursive: true }); writeFileSync(join(root, p), ''); utimesSync(join(root, p), t, t); };
+      writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({ include: ['compiler/**/*.ts', 'runtime/**/*.ts', 'cli/**/*.ts'] }));
       file('compiler/a.ts', 1000); file('dist/compiler/a.js', 2000); // current
       file('runtime/x/b.ts', 3000); file('dist/runtime/x/b.js', 2000); // edited after the build
       file('cli/c.ts', 1000); // never built

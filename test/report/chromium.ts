@@ -30,12 +30,12 @@ type Msg = { id?: number; method?: string; params?: Record<string, any>; result?
 
 export async function visit(file: string, expression: string, opts: { width?: number; timeoutMs?: number } = {}): Promise<PageVisit> {
   const profile = mkdtempSync(join(tmpdir(), 'medctc-chromium-'));
-  const proc = spawn(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
-    `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank',
   // Its own process group: the renderer, network and utility processes outlive the browser process
   // for a moment and keep writing into the profile, so cleanup waits for the whole group (an
   // ENOTEMPTY from rmSync on <profile>/Default failed CI once when only the browser was awaited).
+  const proc = spawn(CHROMIUM, [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
+    `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank',
   ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr += String(d); });
