@@ -25,7 +25,7 @@ export const DEFAULT_POSITIVE = '{pathology} is present.';
 export const DEFAULT_NEGATIVE = '{pathology} is not present.';
 const METRICS: readonly Metric[] = ['auroc', 'accuracy', 'macro_f1', 'weighted_f1', 'precision', 'recall', 'specificity'];
 
-const IMAGE_KEYS: Record<string, keyof ImageEncoderSizes> = {
+const IMAGE_KEYS: Record<string, Exclude<keyof ImageEncoderSizes, 'quantize'>> = {
   dim: 'dim', spatial_depth: 'spatialDepth', temporal_depth: 'temporalDepth', heads: 'heads', dim_head: 'dimHead',
   image_size: 'imageSize', frames: 'frames', patch_size: 'patchSize', temporal_patch_size: 'temporalPatchSize',
   codebook_size: 'codebookSize', ff_inner: 'ffInner',
@@ -98,7 +98,7 @@ function resolveModel(r: Reader, e: Entry | undefined): ModelSpec {
   if (e && e.args.length === 0) r.diags.push(diag('E2002', '`model` needs an architecture', r.at(e.keyPos, 'architecture missing', e), { help: 'write `model ct_clip { ... }` or `model ct_clip_tiny { ... }`' }));
   if (e && e.args.length > 1) r.diags.push(diag('E2004', '`model` takes one architecture name', r.at(e.args[1]!, 'unexpected', e), { help: 'write `model ct_clip { ... }`' }));
   const preset = PRESETS[arch];
-  const image = { ...preset.image };
+  const image: ImageEncoderSizes = { ...preset.image };
   const text = { ...preset.text };
   let latentDim = preset.latentDim;
   let weights: string | null = null;
@@ -113,7 +113,11 @@ function resolveModel(r: Reader, e: Entry | undefined): ModelSpec {
   if (img) {
     r.onlyBlock(img);
     const g = r.fields(img.block?.entries ?? [], rules('model.image'), '`model image`');
-    for (const [k, es] of g) { const key = IMAGE_KEYS[k]!; image[key] = r.int(es[0]!, `/model/image/${key}`, { min: 1 }) ?? image[key]; }
+    for (const [k, es] of g) {
+      if (k === 'quantize') { image.quantize = r.bool(es[0]!, '/model/image/quantize') ?? image.quantize; continue; }
+      const key = IMAGE_KEYS[k]!;
+      image[key] = r.int(es[0]!, `/model/image/${key}`, { min: 1 }) ?? image[key];
+    }
   }
   const txt = f.get('text')?.[0];
   if (txt) {
@@ -422,7 +426,30 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
   let checkpointEvery: number | null = null;
   const ce = get('checkpoint_every');
   if (ce) checkpointEvery = isNone(ce.args[0]) ? (r.note('/train/checkpointEvery', ce.args[0]!, ce), null) : r.int(ce, '/train/checkpointEvery', { min: 1 }) ?? null;
-  return { loss, optimizer, schedule, epochs, batchSize, accumulate, gradClip, precision, trainBase, checkpointEvery };
+  let sentences: TrainSpec['sentences'] = null;
+  const se2 = get('sentences');
+  if (se2) {
+    r.onlyBlock(se2, 0, 'sentences { rate 0.5  after 4 epochs }');
+    const g = r.fields(se2.block?.entries ?? [], rules('train.sentences'), '`sentences`');
+    const rateE = g.get('rate')?.[0];
+    const rate = (rateE && r.number(rateE, '/train/sentences/rate', { gt: 0, max: 1 })) ?? 0.5;
+    let afterSteps = 0, afterEpochs = 0;
+    const a = g.get('after')?.[0];
+    if (a) {
+      const v = r.single(a, 'a duration: `N steps` or `X epochs`');
+      const d = v && r.deref(v);
+      const units = '`steps` or `epochs`';
+      if (d?.kind === 'number' && d.unit?.name === 'epochs') afterEpochs = r.num(a, v, '/train/sentences/afterEpochs', { min: 0, unit: 'epochs', units }) ?? 0;
+      else afterSteps = r.num(a, v, '/train/sentences/afterSteps', { int: true, min: 0, unit: 'steps', units }) ?? 0;
+    }
+    sentences = { rate, afterSteps, afterEpochs };
+    // Only the CLIP loss trains on reports; the pair losses' texts are the prompts.
+    if (loss !== 'clip') {
+      r.diags.push(diag('E2045', `\`sentences\` samples report sentences, but \`loss ${loss}\` trains on the prompts, not on reports`,
+        r.at(se2.keyPos, 'needs `loss clip`', se2), { help: 'use `loss clip` (contrastive pretraining on volume/report pairs), or remove `sentences`' }));
+    }
+  }
+  return { loss, optimizer, schedule, epochs, batchSize, accumulate, gradClip, precision, trainBase, checkpointEvery, sentences };
 }
 
 function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {

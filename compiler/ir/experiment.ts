@@ -64,6 +64,10 @@ export interface ImageEncoderSizes {
   codebookSize: number;      // 8192
   /** GEGLU inner size; CT-CLIP uses int(4 * 2/3 * dim) = 1365. */
   ffInner: number;
+  /** Whether the encoded tokens go through the vector quantiser (CT-CLIP: yes). false: the tokens
+   *  go on unquantised; the codebook buffers stay in the state dict, unread. The checker always
+   *  writes it; hand-written IR may omit it (= true). */
+  quantize?: boolean;
 }
 
 /** BERT sizes (CXR-BERT specialized for ct_clip). */
@@ -197,6 +201,11 @@ export interface TrainSpec {
   /** Write the training checkpoint (runtime/run/checkpoint.ts) every N optimizer steps, and at the
    *  end; null: only at the end. The checker always writes it; hand-written IR may omit it (= null). */
   checkpointEvery?: number | null;
+  /** `loss clip` only: from step afterSteps + round(afterEpochs x batches per epoch) on, each row's
+   *  report is replaced, with probability `rate`, by one of its sentences (drawn per step and row
+   *  from the seed's `sentences` stream). null: whole reports. The checker always writes it;
+   *  hand-written IR may omit it (= null). */
+  sentences?: { rate: number; afterSteps: number; afterEpochs: number } | null;
 }
 
 // ---------------------------------------------------------------- evaluation

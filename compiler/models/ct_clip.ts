@@ -167,13 +167,18 @@ function ctvit(c: Ctx, path: string, video: number, s: ImageEncoderSizes): numbe
   // VectorQuantize(use_cosine_sim): codebook buffers only; eval behaviour always (no EMA). The
   // official checkpoints' layout: initted, cluster_size, embed (no embed_avg: which EMA buffers a
   // checkpoint has depends on the vector-quantize-pytorch version; loading never demands them).
+  // `quantize false` skips the quantiser but keeps its buffers, so the state dict stays CT-CLIP's:
+  // a tiny CTViT pretrained from scratch with a random, frozen codebook sends most tokens of
+  // similar volumes to a few codes (bench/RESULTS.md, issue 11), where the released one was
+  // learned by CTViT's own VQ-autoencoder training first.
   const vq = `${path}.vq`;
-  g.module(vq, 'vector_quantize');
-  g.module(`${vq}._codebook`, 'vector_quantize');
+  const quantize = s.quantize ?? true;
+  g.module(vq, 'vector_quantize', { used: quantize });
+  g.module(`${vq}._codebook`, 'vector_quantize', { used: quantize });
   g.param(`${vq}._codebook`, 'initted', [1], ONES, 'buffer');
   g.param(`${vq}._codebook`, 'cluster_size', [1, s.codebookSize], ZEROS, 'buffer');
   const embed = g.param(`${vq}._codebook`, 'embed', [1, s.codebookSize, s.dim], { kind: 'normal', std: 1 }, 'buffer');
-  x = g.op('vq_nearest', [x, embed], {}, vq, 'quantized');
+  if (quantize) x = g.op('vq_nearest', [x, embed], {}, vq, 'quantized');
   // Decoder heads: in the state dict and the parameter count, unused by CT-CLIP.
   g.module(`${path}.to_pixels_first_frame`, 'sequential', { used: false });
   c.linear(`${path}.to_pixels_first_frame.0`, null, s.dim, s.patchSize * s.patchSize, true);

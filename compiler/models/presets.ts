@@ -17,7 +17,7 @@ export const PRESETS: Record<Architecture, ArchitecturePreset> = {
     image: {
       dim: 512, spatialDepth: 4, temporalDepth: 4, heads: 8, dimHead: 32,
       imageSize: 480, frames: 240, patchSize: 20, temporalPatchSize: 10,
-      codebookSize: 8192, ffInner: 1365,
+      codebookSize: 8192, ffInner: 1365, quantize: true,
     },
     text: {
       vocabSize: 30522, hidden: 768, layers: 12, heads: 12, intermediate: 3072,
@@ -32,7 +32,7 @@ export const PRESETS: Record<Architecture, ArchitecturePreset> = {
     image: {
       dim: 64, spatialDepth: 2, temporalDepth: 2, heads: 4, dimHead: 16,
       imageSize: 32, frames: 32, patchSize: 8, temporalPatchSize: 8,
-      codebookSize: 512, ffInner: Math.trunc((4 * 2 / 3) * 64),
+      codebookSize: 512, ffInner: Math.trunc((4 * 2 / 3) * 64), quantize: true,
     },
     text: {
       vocabSize: 512, hidden: 64, layers: 2, heads: 4, intermediate: 256,

@@ -54,6 +54,10 @@ function refuse(c: Compiled, sources: Sources | undefined): void {
     throw new DiagnosticError(diag('E4005', '`train_base true` cannot be exported to PyTorch yet: the program trains and saves LoRA adapters (and modules_to_save) only',
       spanFor(exp, sources, '/train/trainBase'), { help: 'export a LoRA experiment, or train the base with `medctc train`' }));
   }
+  if (exp.train?.sentences) {
+    throw new DiagnosticError(diag('E4005', '`train.sentences` cannot be exported to PyTorch yet: the program trains on whole reports',
+      spanFor(exp, sources, '/train/sentences/rate', '/train/sentences/afterSteps', '/train/sentences/afterEpochs', '/train/loss'), { help: 'remove `sentences` for the export, or train with `medctc train`' }));
+  }
 }
 
 /** The program's configuration (experiment.json). */

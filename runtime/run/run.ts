@@ -237,7 +237,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
         const lock = readLock(b);
         trainSummary = await timed('train', () => trainLoop({
           exec, items: ds.train.items, train: exp.train!, seed: exp.seed, source: at,
-          text: exp.train!.loss === 'clip' ? (batch) => reportFeeds(tokenizer, batch.map((it) => it.reportText), maxLength) : text,
+          text: exp.train!.loss === 'clip' ? (texts) => reportFeeds(tokenizer, texts, maxLength) : text,
           ...(resumed ? { start: startOf(resumed) } : {}),
           onStep: (r) => {
             rep.step(r);

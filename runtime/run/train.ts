@@ -15,6 +15,7 @@ import type { PlanModel } from '../../compiler/plan/types.js';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 import type { Adapter, AdapterSettings, SavedModule } from '../adapter/types.js';
 import type { DataItem } from '../data/dataset.js';
+import { sampleReport, sentencesAfter } from '../train/sentences.js';
 import { makeSchedule } from '../train/schedule.js';
 import { Rng } from '../util/rng.js';
 import type { RunExecutor } from './executor.js';
@@ -44,8 +45,9 @@ export interface StepRecord {
 export interface TrainLoopOptions {
   exec: RunExecutor;
   items: readonly DataItem[];
-  /** The text feeds: the same every step (the prompts), or per batch (the CLIP loss's reports). */
-  text: TextFeeds | ((batch: readonly DataItem[]) => TextFeeds);
+  /** The text feeds: the same every step (the prompts), or per batch from the texts of its rows
+   *  (the CLIP loss: each item's report, or with `train.sentences` sometimes one of its sentences). */
+  text: TextFeeds | ((texts: string[]) => TextFeeds);
   train: TrainSpec;
   seed: number;
   /** The spec file, or where its fields are (named by diagnostics). */
@@ -103,6 +105,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const { exec, items, train } = o;
   const { batchesPerEpoch, totalSteps, lrAt } = planTraining(items.length, train, o.source);
   const micro = train.accumulate ?? 1;
+  const sentencesAfterStep = train.sentences ? sentencesAfter(train.sentences, batchesPerEpoch) : Infinity;
   const every = train.checkpointEvery ?? null;
   const start = o.start ?? { step: 0, firstLoss: NaN, lastLoss: NaN, elapsed: 0 };
   if (!Number.isInteger(start.step) || start.step < 0 || start.step > totalSteps) throw new Error(`internal: resume at step ${start.step} of ${totalSteps}`);
@@ -121,7 +124,9 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       for (let m = 0; m < micro; m++) {
         const batch = stepItems.slice(m * train.batchSize, (m + 1) * train.batchSize);
         const volumes = await Promise.all(batch.map((it) => it.load()));
-        const text = typeof o.text === 'function' ? o.text(batch) : o.text;
+        const text = typeof o.text === 'function'
+          ? o.text(batch.map((it, r) => (step > sentencesAfterStep ? sampleReport(it.reportText, o.seed, step, m * train.batchSize + r, train.sentences!.rate) : it.reportText)))
+          : o.text;
         const feeds: Record<string, Float32Array | Int32Array> = { volume: volumeBatch(volumes), input_ids: text.input_ids, attention_mask: text.attention_mask };
         // The pair losses' targets; the CLIP loss has none (its positives are the diagonal).
         if ('targets' in exec.plan.inputs) feeds.targets = targetBatch(batch.map((it) => it.labels));

@@ -15,6 +15,7 @@ const END = '<!-- presets:end -->';
 const IMAGE = {
   dim: 'dim', spatial_depth: 'spatialDepth', temporal_depth: 'temporalDepth', heads: 'heads', dim_head: 'dimHead', image_size: 'imageSize',
   frames: 'frames', patch_size: 'patchSize', temporal_patch_size: 'temporalPatchSize', codebook_size: 'codebookSize', ff_inner: 'ffInner',
+  quantize: 'quantize',
 } as const;
 const TEXT = {
   vocab_size: 'vocabSize', hidden: 'hidden', layers: 'layers', heads: 'heads', intermediate: 'intermediate',

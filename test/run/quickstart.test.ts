@@ -10,7 +10,7 @@ import { validateMetrics } from '../../runtime/run/index.js';
 import { tempDir } from './helpers.js';
 
 const CLI = resolve('dist/cli/medctc.js');
-const VOLUMES = 500, EPOCHS = 2;
+const VOLUMES = 500, EPOCHS = 10;
 const REDUCED = ['--set', 'data.root=".cache/synth/quickstart-ci"', '--set', `data.volumes=${VOLUMES}`, '--set', `train.epochs=${EPOCHS}`];
 
 describe('examples/quickstart.medct, reduced', () => {

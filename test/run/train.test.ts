@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 import { epochOrder, trainLoop, type StepRecord, type TrainPosition, type TrainStart } from '../../runtime/run/train.js';
 import { expectDiagnostic, fakeItems, planWithInputs, RecordingExecutor } from './helpers.js';
+import { sampleReport } from '../../runtime/train/sentences.js';
 
 const P = 3, VOX = 8;
 const plan = (b: number) => planWithInputs('train', {
@@ -147,5 +148,29 @@ describe('trainLoop', () => {
     const exec = new RecordingExecutor(plan(2), () => Float32Array.of(1));
     await expect(trainLoop({ exec, items: fakeItems(labels, VOX), text, train: spec(), seed: 1, source: 's' })).rejects.toThrow(/feed `volume`.*\[2, 1, 2, 2, 2\]/);
     expect(exec.runs).toHaveLength(0);
+  });
+});
+
+describe('trainLoop: report sentences (train.sentences)', () => {
+  it('whole reports up to the `after` step, then each row as sampleReport draws it (row = its place in the step batch)', async () => {
+    const items = fakeItems(labels, VOX).map((it, i) => ({ ...it, reportText: `Finding ${i} is seen. Heart size is normal.Findings: Case ${i}.` }));
+    const s = spec({ loss: 'clip', batchSize: 2, accumulate: 2, sentences: { rate: 0.5, afterSteps: 0, afterEpochs: 1 } });
+    const fed: string[][] = [];
+    const exec = new RecordingExecutor(plan(2), () => Float32Array.of(1));
+    const clipText = (texts: string[]) => { fed.push(texts); return text; };
+    await trainLoop({ exec, items, text: clipText, train: s, seed: 9, source: 'exp.medct' });
+    // 10 volumes / (2 x 2) = 2 steps an epoch, 3 epochs, 2 micro-batches a step; `after 1 epochs` = step 2.
+    expect(fed).toHaveLength(12);
+    const byName = new Map(items.map((it) => [it.volumeName, it.reportText]));
+    exec.runs.forEach((r, i) => {
+      const step = 1 + (i >> 1), micro = i % 2;
+      const names = fedVolumes(r.feeds.volume as Float32Array).map((v) => `v${v}.nii.gz`);
+      const whole = names.map((n) => byName.get(n)!);
+      expect(fed[i]).toEqual(step <= 2 ? whole : whole.map((t, row) => sampleReport(t, 9, step, micro * 2 + row, 0.5)));
+    });
+    // After step 2 some rows are single sentences, some whole reports.
+    const later = fed.slice(4).flat();
+    expect(later.some((t) => !t.includes('. '))).toBe(true);
+    expect(later.some((t) => t.includes('Heart size is normal.Findings'))).toBe(true);
   });
 });

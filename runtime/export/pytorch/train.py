@@ -393,7 +393,10 @@ class CTViT(nn.Module):
         x = x.reshape(b, t, h * w, dim).transpose(1, 2).reshape(b * h * w, t, dim)
         x = self.enc_temporal_transformer(x, video)
         x = x.reshape(b, h * w, t, dim).transpose(1, 2).reshape(b, t * h * w, dim)
-        return self.vq(x).reshape(b, t, h, w, dim)
+        # `quantize false`: the tokens go on unquantised (the codebook stays in the state dict).
+        if s.get('quantize', True):
+            x = self.vq(x)
+        return x.reshape(b, t, h, w, dim)
 
 
 class BertEmbeddings(nn.Module):
