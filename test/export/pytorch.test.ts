@@ -110,6 +110,52 @@ const compiled = (() => {
   return compileExperiment(experiments[0]!);
 })();
 
+/** The exported program's eval forward against medctc's on the same seeded weights, within 1e-4;
+ *  and its trainable count against medctc's report. */
+async function forwardParity(c: typeof compiled, program: string, label: string, work: string): Promise<void> {
+  mkdirSync(work, { recursive: true });
+  const graph = c.graphs.eval, plan = c.plans.eval;
+  const weights = weightsWithLora(graph, 13);
+  const feeds = feedsFor(plan, graph, 9);
+  const ex = await execFor(plan, new CpuDevice());
+  await ex.loadWeights({ seed: 13, tensors: weights });
+  await ex.prepare();
+  await ex.run(feeds);
+  const want: Record<string, Float32Array> = {};
+  for (const n of ['image_latent', 'text_latent', 'logits']) want[n] = await ex.output(n);
+  ex.destroy();
+
+  // The same weights as files: the base by its official names, the LoRA tensors as a PEFT adapter.
+  const base = new Map<string, Tensor>();
+  for (const t of graph.tensors) if ((t.role === 'param' || t.role === 'buffer') && !t.lora) base.set(t.name, fromFloat32(weights.get(t.name)!, [...t.shape]));
+  writeSafetensors(join(work, 'base.safetensors'), base);
+  const lora = graph.lora!;
+  writeAdapter(join(work, 'lora'), {
+    settings: { baseModel: null, dropout: lora.dropout, rslora: false, init: 'kaiming' },
+    modules: lora.adapters.map((a) => ({ path: a.module, rank: a.rank, alpha: a.alpha, inFeatures: a.inFeatures, outFeatures: a.outFeatures,
+      A: weights.get(graph.tensors[a.a]!.name)!, B: weights.get(graph.tensors[a.b]!.name)! })),
+    saved: [],
+  });
+  const inputs = join(work, 'inputs');
+  mkdirSync(inputs, { recursive: true });
+  for (const [name, id] of Object.entries(plan.inputs)) writeNpy(join(inputs, `${name}.npy`), feeds[name]!, [...plan.buffers[id]!.shape]);
+
+  const out = join(work, 'forward');
+  const r = python([join(program, 'train.py'), 'forward', '--weights', join(work, 'base.safetensors'), '--adapter', join(work, 'lora'),
+    '--inputs', inputs, '--out', out, '--threads', '1', '--no-peft'], { MEDCTC_DEVICE: 'cpu' });
+  expect(r.status, r.stderr).toBe(0);
+  const info = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  for (const n of Object.keys(want)) {
+    const got = readNpyF32(join(out, `${n}.npy`));
+    const err = maxAbsDiff(got, want[n]!);
+    console.log(`exported PyTorch vs medctc eval forward (${label}), ${n}: max abs error ${err.toExponential(2)}`);
+    expect(err, n).toBeLessThanOrEqual(1e-4);
+  }
+  // (b): the built-in LoRA's trainable parameters (PEFT's count) are medctc's report.
+  expect(info.trainable).toBe(c.report.parameters.trainable);
+  expect(info.trainable).toBe(16_384);
+}
+
 describe('medctc export --target pytorch (ct_clip_tiny, quickstart reduced)', () => {
   beforeAll(() => {
     // The exported program needs PyTorch and numpy: missing is a failure with the fix, never a skip.
@@ -146,47 +192,21 @@ describe('medctc export --target pytorch (ct_clip_tiny, quickstart reduced)', ()
     for (const f of list) expect(hash(join(again, f)), f).toBe(hash(join(exported, f)));
   }, 300_000);
 
-  it('(a) the eval forward equals medctc\'s within 1e-4 with the same weights; (b) the trainable count is medctc\'s report', async () => {
-    const graph = compiled.graphs.eval, plan = compiled.plans.eval;
-    const weights = weightsWithLora(graph, 13);
-    const feeds = feedsFor(plan, graph, 9);
-    const ex = await execFor(plan, new CpuDevice());
-    await ex.loadWeights({ seed: 13, tensors: weights });
-    await ex.prepare();
-    await ex.run(feeds);
-    const want: Record<string, Float32Array> = {};
-    for (const n of ['image_latent', 'text_latent', 'logits']) want[n] = await ex.output(n);
-    ex.destroy();
+  it('(a) the eval forward equals medctc\'s within 1e-4 with the same weights (the quickstart\'s model, no quantiser); (b) the trainable count is medctc\'s report', async () => {
+    // Into `dir` itself: the tests below reuse its weights, adapter and inputs.
+    await forwardParity(compiled, exported, 'quantize false', dir);
+  }, 300_000);
 
-    // The same weights as files: the base by its official names, the LoRA tensors as a PEFT adapter.
-    const base = new Map<string, Tensor>();
-    for (const t of graph.tensors) if ((t.role === 'param' || t.role === 'buffer') && !t.lora) base.set(t.name, fromFloat32(weights.get(t.name)!, [...t.shape]));
-    writeSafetensors(join(dir, 'base.safetensors'), base);
-    const lora = graph.lora!;
-    writeAdapter(join(dir, 'lora'), {
-      settings: { baseModel: null, dropout: lora.dropout, rslora: false, init: 'kaiming' },
-      modules: lora.adapters.map((a) => ({ path: a.module, rank: a.rank, alpha: a.alpha, inFeatures: a.inFeatures, outFeatures: a.outFeatures,
-        A: weights.get(graph.tensors[a.a]!.name)!, B: weights.get(graph.tensors[a.b]!.name)! })),
-      saved: [],
-    });
-    const inputs = join(dir, 'inputs');
-    mkdirSync(inputs, { recursive: true });
-    for (const [name, id] of Object.entries(plan.inputs)) writeNpy(join(inputs, `${name}.npy`), feeds[name]!, [...plan.buffers[id]!.shape]);
-
-    const out = join(dir, 'forward');
-    const r = python([join(exported, 'train.py'), 'forward', '--weights', join(dir, 'base.safetensors'), '--adapter', join(dir, 'lora'),
-      '--inputs', inputs, '--out', out, '--threads', '1', '--no-peft'], { MEDCTC_DEVICE: 'cpu' });
+  it('(a) with CT-CLIP\'s vector quantiser (`image { quantize true }`) too', async () => {
+    const over = [...REDUCED, '--set', 'model.image.quantize=true'];
+    const { experiments, diagnostics } = checkFiles(SPEC, { overrides: over.filter((_, i) => i % 2 === 1) });
+    expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const c = compileExperiment(experiments[0]!);
+    expect(c.plans.eval.kernels.some((k) => k.kind === 'vq_nearest')).toBe(true);
+    const program = join(dir, 'export-vq');
+    const r = medctc('export', SPEC, '--target', 'pytorch', '--out', program, '--quiet', ...over);
     expect(r.status, r.stderr).toBe(0);
-    const info = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    for (const n of Object.keys(want)) {
-      const got = readNpyF32(join(out, `${n}.npy`));
-      const err = maxAbsDiff(got, want[n]!);
-      console.log(`exported PyTorch vs medctc eval forward, ${n}: max abs error ${err.toExponential(2)}`);
-      expect(err, n).toBeLessThanOrEqual(1e-4);
-    }
-    // (b): the built-in LoRA's trainable parameters (PEFT's count) are medctc's report.
-    expect(info.trainable).toBe(compiled.report.parameters.trainable);
-    expect(info.trainable).toBe(16_384);
+    await forwardParity(c, program, 'quantize true', join(dir, 'parity-vq'));
   }, 300_000);
 
   it('loads a torch.save state dict (as the released CT-CLIP checkpoints are) by name, extra tensors ignored, to the same forward', () => {
