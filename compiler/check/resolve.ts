@@ -363,6 +363,16 @@ function bareName(r: Reader, it: Extract<Value, { kind: 'ident' }>, pe: Entry, k
     { help: 'put each name in quotes, e.g. `pathologies ["Lung nodule"]`', fix: r.replaceFix(it, pe, quoted) }));
 }
 
+/** A duration field, `N steps` (an integer) or `X epochs`: [steps, epochs], the other 0; written
+ *  at `${ptr}Steps` or `${ptr}Epochs`. Epochs become steps only at run time (runtime/run/train.ts). */
+function duration(r: Reader, e: Entry, ptr: string): [number, number] {
+  const v = r.single(e, 'a duration: `N steps` or `X epochs`');
+  const d = v && r.deref(v);
+  const units = '`steps` or `epochs`';
+  if (d?.kind === 'number' && d.unit?.name === 'epochs') return [0, r.num(e, v, `${ptr}Epochs`, { min: 0, unit: 'epochs', units }) ?? 0];
+  return [r.num(e, v, `${ptr}Steps`, { int: true, min: 0, unit: 'steps', units }) ?? 0, 0];
+}
+
 function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
   if (isNone(e.args[0])) { r.note('/train', e.args[0]!, e); return null; }
   if (e.args.length) r.wrongType(e.args[0]!, 'a block `{ ... }` or `none`', e);
@@ -396,13 +406,7 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
     schedule.kind = r.enumOf(se, r.single(se, '`constant`, `cosine` or `linear`', true), '/train/schedule/kind', ['constant', 'cosine', 'linear'] as const) ?? 'constant';
     const g = r.fields(se.block?.entries ?? [], rules('train.schedule'), '`schedule`');
     const w = g.get('warmup')?.[0];
-    if (w) {
-      const v = r.single(w, 'a duration: `N steps` or `X epochs`');
-      const d = v && r.deref(v);
-      const units = '`steps` or `epochs`';
-      if (d?.kind === 'number' && d.unit?.name === 'epochs') schedule.warmupEpochs = r.num(w, v, '/train/schedule/warmupEpochs', { min: 0, unit: 'epochs', units }) ?? 0;
-      else schedule.warmupSteps = r.num(w, v, '/train/schedule/warmupSteps', { int: true, min: 0, unit: 'steps', units }) ?? 0;
-    }
+    if (w) [schedule.warmupSteps, schedule.warmupEpochs] = duration(r, w, '/train/schedule/warmup');
   }
   const ep = get('epochs');
   const epochs = (ep && r.int(ep, '/train/epochs', { min: 1 })) ?? 1;
@@ -427,26 +431,19 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
   const ce = get('checkpoint_every');
   if (ce) checkpointEvery = isNone(ce.args[0]) ? (r.note('/train/checkpointEvery', ce.args[0]!, ce), null) : r.int(ce, '/train/checkpointEvery', { min: 1 }) ?? null;
   let sentences: TrainSpec['sentences'] = null;
-  const se2 = get('sentences');
-  if (se2) {
-    r.onlyBlock(se2, 0, 'sentences { rate 0.5  after 4 epochs }');
-    const g = r.fields(se2.block?.entries ?? [], rules('train.sentences'), '`sentences`');
+  const sentE = get('sentences');
+  if (sentE) {
+    r.onlyBlock(sentE, 0, 'sentences { rate 0.5  after 4 epochs }');
+    const g = r.fields(sentE.block?.entries ?? [], rules('train.sentences'), '`sentences`');
     const rateE = g.get('rate')?.[0];
     const rate = (rateE && r.number(rateE, '/train/sentences/rate', { gt: 0, max: 1 })) ?? 0.5;
-    let afterSteps = 0, afterEpochs = 0;
     const a = g.get('after')?.[0];
-    if (a) {
-      const v = r.single(a, 'a duration: `N steps` or `X epochs`');
-      const d = v && r.deref(v);
-      const units = '`steps` or `epochs`';
-      if (d?.kind === 'number' && d.unit?.name === 'epochs') afterEpochs = r.num(a, v, '/train/sentences/afterEpochs', { min: 0, unit: 'epochs', units }) ?? 0;
-      else afterSteps = r.num(a, v, '/train/sentences/afterSteps', { int: true, min: 0, unit: 'steps', units }) ?? 0;
-    }
+    const [afterSteps, afterEpochs] = a ? duration(r, a, '/train/sentences/after') : [0, 0];
     sentences = { rate, afterSteps, afterEpochs };
     // Only the CLIP loss trains on reports; the pair losses' texts are the prompts.
     if (loss !== 'clip') {
       r.diags.push(diag('E2045', `\`sentences\` samples report sentences, but \`loss ${loss}\` trains on the prompts, not on reports`,
-        r.at(se2.keyPos, 'needs `loss clip`', se2), { help: 'use `loss clip` (contrastive pretraining on volume/report pairs), or remove `sentences`' }));
+        r.at(sentE.keyPos, 'needs `loss clip`', sentE), { help: 'use `loss clip` (contrastive pretraining on volume/report pairs), or remove `sentences`' }));
     }
   }
   return { loss, optimizer, schedule, epochs, batchSize, accumulate, gradClip, precision, trainBase, checkpointEvery, sentences };
