@@ -15,7 +15,7 @@ import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/ru
 import type { PlanModel } from '../../compiler/plan/types.js';
 import { loadRunnable } from './build.js';
 import { SET_OPTION, setArgs } from '../overrides.js';
-import { writeRunReport, writeSweepSummary } from '../report/index.js';
+import { assertSweepSummaryReplaceable, writeRunReport, writeSweepSummary } from '../report/index.js';
 import { refuse } from '../failure.js';
 
 export interface PipelineArgs {
@@ -108,6 +108,11 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     const results: RunResult[] = [];
     // Sweep folders (root -> variant folder names, in run order) get a summary after their runs.
     const sweeps = new Map<string, string[]>();
+    // A foreign sweep.md / sweep.json in a sweep's folder is refused before any variant runs.
+    for (const e of checked.experiments) {
+      const root = rootOf(e);
+      if (sharing.get(root)! > 1 || (out && e.variant !== null)) assertSweepSummaryReplaceable(root);
+    }
     for (const e of checked.experiments) {
       const { exp, overrides } = applyOverrides(e, a);
       const compiled = compileExperiment(exp, sources);

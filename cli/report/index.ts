@@ -14,7 +14,7 @@ import { reportHtml, type ReportCharts } from './html.js';
 import { chartsPng } from './raster.js';
 
 export { readRunFolder, isRunFolder, type RunFolder } from './folder.js';
-export { sweepSummary, writeSweepSummary, sweepFolders, type SweepSummary } from './sweep.js';
+export { assertSweepSummaryReplaceable, sweepSummary, writeSweepSummary, sweepFolders, type SweepSummary } from './sweep.js';
 
 export { REPORT_FILES };
 

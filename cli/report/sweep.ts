@@ -3,7 +3,7 @@
 // (after, with the bootstrap interval; before; the change with its paired interval). The values
 // are the variants' sweep bindings (experiment.json `variant.bindings`); folders that are not
 // variants of one sweep (a set of ablations) are compared on the explain rows that differ.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../base/atomic.js';
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
@@ -128,8 +128,35 @@ export function sweepMarkdown(s: SweepSummary, title: string): string {
   return out.join('\n');
 }
 
+export const SWEEP_FILES = ['sweep.json', 'sweep.md'] as const;
+const SWEEP_MD_TITLE = /^# (sweep `[^`\n]*`|runs compared): \d+ runs\n/;
+const SWEEP_MD_END = "\nEach run's folder has its own report.html";
+
+/** Whether the file at `path` is one writeSweepSummary wrote (by its content: a sweep folder has
+ *  no run.json to list it). */
+function ownSweepFile(path: string, name: (typeof SWEEP_FILES)[number]): boolean {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch { return false; }
+  if (name === 'sweep.md') return SWEEP_MD_TITLE.test(text) && text.includes(SWEEP_MD_END);
+  try {
+    const j = JSON.parse(text) as Partial<SweepSummary>;
+    return j?.sweepVersion === 1 && Array.isArray(j.variants) && Array.isArray(j.keys);
+  } catch { return false; }
+}
+
+/** Refuses (E5590) when `root` holds a sweep.json or sweep.md medctc did not write: the summary
+ *  never replaces a user's file. `medctc run` checks before the first variant runs. */
+export function assertSweepSummaryReplaceable(root: string): void {
+  const foreign = SWEEP_FILES.filter((n) => existsSync(join(root, n)) && !ownSweepFile(join(root, n), n));
+  if (!foreign.length) return;
+  throw new DiagnosticError(fileDiagnostic('E5590',
+    `${root} holds ${foreign.length === 1 ? 'a file' : 'files'} medctc did not write and would overwrite: ${foreign.join(', ')} (not a medctc sweep summary)`, join(root, foreign[0]!),
+    { help: 'choose another folder for the sweep (--out, outputs.dir) or move those files away; medctc only replaces a sweep summary it wrote' }));
+}
+
 /** Writes sweep.json and sweep.md into `root`; returns their paths. */
 export function writeSweepSummary(root: string, folders: readonly string[], order: 'given' | 'values' = 'given'): { summary: SweepSummary; files: string[] } {
+  assertSweepSummaryReplaceable(root);
   const s = sweepSummary(root, folders, order);
   const base = readRunFolder(join(root, folders[0]!)).experiment?.variant?.base;
   const title = s.values === 'bindings' && base ? `sweep \`${base}\`` : 'runs compared';

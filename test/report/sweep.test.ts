@@ -3,10 +3,11 @@
 // order, with its binding, the trainable parameters of its build (LoRA parameters grow linearly
 // with the rank: r·(in + out) per adapted linear) and the headline metrics of its metrics.json;
 // `medctc report SWEEP_DIR` rebuilds the same summary from the folders alone.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSweepSummary } from '../../cli/report/index.js';
+import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { smallSpec, tempDir } from '../run/helpers.js';
 import { medctc } from '../review/cli.js';
 import { runFolders } from './fixture.js';
@@ -60,6 +61,46 @@ describe('sweep summary', () => {
     const s = JSON.parse(readFileSync(join(root, 'sweep.json'), 'utf8'));
     expect(s.variants.map((v: { values: { rank: number } }) => v.values.rank)).toEqual([2, 4, 16]);
   });
+});
+
+// No file medctc did not write is replaced: a sweep folder has no run.json to list its summary,
+// so medctc recognises its own sweep.md / sweep.json by their content.
+describe('sweep summary: foreign files', () => {
+  const codeOf = (f: () => unknown): string | undefined => {
+    try { f(); } catch (e) { return e instanceof DiagnosticError ? e.diagnostics[0]!.code : String(e); }
+    return undefined;
+  };
+  it('replaces its own summary, refuses (E5590) a sweep.md or sweep.json it did not write and leaves it as it was', () => {
+    expect(codeOf(() => writeSweepSummary(root, folders))).toBeUndefined();
+    expect(codeOf(() => writeSweepSummary(root, folders, 'values'))).toBeUndefined();
+    const md = join(root, 'sweep.md'), json = join(root, 'sweep.json');
+    const own = readFileSync(md, 'utf8');
+    for (const [file, foreign] of [[md, '# My notes on the rank sweep\n\nrank 4 looked best.\n'], [json, '{"rank": [2, 4, 16]}\n'], [json, 'not json']] as const) {
+      const before = readFileSync(file, 'utf8');
+      writeFileSync(file, foreign);
+      expect(codeOf(() => writeSweepSummary(root, folders))).toBe('E5590');
+      expect(readFileSync(file, 'utf8')).toBe(foreign);
+      writeFileSync(file, before);
+    }
+    expect(readFileSync(md, 'utf8')).toBe(own);
+  });
+
+  it('medctc run refuses a sweep into a folder with a foreign sweep.json before any variant runs: exit 2, E5590', () => {
+    const d = tempDir('report-sweep-foreign');
+    const file = smallSpec(d, { volumes: 6, pathologies: 3, batch: 2, epochs: 1 });
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/rank 8/, 'rank sweep [8, 4]'));
+    const out = join(d, 'runs');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'sweep.json'), '{"mine": true}\n');
+    const r = medctc('run', file, '--out', out, '--backend', 'cpu', '--quiet');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('error[E5590]');
+    expect(r.stderr).toContain('sweep.json');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(out)).toEqual(['sweep.json']);
+    expect(readFileSync(join(out, 'sweep.json'), 'utf8')).toBe('{"mine": true}\n');
+    expect(existsSync(join(out, 'quickstart@rank=8'))).toBe(false);
+  }, 120_000);
 });
 
 // The e2e test's shapes (test/run/e2e.test.ts) and rank 8 among the variants: the native kernel
