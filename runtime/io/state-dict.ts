@@ -16,6 +16,8 @@ export interface StateDictFile {
   readonly format: WeightsFormat;
   /** How the tensors were found, when that is worth telling (a training-checkpoint wrapper, a prefix). */
   readonly notes: readonly string[];
+  /** The safetensors `__metadata__` strings (empty for a PyTorch checkpoint). */
+  readonly metadata?: Readonly<Record<string, string>>;
   /** In file order. */
   names(): string[];
   has(name: string): boolean;
@@ -68,6 +70,7 @@ class SafetensorsStateDict implements StateDictFile {
       ? ['every name starts with "module." (saved from DataParallel / DistributedDataParallel): convert with --strip-prefix module.'] : [];
   }
   get path(): string { return this.f.path; }
+  get metadata(): Readonly<Record<string, string>> { return this.f.metadata ?? {}; }
   names(): string[] { return [...this.order]; }
   has(name: string): boolean { return this.rename.has(name); }
   private real(name: string): string { return this.rename.get(name) ?? name; }

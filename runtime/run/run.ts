@@ -36,7 +36,7 @@ import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js
 import { diag } from '../../base/diagnostics/catalog.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
 import { planTraining, stepBatch, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
-import { checkBaseWeights, loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
+import { architectureMetadata, checkBaseWeights, loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
 
 export interface RunOptions {
   outDir: string;
@@ -164,6 +164,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
   if (weightsFile) {
     checkBaseWeights(evalPlan.model, weightsFile, at, {
+      quantize: exp.model.image.quantize ?? true,
       onUnused: (names) => rep.note(`warning: ${exp.model.weights} holds ${names.length} tensor(s) the model does not use, e.g. ${names.slice(0, 3).join(', ')}`, { warning: 'unused tensors', names }),
     });
   }
@@ -195,7 +196,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   rep.note(`data: ${ds.train.items.length} train / ${ds.eval.items.length} eval volumes from ${shown(ds.root)}`,
     { train: ds.train.items.length, eval: ds.eval.items.length, root: ds.root });
 
-  const weights = weightsFile ? loadBaseWeights(evalPlan.model, weightsFile, at, { seed: exp.seed }) : undefined;
+  const weights = weightsFile ? loadBaseWeights(evalPlan.model, weightsFile, at, { seed: exp.seed, quantize: exp.model.image.quantize ?? true }) : undefined;
   // After a run that trains the base, evaluation uses the trained base.
   let evalBase = weights;
   const create = o.createExecutor ?? createExecutor;
@@ -275,7 +276,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
     // Everything ran: write the results.
     if (trained && exp.outputs.adapter) writeAdapter(join(out, ADAPTER_DIR), trained);
     if (trainedBase) {
-      writeModelWeights(out, trainPlan!.model, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name });
+      writeModelWeights(out, trainPlan!.model, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name, ...architectureMetadata(exp.model.image.quantize ?? true) });
       rep.note(`wrote the trained base weights: ${shown(join(o.outDir, MODEL_WEIGHTS_FILE))}`, { phase: 'weights', file: MODEL_WEIGHTS_FILE });
     }
     let metrics: MetricsFile | null = null;

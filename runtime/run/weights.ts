@@ -23,6 +23,17 @@ export const MODEL_WEIGHTS_FILE = 'model.safetensors';
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const baseTensors = (model: PlanModel): PlanWeight[] => model.weights.filter((t) => !t.lora);
 
+/** What a medctc-written state dict records of the architecture beyond its tensors' names and
+ *  shapes: whether CTViT's quantiser ran. A base pretrained with `image { quantize false }` keeps
+ *  the (untrained) codebook buffers, so a spec that forgets the setting would load cleanly and
+ *  quantise every token through a random codebook. Files without the key (CT-CLIP's releases,
+ *  PyTorch checkpoints) are not checked. */
+export const QUANTIZE_METADATA_KEY = 'medctc.image.quantize';
+
+export function architectureMetadata(quantize: boolean): Record<string, string> {
+  return { [QUANTIZE_METADATA_KEY]: String(quantize) };
+}
+
 /** A key prefix that, stripped from the file's names, makes them the model's (DDP's `module.`, a
  *  Lightning `model.`...), to say so in the error instead of leaving the user to guess. */
 function strippablePrefix(fileNames: readonly string[], wanted: ReadonlySet<string>): string | null {
@@ -37,9 +48,18 @@ function strippablePrefix(fileNames: readonly string[], wanted: ReadonlySet<stri
 }
 
 /** The base tensors the file must hold, after the checks that need only its header (names and
- *  shapes): a tensor the model needs but the file lacks, or a shape that differs, is E5566 at the
- *  spec's `weights` field. `run` calls this before any volume is preprocessed. */
-function checkHeader(f: StateDictFile, all: readonly PlanWeight[], file: string, at: SpecAt, onUnused?: (names: string[]) => void): { need: PlanWeight[]; absentEma: Set<string> } {
+ *  shapes): a tensor the model needs but the file lacks, a shape that differs, or a recorded
+ *  quantiser setting that differs from the spec's is E5566 at the spec's `weights` field (or its
+ *  `quantize`). `run` calls this before any volume is preprocessed. */
+function checkHeader(f: StateDictFile, all: readonly PlanWeight[], file: string, at: SpecAt, opts: HeaderOptions): { need: PlanWeight[]; absentEma: Set<string> } {
+  const { onUnused, quantize } = opts;
+  const recorded = f.metadata?.[QUANTIZE_METADATA_KEY];
+  if (quantize !== undefined && (recorded === 'true' || recorded === 'false') && recorded !== String(quantize)) {
+    throw new DiagnosticError(diag('E5566',
+      `${file} was trained ${recorded === 'false' ? 'without' : 'with'} CTViT's vector quantiser (its metadata: ${QUANTIZE_METADATA_KEY} = ${recorded}); the spec ${quantize ? 'quantises (quantize true, the default)' : 'does not (quantize false)'}`,
+      at(['/model/image/quantize', '/model/weights'], 'the model as the spec builds it'),
+      { help: `build the model as it was trained: model ... { image { quantize ${recorded} } }` }));
+  }
   const names = f.names();
   // EMA-only buffers the file lacks take their initial values (the forward never reads them).
   const absentEma = new Set(all.filter((t) => EMA_ONLY_BUFFERS.includes(t.name) && !f.has(t.name)).map((t) => t.name));
@@ -69,6 +89,12 @@ function checkHeader(f: StateDictFile, all: readonly PlanWeight[], file: string,
   return { need, absentEma };
 }
 
+interface HeaderOptions {
+  onUnused?: (names: string[]) => void;
+  /** The spec's `model.image.quantize`, checked against the file's record of it when it has one. */
+  quantize?: boolean;
+}
+
 /** A weights file that cannot be opened at all is reported at the spec's `weights` field too. */
 function openAt<T>(file: string, at: SpecAt, fn: (f: StateDictFile) => T): T {
   if (!existsSync(file)) {
@@ -79,8 +105,8 @@ function openAt<T>(file: string, at: SpecAt, fn: (f: StateDictFile) => T): T {
 }
 
 /** The header checks of `loadBaseWeights` alone (names, shapes), without reading any tensor. */
-export function checkBaseWeights(model: PlanModel, file: string, source: string | SpecAt, opts: { onUnused?: (names: string[]) => void } = {}): void {
-  openAt(file, toSpecAt(source), (f) => { checkHeader(f, baseTensors(model), file, toSpecAt(source), opts.onUnused); });
+export function checkBaseWeights(model: PlanModel, file: string, source: string | SpecAt, opts: HeaderOptions = {}): void {
+  openAt(file, toSpecAt(source), (f) => { checkHeader(f, baseTensors(model), file, toSpecAt(source), opts); });
 }
 
 /**
@@ -88,11 +114,11 @@ export function checkBaseWeights(model: PlanModel, file: string, source: string 
  * f32). A tensor the model needs but the file lacks, a shape that differs, or a non-finite value is
  * an error naming the tensor; tensors the model does not use (e.g. BERT's `position_ids`) are ignored.
  */
-export function loadBaseWeights(model: PlanModel, file: string, source: string | SpecAt, opts: { seed?: number; onUnused?: (names: string[]) => void } = {}): Map<string, Float32Array> {
+export function loadBaseWeights(model: PlanModel, file: string, source: string | SpecAt, opts: HeaderOptions & { seed?: number } = {}): Map<string, Float32Array> {
   const all = baseTensors(model);
   const at = toSpecAt(source);
   return openAt(file, at, (f) => {
-    const { need, absentEma } = checkHeader(f, all, file, at, opts.onUnused);
+    const { need, absentEma } = checkHeader(f, all, file, at, opts);
     const out = new Map<string, Float32Array>();
     for (const t of need) {
       const v = f.readF32(t.name);

@@ -24,11 +24,11 @@ const graph = compiled.graphs.eval;
 const model = compiled.plans.eval.model;
 const base = graph.tensors.filter((t) => (t.role === 'param' || t.role === 'buffer') && !t.lora);
 const seeded = initWeights(graph.tensors, 5);
-function checkpoint(dir: string, edit: (m: Map<string, Tensor>) => void = () => {}, dtype: 'F32' | 'BF16' = 'F32'): string {
-  const m = new Map<string, Tensor>(base.map((t) => [t.name, fromFloat32(seeded.get(t.name)!, [...t.shape], dtype)]));
+function checkpoint(dir: string, edit: (m: Map<string, Tensor>) => void = () => {}, dtype: 'F32' | 'BF16' = 'F32', metadata: Record<string, string> | null = null): string {
+  const m = new Map<string, Tensor>(base.map((t) => [t.name, fromFloat32(Float32Array.from(seeded.get(t.name)!), [...t.shape], dtype)]));
   edit(m);
   const f = join(dir, `ckpt-${Math.random().toString(36).slice(2)}.safetensors`);
-  writeSafetensors(f, m);
+  writeSafetensors(f, m, metadata);
   return f;
 }
 
@@ -58,6 +58,17 @@ describe('loadBaseWeights', () => {
     await expectDiagnostic(() => loadBaseWeights(model, f, 'exp.medct'), 'E5566', [t.name, `[${t.shape.join(', ')}]`, `[${t.shape[0]}, ${t.shape[1]! + 1}]`]);
     f = checkpoint(dir, (m) => { const v = toFloat32(m.get(t.name)!); v[7] = NaN; m.set(t.name, fromFloat32(v, [...t.shape])); });
     await expectDiagnostic(() => loadBaseWeights(model, f, 'exp.medct'), 'E5567', [t.name, 'NaN', 'element 7']);
+  });
+  it('a file that records another quantiser setting than the spec is E5566; one that records none is not checked', async () => {
+    // The same tensors either way (quantize false keeps the codebook buffers): only the metadata tells.
+    const without = checkpoint(dir, undefined, 'F32', { 'medctc.image.quantize': 'false' });
+    const e = await expectDiagnostic(() => loadBaseWeights(model, without, 'exp.medct', { quantize: true }), 'E5566', ['without', 'quantize true']);
+    expect(e.diagnostics[0]!.help).toContain('image { quantize false }');
+    expect(loadBaseWeights(model, without, 'exp.medct', { quantize: false }).size).toBe(base.length);
+    const withVq = checkpoint(dir, undefined, 'F32', { 'medctc.image.quantize': 'true' });
+    await expectDiagnostic(() => loadBaseWeights(model, withVq, 'exp.medct', { quantize: false }), 'E5566', ['with CTViT', 'quantize false']);
+    const unrecorded = checkpoint(dir);
+    for (const q of [true, false]) expect(loadBaseWeights(model, unrecorded, 'exp.medct', { quantize: q }).size).toBe(base.length);
   });
 });
 
@@ -91,5 +102,17 @@ describe('training the base (cpu)', () => {
     r = medctc('evaluate', reuse, '--out', join(dir, 'reused'), '--backend', 'reference', '--quiet');
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(dir, 'reused', 'scores.csv')).equals(readFileSync(join(out, 'scores.csv')))).toBe(true);
+
+    // The written file records the quantiser setting; a spec that builds the model otherwise is
+    // refused before any data work, at its `quantize`.
+    expect(readSafetensors(join(out, 'model.safetensors')).metadata?.['medctc.image.quantize']).toBe('true');
+    const wrong = join(dir, 'wrong.medct');
+    writeFileSync(wrong, readFileSync(reuse, 'utf8').replace('weights "pretrain/model.safetensors" }', 'weights "pretrain/model.safetensors"; image { quantize false } }'));
+    r = medctc('evaluate', wrong, '--out', join(dir, 'wrong-out'), '--backend', 'reference', '--quiet');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('error[E5566]');
+    expect(r.stderr).toMatch(/wrong\.medct:\d+:\d+/);
+    expect(r.stderr).toContain('image { quantize true }');
+    expect(existsSync(join(dir, 'wrong-out', 'metrics.json')) || existsSync(join(dir, 'wrong-out', 'run.json'))).toBe(false);
   }, 300_000);
 });
