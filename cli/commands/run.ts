@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { compileExperiment, variantFolder } from '../../compiler/build.js';
 import { diag } from '../../base/diagnostics/catalog.js';
-import { renderDiagnostics } from '../../base/diagnostics/render.js';
+import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/render.js';
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderTable } from '../../runtime/eval/index.js';
@@ -139,7 +139,9 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     }
     if (a.json) {
       const items = results.map(resultJson);
-      process.stdout.write(JSON.stringify(items.length === 1 && summaries.length === 0 ? { ok: true, ...items[0] } : { ok: true, variants: items, sweep: summaries }, null, 2) + '\n');
+      // The spec's warnings, which text mode prints before the run, as `medctc build --json` gives them.
+      const warned = { warnings: diagnosticsToJson(warnings, sources) };
+      process.stdout.write(JSON.stringify(items.length === 1 && summaries.length === 0 ? { ok: true, ...items[0], ...warned } : { ok: true, variants: items, sweep: summaries, ...warned }, null, 2) + '\n');
     }
   } catch (e) {
     if (e instanceof DiagnosticError) { fail(e.diagnostics); return; }

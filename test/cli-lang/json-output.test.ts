@@ -127,3 +127,17 @@ describe('Dawn start-up warnings stay off stderr', () => {
     else expect(loud.stderr).toMatch(/Warning:/);
   }, 120_000);
 });
+
+// A spec's warnings are part of the machine output too: text mode prints them before the run,
+// `--json` puts them in the summary as `medctc build --json` does (code, message, line/column).
+describe('run --json: the spec\'s warnings are in the summary', () => {
+  it('an unused constant is W2060 in `warnings` with its line; a clean spec has none', () => {
+    const warned = join(dir, 'warned.medct');
+    writeFileSync(warned, `let unused = 3\n${readFileSync(spec, 'utf8')}`);
+    const doc = json(0, 'run', warned, '--out', 'run-warned', '--backend', 'cpu', '--limit', '4') as { ok: boolean; warnings: { code: string; severity: string; primary: { line: number } | null }[] };
+    expect(doc.ok).toBe(true);
+    expect(doc.warnings.map((w) => [w.code, w.severity, w.primary?.line])).toEqual([['W2060', 'warning', 1]]);
+    const clean = json(0, 'evaluate', spec, '--out', 'eval-clean', '--backend', 'cpu', '--limit', '4') as { warnings: unknown[] };
+    expect(clean.warnings).toEqual([]);
+  }, 120_000);
+});
