@@ -16,7 +16,7 @@ import type { TrainSpec } from '../../compiler/ir/experiment.js';
 import type { Adapter, AdapterSettings, SavedModule } from '../adapter/types.js';
 import type { DataItem } from '../data/dataset.js';
 import { sampleReport, sentencesAfter } from '../train/sentences.js';
-import { makeSchedule } from '../train/schedule.js';
+import { durationSteps, makeSchedule } from '../train/schedule.js';
 import { Rng } from '../util/rng.js';
 import type { RunExecutor } from './executor.js';
 import { assertFeeds, fullBatches, targetBatch, volumeBatch, type TextFeeds } from './feeds.js';
@@ -95,8 +95,7 @@ export function planTraining(volumes: number, train: TrainSpec, source: string |
       { help: `lower train.batch${acc > 1 ? ' or train.accumulate' : ''} to take at most ${Math.max(1, volumes)} volumes a step, or add training volumes (data.limit, data.volumes)` }));
   }
   const totalSteps = train.epochs * batchesPerEpoch;
-  // `warmup X epochs` needs the split size, known only here: it becomes round(X * batches per epoch) steps.
-  const warmupSteps = train.schedule.warmupSteps + Math.round((train.schedule.warmupEpochs ?? 0) * batchesPerEpoch);
+  const warmupSteps = durationSteps(train.schedule.warmupSteps, train.schedule.warmupEpochs ?? 0, batchesPerEpoch);
   return { batchesPerEpoch, totalSteps, lrAt: makeSchedule({ ...train.schedule, warmupSteps }, train.optimizer.lr, totalSteps,
     at([(train.schedule.warmupEpochs ?? 0) > 0 ? '/train/schedule/warmupEpochs' : '/train/schedule/warmupSteps', '/train/schedule/kind'], `${warmupSteps} warmup steps`)) };
 }

@@ -36,3 +36,9 @@ export function makeSchedule(spec: ScheduleSpec, baseLr: number, totalSteps: num
   }
   return (step) => learningRate(spec, baseLr, step, totalSteps);
 }
+
+/** A duration written `N steps` or `X epochs` (the checker keeps both parts; one is 0) in steps:
+ *  X epochs become round(X * batches per epoch), known only once the train split is listed. */
+export function durationSteps(steps: number, epochs: number, batchesPerEpoch: number): number {
+  return steps + Math.round(epochs * batchesPerEpoch);
+}

@@ -5,6 +5,7 @@
 // run draws exactly what an uninterrupted one would.
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
 import { Rng } from '../util/rng.js';
+import { durationSteps } from './schedule.js';
 
 /** The sentences of a report, in order: split after `.`, `!` or `?` where the next sentence starts
  *  with a capital letter, with or without a space (the findings and impressions columns are joined
@@ -24,5 +25,5 @@ export function sampleReport(text: string, seed: number, step: number, row: numb
 
 /** The last step that still trains on whole reports: sampling applies to steps after it. */
 export function sentencesAfter(s: NonNullable<TrainSpec['sentences']>, batchesPerEpoch: number): number {
-  return s.afterSteps + Math.round(s.afterEpochs * batchesPerEpoch);
+  return durationSteps(s.afterSteps, s.afterEpochs, batchesPerEpoch);
 }
