@@ -95,7 +95,8 @@ async function embed(a: EmbedArgs, sources: Map<string, string>): Promise<void> 
     vocab: spanFor(exp, sources, '/model/text/vocab'), vocabSize: spanFor(exp, sources, '/model/text/vocabSize'), architecture: at(['/model/architecture']),
   });
   const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
-  if (weightsFile) checkBaseWeights(plan.model, weightsFile, at, { quantize: exp.model.image.quantize ?? true });
+  const quantize = exp.model.image.quantize ?? true;
+  if (weightsFile) checkBaseWeights(plan.model, weightsFile, at, { quantize });
   const lora = a.adapter ? adapterTensorsFor(plan.model, readAdapter(resolve(a.adapter)), a.adapter) : null;
   const meta = volumes.some((v) => /\.nii(\.gz)?$/i.test(v)) ? metadataRows(exp.data, baseDir) : new Map();
   const raw = rawVolumeRules(exp.data, baseDir);
@@ -113,7 +114,7 @@ async function embed(a: EmbedArgs, sources: Map<string, string>): Promise<void> 
   const filler = reportFeeds(tokenizer, [''], maxLength);
 
   const device = await openDevice(a.backend ?? exp.backend, note);
-  const weights = weightsFile ? loadBaseWeights(plan.model, weightsFile, at, { seed: exp.seed, quantize: exp.model.image.quantize ?? true }) : undefined;
+  const weights = weightsFile ? loadBaseWeights(plan.model, weightsFile, at, { seed: exp.seed, quantize }) : undefined;
   const exec = await createExecutor(plan, device, { kernels: kernels(device.target) });
   let result;
   try {

@@ -105,19 +105,17 @@ export async function runPipeline(a: PipelineArgs, mode: Pick<RunOptions, 'train
     // Experiments (sweep variants) that would share a folder get one sub-folder each.
     const sharing = new Map<string, number>();
     for (const e of checked.experiments) sharing.set(rootOf(e), (sharing.get(rootOf(e)) ?? 0) + 1);
+    const nestedIn = (e: ResolvedExperiment, root: string): boolean => sharing.get(root)! > 1 || (!!out && e.variant !== null);
     const results: RunResult[] = [];
     // Sweep folders (root -> variant folder names, in run order) get a summary after their runs.
     const sweeps = new Map<string, string[]>();
     // A foreign sweep.md / sweep.json in a sweep's folder is refused before any variant runs.
-    for (const e of checked.experiments) {
-      const root = rootOf(e);
-      if (sharing.get(root)! > 1 || (out && e.variant !== null)) assertSweepSummaryReplaceable(root);
-    }
+    for (const e of checked.experiments) if (nestedIn(e, rootOf(e))) assertSweepSummaryReplaceable(rootOf(e));
     for (const e of checked.experiments) {
       const { exp, overrides } = applyOverrides(e, a);
       const compiled = compileExperiment(exp, sources);
       const root = rootOf(e);
-      const nested = sharing.get(root)! > 1 || (out && e.variant !== null);
+      const nested = nestedIn(e, root);
       const outDir = nested ? join(root, variantFolder(exp)) : root;
       if (nested) sweeps.set(root, [...(sweeps.get(root) ?? []), variantFolder(exp)]);
       ensureOutputDir(outDir, specAt(exp, sources, a.file));

@@ -162,9 +162,10 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   const resumed = o.resume ? resumeCheckpoint(b, o, doTrain, at) : null;
   if (doTrain && exp.train!.checkpointEvery != null && !resumed) assertCheckpointReplaceable(o.outDir);
   const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
+  const quantize = exp.model.image.quantize ?? true;
   if (weightsFile) {
     checkBaseWeights(evalPlan.model, weightsFile, at, {
-      quantize: exp.model.image.quantize ?? true,
+      quantize,
       onUnused: (names) => rep.note(`warning: ${exp.model.weights} holds ${names.length} tensor(s) the model does not use, e.g. ${names.slice(0, 3).join(', ')}`, { warning: 'unused tensors', names }),
     });
   }
@@ -196,7 +197,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   rep.note(`data: ${ds.train.items.length} train / ${ds.eval.items.length} eval volumes from ${shown(ds.root)}`,
     { train: ds.train.items.length, eval: ds.eval.items.length, root: ds.root });
 
-  const weights = weightsFile ? loadBaseWeights(evalPlan.model, weightsFile, at, { seed: exp.seed, quantize: exp.model.image.quantize ?? true }) : undefined;
+  const weights = weightsFile ? loadBaseWeights(evalPlan.model, weightsFile, at, { seed: exp.seed, quantize }) : undefined;
   // After a run that trains the base, evaluation uses the trained base.
   let evalBase = weights;
   const create = o.createExecutor ?? createExecutor;
@@ -276,7 +277,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
     // Everything ran: write the results.
     if (trained && exp.outputs.adapter) writeAdapter(join(out, ADAPTER_DIR), trained);
     if (trainedBase) {
-      writeModelWeights(out, trainPlan!.model, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name, ...architectureMetadata(exp.model.image.quantize ?? true) });
+      writeModelWeights(out, trainPlan!.model, trainedBase, { format: 'pt', medctc: COMPILER_VERSION, architecture: exp.model.architecture, experiment: exp.name, ...architectureMetadata(quantize) });
       rep.note(`wrote the trained base weights: ${shown(join(o.outDir, MODEL_WEIGHTS_FILE))}`, { phase: 'weights', file: MODEL_WEIGHTS_FILE });
     }
     let metrics: MetricsFile | null = null;
