@@ -94,6 +94,29 @@ describe('synthetic CT-RATE generator', () => {
     }
   });
 
+  it('"X is present." is said only of present findings, "X is not present." only of absent ones', () => {
+    const root = join(tempDir('syn'), 'affirm');
+    generateSynthetic({ out: root, ...args, volumes: 60 });
+    let affirmed = 0, presentCount = 0;
+    const reports = readCsvTable(join(root, 'radiology_text_reports/train_reports.csv'), 'r');
+    const labels = readCsvTable(join(root, 'multi_abnormality_labels/train_predicted_labels.csv'), 'l');
+    for (const row of reports.rows) {
+      const name = row.cells.get('VolumeName')!;
+      const lab = labels.rows.find((r) => r.cells.get('VolumeName') === name)!;
+      const sentences = row.cells.get('Findings_EN')!.split(/(?<=\.) /).map((s) => s.toLowerCase());
+      for (const p of CT_RATE_PATHOLOGIES) {
+        const present = lab.cells.get(p) === '1';
+        if (present) presentCount++;
+        const term = IMPRESSION_TERMS[p];
+        if (sentences.includes(`${term} is present.`)) { expect(present, `${name}: ${p}`).toBe(true); affirmed++; }
+        if (sentences.includes(`${term} is not present.`)) expect(present, `${name}: ${p}`).toBe(false);
+      }
+    }
+    // AFFIRM_RATE = 0.5: about half the present findings take the plain form (binomial, n in the hundreds).
+    expect(affirmed / presentCount).toBeGreaterThan(0.35);
+    expect(affirmed / presentCount).toBeLessThan(0.65);
+  });
+
   it('manifest records the arguments and every volume', () => {
     expect(ma).toMatchObject({ generator: 'medctc synth', complete: true, seed: 42, volumes: 7, site: 'source', shape: [20, 24, 24] });
     expect(ma.list.length).toBe(7);
@@ -160,7 +183,7 @@ describe('generator output is pinned', () => {
   // change to what the generator draws must bump SYNTH_VERSION. This digest covers the decoded voxels
   // and the CSVs (not the gzip bytes, which depend on the zlib build). Changed the generator on
   // purpose? Bump SYNTH_VERSION in runtime/data/synth/generate.ts and paste the new digest here.
-  const PINNED = { version: 2, digest: '542ad19666989eefb289c5454eec294bd5c53a3886146ee08114c5a6b80cbbd3' };
+  const PINNED = { version: 3, digest: 'f32dba77cf9089b0dd1b3201320b54b4b47c5f3facc95300f5325e46bfbf56d5' };
   it(`digest of a small source + target dataset (SYNTH_VERSION ${PINNED.version})`, () => {
     const h = createHash('sha256');
     for (const site of ['source', 'target']) {

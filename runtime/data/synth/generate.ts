@@ -24,8 +24,9 @@ import { Rng } from './rng.js';
 import { RESCALE_INTERCEPT, RESCALE_SLOPE, SITES, type Site } from './sites.js';
 
 export const SYNTH_GENERATOR = 'medctc synth';
-/** 1: first release. 2: reports name about a third of the absent findings (pertinent negatives). */
-export const SYNTH_VERSION = 2;
+/** 1: first release. 2: reports name about a third of the absent findings (pertinent negatives).
+ *  3: half the present findings are stated as "X is present." (reports only; voxels unchanged). */
+export const SYNTH_VERSION = 3;
 
 export interface SynthOptions {
   out: string;

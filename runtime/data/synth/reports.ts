@@ -1,7 +1,8 @@
 // Radiology reports for synthetic volumes: Findings_EN walks the chest in the usual order and
 // says for every region either what is abnormal (from the drawn details) or a normal statement,
 // and, as radiologists do, names some absent findings explicitly (pertinent negatives: "No
-// pleural effusion is seen."); Impressions_EN lists the abnormalities (SYNTH_VERSION 2). Without
+// pleural effusion is seen."), states half the present ones in the plain form "X is present."
+// (SYNTH_VERSION 3), and Impressions_EN lists the abnormalities. Without
 // the negatives a text encoder never reads a pathology's name in a negated sentence; with them at
 // NEGATIVE_RATE most reports naming a pathology say it is absent, and a tiny text encoder trained
 // long enough learns the name before "not" (zero-shot below chance: bench/RESULTS.md, issue 11).
@@ -69,6 +70,8 @@ export const REPORT_PHRASES = {
     'Bronchiectasis': ['Bronchiectasis is seen in the lower lobes.', 'There are dilated bronchi with bronchiectasis.'],
     'Interlobular septal thickening': ['Interlobular septal thickening is seen.', 'There is interlobular septal thickening in the lung periphery.'],
   } as Record<Pathology, string[]>,
+  /** A present finding stated plainly (at AFFIRM_RATE), the positive twin of '{Term} is not present.'. */
+  affirm: '{Term} is present.',
   /** Pertinent negatives: `{term}` is the impression term, `{Term}` the same capitalised. */
   negative: ['No {term} is seen.', 'There is no {term}.', '{Term} is not present.', '{Term} is not seen.'],
   impression: {
@@ -97,6 +100,13 @@ const slots: Fill = (d) => ({
 /** The share of absent findings a report names as negatives (each drawn independently). */
 export const NEGATIVE_RATE = 0.35;
 
+/** The share of present findings stated as '{Term} is present.' (SYNTH_VERSION 3). Before, "is
+ *  present" occurred almost only in the negative '{Term} is not present.', so the zero-shot
+ *  positive prompt "X is present." read, word for word, as the nearest thing to a pertinent
+ *  negative; over four pretraining seeds this raised zero-shot AUROC in-domain (0.568 -> 0.583 mean)
+ *  and on a target-site tuning draw (bench/RESULTS.md, issue 11). */
+export const AFFIRM_RATE = 0.5;
+
 function fill(template: string, values: Record<string, string>): string {
   const s = template.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '');
   return s[0]!.toUpperCase() + s.slice(1);
@@ -123,7 +133,8 @@ export function writeReport(f: Findings, d: PhantomDetails, rng: Rng): { finding
     const here = pathologies.filter((p) => f[p]);
     if (here.length === 0) sentences.push(rng.pick(REPORT_PHRASES.normal[region]));
     for (const p of here) {
-      sentences.push(fill(rng.pick(REPORT_PHRASES.abnormal[p]), values));
+      const term = IMPRESSION_TERMS[p];
+      sentences.push(rng.bern(AFFIRM_RATE) ? fill(REPORT_PHRASES.affirm, { Term: term }) : fill(rng.pick(REPORT_PHRASES.abnormal[p]), values));
       present.push(p);
     }
     for (const p of pathologies) {

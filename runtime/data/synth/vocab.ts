@@ -16,7 +16,7 @@ export function tinyCorpus(): string[] {
   for (const p of CT_RATE_PATHOLOGIES) texts.push(`${p} is present.`, `${p} is not present.`);
   for (const list of Object.values(REPORT_PHRASES.normal)) texts.push(...list);
   for (const list of Object.values(REPORT_PHRASES.abnormal)) texts.push(...list.map((s) => s.replace(/\{\w+\}/g, ' ')));
-  texts.push(...REPORT_PHRASES.negative.map((s) => s.replace(/\{\w+\}/g, ' ')));
+  texts.push(...[REPORT_PHRASES.affirm, ...REPORT_PHRASES.negative].map((s) => s.replace(/\{\w+\}/g, ' ')));
   texts.push(...REPORT_PHRASES.impression.none, ...REPORT_PHRASES.impression.lead, ...REPORT_PHRASES.slotWords);
   texts.push(...Object.values(IMPRESSION_TERMS));
   return texts;
