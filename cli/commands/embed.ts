@@ -13,7 +13,7 @@ import { diag } from '../../base/diagnostics/catalog.js';
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import { emittedLibrary } from '../../compiler/codegen/library.js';
 import { spanFor } from '../../compiler/passes/provenance.js';
-import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
+import { imageQuantizes, type BackendName, type ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import type { Plan } from '../../compiler/plan/types.js';
 import type { KernelLibrary } from '../../compiler/codegen/library.js';
 import { readAdapter } from '../../runtime/adapter/index.js';
@@ -95,7 +95,7 @@ async function embed(a: EmbedArgs, sources: Map<string, string>): Promise<void> 
     vocab: spanFor(exp, sources, '/model/text/vocab'), vocabSize: spanFor(exp, sources, '/model/text/vocabSize'), architecture: at(['/model/architecture']),
   });
   const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
-  const quantize = exp.model.image.quantize ?? true;
+  const quantize = imageQuantizes(exp.model.image);
   if (weightsFile) checkBaseWeights(plan.model, weightsFile, at, { quantize });
   const lora = a.adapter ? adapterTensorsFor(plan.model, readAdapter(resolve(a.adapter)), a.adapter) : null;
   const meta = volumes.some((v) => /\.nii(\.gz)?$/i.test(v)) ? metadataRows(exp.data, baseDir) : new Map();

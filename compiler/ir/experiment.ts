@@ -70,6 +70,9 @@ export interface ImageEncoderSizes {
   quantize?: boolean;
 }
 
+/** Whether the image encoder quantises: the one place the omitted `quantize` means true. */
+export const imageQuantizes = (s: Pick<ImageEncoderSizes, 'quantize'>): boolean => s.quantize ?? true;
+
 /** BERT sizes (CXR-BERT specialized for ct_clip). */
 export interface TextEncoderSizes {
   vocabSize: number;         // 30522

@@ -4,7 +4,7 @@
 // Both `ct_clip` and `ct_clip_tiny` are this architecture; only the sizes differ.
 import { GraphBuilder } from '../graph/builder.js';
 import type { Graph, Init } from '../graph/types.js';
-import type { ImageEncoderSizes, ModelSpec, TextEncoderSizes } from '../ir/experiment.js';
+import { imageQuantizes, type ImageEncoderSizes, type ModelSpec, type TextEncoderSizes } from '../ir/experiment.js';
 
 export interface BuildShape {
   /** Volumes per step. */
@@ -172,7 +172,7 @@ function ctvit(c: Ctx, path: string, video: number, s: ImageEncoderSizes): numbe
   // similar volumes to a few codes (bench/RESULTS.md, issue 11), where the released one was
   // learned by CTViT's own VQ-autoencoder training first.
   const vq = `${path}.vq`;
-  const quantize = s.quantize ?? true;
+  const quantize = imageQuantizes(s);
   g.module(vq, 'vector_quantize', { used: quantize });
   g.module(`${vq}._codebook`, 'vector_quantize', { used: quantize });
   g.param(`${vq}._codebook`, 'initted', [1], ONES, 'buffer');

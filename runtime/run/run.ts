@@ -14,6 +14,7 @@ import { assertCheckpointReplaceable, CHECKPOINT_FILE, checkpointDifferences, co
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { COMPILER_VERSION, canonicalJson, writeBuild, type Compiled } from '../../compiler/build.js';
 import type { Plan } from '../../compiler/plan/types.js';
+import { imageQuantizes } from '../../compiler/ir/experiment.js';
 import { settingsFromLoraSpec, writeAdapter, type Adapter } from '../adapter/index.js';
 import { dataLock, openDataSet, type DataSet } from '../data/index.js';
 import { checkHuSample } from '../data/hu.js';
@@ -162,7 +163,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
   const resumed = o.resume ? resumeCheckpoint(b, o, doTrain, at) : null;
   if (doTrain && exp.train!.checkpointEvery != null && !resumed) assertCheckpointReplaceable(o.outDir);
   const weightsFile = exp.model.weights ? resolve(baseDir, exp.model.weights) : null;
-  const quantize = exp.model.image.quantize ?? true;
+  const quantize = imageQuantizes(exp.model.image);
   if (weightsFile) {
     checkBaseWeights(evalPlan.model, weightsFile, at, {
       quantize,
