@@ -126,21 +126,34 @@ export class Reader {
     else this.diags.push(diag('E2004', `\`${e.key}\` takes ${keep} value${keep > 1 ? 's' : ''} before its block`, this.at({ start: extra.start, end: e.args[e.args.length - 1]!.end }, 'unexpected', e), { help: `write \`${example}\`` }));
   }
 
-  wrongType(v: Value, what: string, owner: Entry): void {
+  wrongType(v: Value, what: string, owner: Entry, help?: string): void {
     if (v.kind === 'error' || this.prog.silenced.has(v)) return;
     if (v.kind === 'sweep') {
       this.diags.push(diag('E2050', 'a sweep is not allowed here', this.at(v, 'sweep', owner), { help: 'sweeps are written directly on a field, e.g. `rank sweep [8, 16]`' }));
       return;
     }
     const got = v.kind === 'ident' ? `name \`${v.name}\`` : v.kind === 'number' ? 'a number' : v.kind === 'string' ? 'a string' : v.kind === 'bool' ? 'a boolean' : 'a list';
-    this.diags.push(diag('E2004', `\`${owner.key}\` expects ${what}, found ${got}`, this.at(v, `expected ${what}`, owner), { help: writeHelp(owner.key, what) }));
+    this.diags.push(diag('E2004', `\`${owner.key}\` expects ${what}, found ${got}`, this.at(v, `expected ${what}`, owner), { help: help ?? writeHelp(owner.key, what) }));
   }
 
   num(e: Entry, v0: Value | undefined, ptr: string, c: NumRule): number | undefined {
     if (!v0) return undefined;
     const v = this.deref(v0);
     if (v.kind === 'ident') { this.unknownName(v, c.int ? 'an integer' : 'a number', e); return undefined; }
-    if (v.kind !== 'number') { this.wrongType(v, c.int ? 'an integer' : 'a number', e); return undefined; }
+    if (v.kind !== 'number') {
+      const what = c.int ? 'an integer' : 'a number';
+      // A number in quotes ("42", or "2 epochs" where --set kept the shell's quotes): say so, and fix it.
+      const t = v.kind === 'string' ? v.value.trim() : '';
+      if (v.kind === 'string' && QUOTED_NUMBER.test(t) && !this.prog.silenced.has(v)) {
+        this.diags.push(diag('E2004', `\`${e.key}\` expects ${what}, found a string`, this.at(v, 'a number in quotes', e), {
+          help: `write it without quotes: \`${e.key} ${t}\``,
+          fix: { description: 'remove the quotes', edits: [{ span: { file: this.file(e), start: v.start, end: v.end }, replacement: t }] },
+        }));
+        return undefined;
+      }
+      this.wrongType(v, what, e, c.unit ? `write \`${e.key} ${c.int ? 8 : 0.5} ${c.unit}\`` : undefined);
+      return undefined;
+    }
     if (!this.unit(e, v, c.unit ?? null, c.units)) return undefined;
     const bad = rangeProblem(v.value, c);
     if (bad) {
@@ -275,6 +288,9 @@ export class Reader {
     this.diags.push(diag('E2002', `${where} is missing \`${field}\``, this.at(owner, `\`${field}\` required`, ownerNode), { help: `add \`${example}\`` }));
   }
 }
+
+/** A string that holds a number, optionally followed by a unit word: `42`, `3e-4`, `2 epochs`. */
+const QUOTED_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(\s+[A-Za-z_]\w*)?$/;
 
 export interface NumRule {
   int?: boolean;

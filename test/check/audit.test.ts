@@ -133,6 +133,21 @@ describe('message wording', () => {
     expect(ok.experiments[0]!.prompts.pathologies).toEqual(['Lung nodule', 'Emphysema']);
   });
 
+  it('a number in quotes is named as such, with a fix that removes the quotes', () => {
+    for (const [field, quoted, plain] of [['seed', '"42"', '42'], ['lr', '"3e-4"', '3e-4'], ['warmup', '"2 epochs"', '2 epochs']] as const) {
+      const body = field === 'seed' ? null : field === 'lr' ? `optimizer adamw { lr ${quoted} }  epochs 4  batch 2` : `schedule cosine { warmup ${quoted} }  epochs 4  batch 2`;
+      const src = body === null ? spec('epochs 4  batch 2').replace('model ct_clip_tiny', `seed ${quoted}\n  model ct_clip_tiny`) : spec(body);
+      const r = check({ 'main.medct': src });
+      expect(r.errors.map((d) => [d.code, d.message, d.help])).toEqual([['E2004', `\`${field}\` expects ${field === 'lr' ? 'a number' : 'an integer'}, found a string`, `write it without quotes: \`${field} ${plain}\``]]);
+      const e = r.errors[0]!.fix!.edits[0]!;
+      expect([src.slice(e.span.start, e.span.end), e.replacement]).toEqual([quoted, plain]);
+      const fixed = src.slice(0, e.span.start) + e.replacement + src.slice(e.span.end);
+      expect(check({ 'main.medct': fixed }).errors).toEqual([]);
+    }
+    // Text that is not a number keeps the general message; a duration's example carries its unit.
+    expect(check({ 'main.medct': spec('schedule cosine { warmup "soon" }') }).errors.map((d) => d.help)).toEqual(['write `warmup 8 steps`']);
+  });
+
   it('a single bare known name gets a list fix', () => {
     const src = prompts('pathologies emphysema');
     const r = check({ 'main.medct': src });
