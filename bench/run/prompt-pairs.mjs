@@ -7,10 +7,12 @@
 // prints per label: |t⁺ − t⁻| of the l2-normalised text latents, and the cosine of its direction
 // with the mean direction of the other labels. --json prints the same as one JSON object.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkFiles } from '../../dist/compiler/check/index.js';
+import { readSafetensors, toFloat32 } from '../../dist/runtime/io/safetensors.js';
+import { promptTexts } from '../../dist/runtime/run/feeds.js';
 
 const args = process.argv.slice(2);
 const spec = args[0];
@@ -23,23 +25,18 @@ for (let i = 1; i < args.length; i++) {
 const checked = checkFiles(spec);
 const exp = checked.experiments[0];
 if (!exp) { console.error(`${spec}: no experiment (run \`medctc check ${spec}\`)`); process.exit(2); }
-const { positive, negative, pathologies } = exp.prompts;
-const fill = (t, p) => t.split('{pathology}').join(p);
-const texts = pathologies.flatMap((p) => [fill(positive, p), fill(negative, p)]);
+const { pathologies } = exp.prompts;
+const texts = promptTexts(exp.prompts);
 
 const dir = mkdtempSync(join(tmpdir(), 'medctc-prompt-pairs-'));
 let latents, dim;
 try {
   const out = join(dir, 'prompts.safetensors');
   execFileSync(process.execPath, ['dist/cli/medctc.js', 'embed', spec, '--texts', ...texts, '--out', out, '--quiet', ...pass], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const buf = readFileSync(out);
-  const n = Number(buf.readBigUInt64LE(0));
-  const head = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-  const t = head.text_latents;
-  if (!t || t.dtype !== 'F32') throw new Error('embed wrote no F32 text_latents');
+  const t = readSafetensors(out).tensors.get('text_latents');
+  if (!t) throw new Error('embed wrote no text_latents');
   dim = t.shape[1];
-  const bytes = buf.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]);
-  latents = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  latents = toFloat32(t, out, 'text_latents');
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

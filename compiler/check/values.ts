@@ -139,9 +139,9 @@ export class Reader {
   num(e: Entry, v0: Value | undefined, ptr: string, c: NumRule): number | undefined {
     if (!v0) return undefined;
     const v = this.deref(v0);
-    if (v.kind === 'ident') { this.unknownName(v, c.int ? 'an integer' : 'a number', e); return undefined; }
+    const what = c.int ? 'an integer' : 'a number';
+    if (v.kind === 'ident') { this.unknownName(v, what, e); return undefined; }
     if (v.kind !== 'number') {
-      const what = c.int ? 'an integer' : 'a number';
       // A number in quotes ("42", or "2 epochs" where --set kept the shell's quotes): say so, and fix it.
       const t = v.kind === 'string' ? v.value.trim() : '';
       if (v.kind === 'string' && QUOTED_NUMBER.test(t) && !this.prog.silenced.has(v)) {
