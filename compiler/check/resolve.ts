@@ -366,11 +366,12 @@ function bareName(r: Reader, it: Extract<Value, { kind: 'ident' }>, pe: Entry, k
 /** A duration field, `N steps` (an integer) or `X epochs`: [steps, epochs], the other 0; written
  *  at `${ptr}Steps` or `${ptr}Epochs`. Epochs become steps only at run time (runtime/run/train.ts). */
 function duration(r: Reader, e: Entry, ptr: string): [number, number] {
-  const v = r.single(e, 'a duration: `N steps` or `X epochs`');
+  const what = 'a duration: `N steps` or `X epochs`';
+  const v = r.single(e, what);
   const d = v && r.deref(v);
   const units = '`steps` or `epochs`';
-  if (d?.kind === 'number' && d.unit?.name === 'epochs') return [0, r.num(e, v, `${ptr}Epochs`, { min: 0, unit: 'epochs', units }) ?? 0];
-  return [r.num(e, v, `${ptr}Steps`, { int: true, min: 0, unit: 'steps', units }) ?? 0, 0];
+  if (d?.kind === 'number' && d.unit?.name === 'epochs') return [0, r.num(e, v, `${ptr}Epochs`, { min: 0, unit: 'epochs', units, what }) ?? 0];
+  return [r.num(e, v, `${ptr}Steps`, { int: true, min: 0, unit: 'steps', units, what }) ?? 0, 0];
 }
 
 function resolveTrain(r: Reader, e: Entry): TrainSpec | null {

@@ -139,15 +139,17 @@ export class Reader {
   num(e: Entry, v0: Value | undefined, ptr: string, c: NumRule): number | undefined {
     if (!v0) return undefined;
     const v = this.deref(v0);
-    const what = c.int ? 'an integer' : 'a number';
+    const what = c.what ?? (c.int ? 'an integer' : 'a number');
     if (v.kind === 'ident') { this.unknownName(v, what, e); return undefined; }
     if (v.kind !== 'number') {
       // A number in quotes ("42", or "2 epochs" where --set kept the shell's quotes): say so, and fix it.
       const t = v.kind === 'string' ? v.value.trim() : '';
       if (v.kind === 'string' && QUOTED_NUMBER.test(t) && !this.prog.silenced.has(v)) {
+        // A field that needs a unit gets it in the fix (`warmup "8"` -> `warmup 8 steps`, not `warmup 8`, which is E2007).
+        const plain = c.unit && !/[A-Za-z_]\w*$/.test(t.replace(/[eE][-+]?\d+$/, '')) ? `${t} ${c.unit}` : t;
         this.diags.push(diag('E2004', `\`${e.key}\` expects ${what}, found a string`, this.at(v, 'a number in quotes', e), {
-          help: `write it without quotes: \`${e.key} ${t}\``,
-          fix: { description: 'remove the quotes', edits: [{ span: { file: this.file(e), start: v.start, end: v.end }, replacement: t }] },
+          help: `write it without quotes: \`${e.key} ${plain}\``,
+          fix: { description: 'remove the quotes', edits: [{ span: { file: this.file(e), start: v.start, end: v.end }, replacement: plain }] },
         }));
         return undefined;
       }
@@ -304,6 +306,8 @@ export interface NumRule {
   /** How messages name the accepted units when there are several (`\`steps\` or \`epochs\``); `unit` is the one a fix inserts. */
   units?: string;
   help?: string;
+  /** How messages name what the field takes, where 'an integer' / 'a number' would mislead (a duration). */
+  what?: string;
 }
 
 function rangeProblem(x: number, c: NumRule): string | null {

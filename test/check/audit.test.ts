@@ -134,11 +134,14 @@ describe('message wording', () => {
   });
 
   it('a number in quotes is named as such, with a fix that removes the quotes', () => {
-    for (const [field, quoted, plain] of [['seed', '"42"', '42'], ['lr', '"3e-4"', '3e-4'], ['warmup', '"2 epochs"', '2 epochs']] as const) {
+    const takes = { seed: 'an integer', lr: 'a number', warmup: 'a duration: `N steps` or `X epochs`' };
+    // A duration's fraction of an epoch is a duration, not "an integer"; a quoted bare count gets the unit it needs.
+    for (const [field, quoted, plain] of [['seed', '"42"', '42'], ['lr', '"3e-4"', '3e-4'], ['warmup', '"2 epochs"', '2 epochs'],
+      ['warmup', '"0.5 epochs"', '0.5 epochs'], ['warmup', '"8"', '8 steps']] as const) {
       const body = field === 'seed' ? null : field === 'lr' ? `optimizer adamw { lr ${quoted} }  epochs 4  batch 2` : `schedule cosine { warmup ${quoted} }  epochs 4  batch 2`;
       const src = body === null ? spec('epochs 4  batch 2').replace('model ct_clip_tiny', `seed ${quoted}\n  model ct_clip_tiny`) : spec(body);
       const r = check({ 'main.medct': src });
-      expect(r.errors.map((d) => [d.code, d.message, d.help])).toEqual([['E2004', `\`${field}\` expects ${field === 'lr' ? 'a number' : 'an integer'}, found a string`, `write it without quotes: \`${field} ${plain}\``]]);
+      expect(r.errors.map((d) => [d.code, d.message, d.help])).toEqual([['E2004', `\`${field}\` expects ${takes[field]}, found a string`, `write it without quotes: \`${field} ${plain}\``]]);
       const e = r.errors[0]!.fix!.edits[0]!;
       expect([src.slice(e.span.start, e.span.end), e.replacement]).toEqual([quoted, plain]);
       const fixed = src.slice(0, e.span.start) + e.replacement + src.slice(e.span.end);
