@@ -447,7 +447,17 @@ function resolveTrain(r: Reader, e: Entry): TrainSpec | null {
         r.at(sentE.keyPos, 'needs `loss clip`', sentE), { help: 'use `loss clip` (contrastive pretraining on volume/report pairs), or remove `sentences`' }));
     }
   }
-  return { loss, optimizer, schedule, epochs, batchSize, accumulate, gradClip, precision, trainBase, checkpointEvery, sentences };
+  let augment: TrainSpec['augment'] = null;
+  const augE = get('augment');
+  if (augE) {
+    r.onlyBlock(augE, 0, 'augment { shift 2 voxels  z_coverage 0.7 }');
+    const g = r.fields(augE.block?.entries ?? [], rules('train.augment'), '`augment`');
+    const sh = g.get('shift')?.[0], zc = g.get('z_coverage')?.[0];
+    const shiftVoxels = (sh && r.num(sh, r.single(sh, 'a shift: `N voxels`'), '/train/augment/shiftVoxels', { int: true, min: 0, max: 64, unit: 'voxels' })) ?? 0;
+    const zCoverage = (zc && r.number(zc, '/train/augment/zCoverage', { gt: 0, max: 1 })) ?? 1;
+    augment = { shiftVoxels, zCoverage };
+  }
+  return { loss, optimizer, schedule, epochs, batchSize, accumulate, gradClip, precision, trainBase, checkpointEvery, sentences, augment };
 }
 
 function resolveEvaluate(r: Reader, e: Entry | undefined): EvaluateSpec {

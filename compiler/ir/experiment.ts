@@ -209,6 +209,11 @@ export interface TrainSpec {
    *  from the seed's `sentences` stream). null: whole reports. The checker always writes it;
    *  hand-written IR may omit it (= null). */
   sentences?: { rate: number; afterSteps: number; afterEpochs: number } | null;
+  /** Acquisition augmentation of the training volumes (runtime/train/augment.ts): each row moved by
+   *  up to `shiftVoxels` voxels along each axis and cut to a random `zCoverage`-100% of its slices,
+   *  drawn per step and row from the seed's `augment` stream; the pad value fills what is left.
+   *  null: the volumes as preprocessed. The checker always writes it; hand-written IR may omit it (= null). */
+  augment?: { shiftVoxels: number; zCoverage: number } | null;
 }
 
 // ---------------------------------------------------------------- evaluation

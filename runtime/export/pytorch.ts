@@ -58,6 +58,10 @@ function refuse(c: Compiled, sources: Sources | undefined): void {
     throw new DiagnosticError(diag('E4005', '`train.sentences` cannot be exported to PyTorch yet: the program trains on whole reports',
       spanFor(exp, sources, '/train/sentences/rate', '/train/sentences/afterSteps', '/train/sentences/afterEpochs', '/train/loss'), { help: 'remove `sentences` for the export, or train with `medctc train`' }));
   }
+  if (exp.train?.augment) {
+    throw new DiagnosticError(diag('E4005', '`train.augment` cannot be exported to PyTorch yet: the program trains on the volumes as preprocessed',
+      spanFor(exp, sources, '/train/augment/shiftVoxels', '/train/augment/zCoverage'), { help: 'remove `augment` for the export, or train with `medctc train`' }));
+  }
 }
 
 /** The program's configuration (experiment.json). */

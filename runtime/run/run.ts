@@ -239,7 +239,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
         const maxLength = exp.model.text.maxLength;
         const lock = readLock(b);
         trainSummary = await timed('train', () => trainLoop({
-          exec, items: ds.train.items, train: exp.train!, seed: exp.seed, source: at,
+          exec, items: ds.train.items, train: exp.train!, seed: exp.seed, source: at, preprocess: exp.data.preprocess,
           text: exp.train!.loss === 'clip' ? (texts) => reportFeeds(tokenizer, texts, maxLength) : text,
           ...(resumed ? { start: startOf(resumed) } : {}),
           onStep: (r) => {

@@ -12,10 +12,11 @@ import { DiagnosticError } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { toSpecAt, type SpecAt } from './spec-at.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
-import type { TrainSpec } from '../../compiler/ir/experiment.js';
+import type { Preprocess, TrainSpec } from '../../compiler/ir/experiment.js';
 import type { Adapter, AdapterSettings, SavedModule } from '../adapter/types.js';
 import type { DataItem } from '../data/dataset.js';
 import { sampleReport, sentencesAfter } from '../train/sentences.js';
+import { augmentVolume } from '../train/augment.js';
 import { durationSteps, makeSchedule } from '../train/schedule.js';
 import { Rng } from '../util/rng.js';
 import type { RunExecutor } from './executor.js';
@@ -58,6 +59,8 @@ export interface TrainLoopOptions {
   start?: TrainStart;
   /** Called after every `train.checkpointEvery`-th step and after the last step (when set). */
   onCheckpoint?: (at: TrainPosition) => Promise<void>;
+  /** The volumes' preprocessing (their shape and pad value); needed when `train.augment` is set. */
+  preprocess?: Pick<Preprocess, 'size' | 'padValue'>;
 }
 
 /** Where a resumed run picks up: the steps done, and what the loop reports for them. */
@@ -105,6 +108,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const { batchesPerEpoch, totalSteps, lrAt } = planTraining(items.length, train, o.source);
   const micro = train.accumulate ?? 1;
   const sentencesAfterStep = train.sentences ? sentencesAfter(train.sentences, batchesPerEpoch) : Infinity;
+  const aug = train.augment ?? null, pp = o.preprocess;
+  if (aug && !pp) throw new Error('internal: train.augment without the preprocessing it acts on');
   const every = train.checkpointEvery ?? null;
   const start = o.start ?? { step: 0, firstLoss: NaN, lastLoss: NaN, elapsed: 0 };
   if (!Number.isInteger(start.step) || start.step < 0 || start.step > totalSteps) throw new Error(`internal: resume at step ${start.step} of ${totalSteps}`);
@@ -122,7 +127,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       let gradNorm: number | null = null;
       for (let m = 0; m < micro; m++) {
         const batch = stepItems.slice(m * train.batchSize, (m + 1) * train.batchSize);
-        const volumes = await Promise.all(batch.map((it) => it.load()));
+        const loaded = await Promise.all(batch.map((it) => it.load()));
+        const volumes = aug ? loaded.map((v, r) => augmentVolume(v, aug, pp!, o.seed, step, m * train.batchSize + r)) : loaded;
         const text = typeof o.text === 'function'
           ? o.text(batch.map((it, r) => (step > sentencesAfterStep ? sampleReport(it.reportText, o.seed, step, m * train.batchSize + r, train.sentences!.rate) : it.reportText)))
           : o.text;

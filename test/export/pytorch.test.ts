@@ -336,6 +336,15 @@ describe('medctc export: what it refuses', () => {
     expect(s.stderr).toContain('E4005');
     expect(s.stderr).toContain('sentences.medct:6:');
     expect(existsSync(out) || existsSync(join(dir, 'none'))).toBe(false);
+    // Acquisition augmentation: E4005 at its values.
+    const aspec = join(dir, 'augment.medct');
+    writeFileSync(aspec, `experiment "a" {\n  model ct_clip_tiny\n  data synthetic { root "${join(dir, 'none')}" }\n`
+      + '  lora { target text "encoder.layer.*.attention.self.query" }\n  train { loss clip\n    augment { shift 2 voxels } }\n}\n');
+    const a = medctc('export', aspec, '--target', 'pytorch', '--out', out);
+    expect(a.status, a.stderr).toBe(2);
+    expect(a.stderr).toContain('`train.augment`');
+    expect(a.stderr).toContain('augment.medct:6:');
+    expect(existsSync(out) || existsSync(join(dir, 'none'))).toBe(false);
     const u = medctc('export', SPEC, '--target', 'tensorflow', '--out', out);
     expect(u.status).toBe(2);
     expect(u.stderr).toContain('E0001');
