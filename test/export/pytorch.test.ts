@@ -327,24 +327,19 @@ describe('medctc export: what it refuses', () => {
     expect(r.stderr).toMatch(/examples\/pretrain-tiny\.medct:\d+:\d+/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect(existsSync(out)).toBe(false);
-    // Report-sentence sampling (a LoRA experiment with the CLIP loss): E4005 too, at the block.
-    const spec = join(dir, 'sentences.medct');
-    writeFileSync(spec, `experiment "s" {\n  model ct_clip_tiny\n  data synthetic { root "${join(dir, 'none')}" }\n`
-      + '  lora { target text "encoder.layer.*.attention.self.query" }\n  train { loss clip\n    sentences { rate 0.5 } }\n}\n');
-    const s = medctc('export', spec, '--target', 'pytorch', '--out', out);
-    expect(s.status, s.stderr).toBe(2);
-    expect(s.stderr).toContain('E4005');
-    expect(s.stderr).toContain('sentences.medct:6:');
-    expect(existsSync(out) || existsSync(join(dir, 'none'))).toBe(false);
-    // Acquisition augmentation: E4005 at its values.
-    const aspec = join(dir, 'augment.medct');
-    writeFileSync(aspec, `experiment "a" {\n  model ct_clip_tiny\n  data synthetic { root "${join(dir, 'none')}" }\n`
-      + '  lora { target text "encoder.layer.*.attention.self.query" }\n  train { loss clip\n    augment { shift 2 voxels } }\n}\n');
-    const a = medctc('export', aspec, '--target', 'pytorch', '--out', out);
-    expect(a.status, a.stderr).toBe(2);
-    expect(a.stderr).toContain('`train.augment`');
-    expect(a.stderr).toContain('augment.medct:6:');
-    expect(existsSync(out) || existsSync(join(dir, 'none'))).toBe(false);
+    // Report-sentence sampling and acquisition augmentation (LoRA experiments with the CLIP loss):
+    // E4005 too, at their line (6), naming the field, before any data is generated.
+    for (const [name, block, field] of [['sentences', 'sentences { rate 0.5 }', '`train.sentences`'], ['augment', 'augment { shift 2 voxels }', '`train.augment`']]) {
+      const spec = join(dir, `${name}.medct`);
+      writeFileSync(spec, `experiment "s" {\n  model ct_clip_tiny\n  data synthetic { root "${join(dir, 'none')}" }\n`
+        + `  lora { target text "encoder.layer.*.attention.self.query" }\n  train { loss clip\n    ${block} }\n}\n`);
+      const s = medctc('export', spec, '--target', 'pytorch', '--out', out);
+      expect(s.status, s.stderr).toBe(2);
+      expect(s.stderr).toContain('E4005');
+      expect(s.stderr).toContain(field);
+      expect(s.stderr).toContain(`${name}.medct:6:`);
+      expect(existsSync(out) || existsSync(join(dir, 'none'))).toBe(false);
+    }
     const u = medctc('export', SPEC, '--target', 'tensorflow', '--out', out);
     expect(u.status).toBe(2);
     expect(u.stderr).toContain('E0001');
