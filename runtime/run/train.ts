@@ -126,11 +126,13 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       let lossSum = 0;
       let gradNorm: number | null = null;
       for (let m = 0; m < micro; m++) {
-        const batch = stepItems.slice(m * train.batchSize, (m + 1) * train.batchSize);
+        // A row's place in the step batch keys its sentence and augmentation draws.
+        const row0 = m * train.batchSize;
+        const batch = stepItems.slice(row0, row0 + train.batchSize);
         const loaded = await Promise.all(batch.map((it) => it.load()));
-        const volumes = aug ? loaded.map((v, r) => augmentVolume(v, aug, pp!, o.seed, step, m * train.batchSize + r)) : loaded;
+        const volumes = aug ? loaded.map((v, r) => augmentVolume(v, aug, pp!, o.seed, step, row0 + r)) : loaded;
         const text = typeof o.text === 'function'
-          ? o.text(batch.map((it, r) => (step > sentencesAfterStep ? sampleReport(it.reportText, o.seed, step, m * train.batchSize + r, train.sentences!.rate) : it.reportText)))
+          ? o.text(batch.map((it, r) => (step > sentencesAfterStep ? sampleReport(it.reportText, o.seed, step, row0 + r, train.sentences!.rate) : it.reportText)))
           : o.text;
         const feeds: Record<string, Float32Array | Int32Array> = { volume: volumeBatch(volumes), input_ids: text.input_ids, attention_mask: text.attention_mask };
         // The pair losses' targets; the CLIP loss has none (its positives are the diagonal).
