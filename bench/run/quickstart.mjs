@@ -37,7 +37,7 @@ try {
   const run = JSON.parse((await import('node:fs')).readFileSync(join(out, 'run.json'), 'utf8'));
   console.log(JSON.stringify({
     spec, backend, device: device.description, executor, total: (performance.now() - t0) / 1000, seconds: run.seconds,
-    train: run.train && { steps: run.train.steps, batch: run.train.batchSize, volumes: run.data.train, firstLoss: run.train.firstLoss, lastLoss: run.train.lastLoss },
+    train: run.train && { steps: run.train.steps, batch: run.train.batchSize, volumes: run.data.train, firstLoss: run.train.firstLoss, lastLoss: run.train.lastLoss, firstEpochLoss: run.train.firstEpochLoss, lastEpochLoss: run.train.lastEpochLoss },
     eval: run.data.eval, meanAuroc: r.metrics && { before: r.metrics.baseline?.mean.auroc ?? null, after: r.metrics.final.mean.auroc },
   }));
 } finally {

@@ -10,7 +10,7 @@ import { diagnosticsToJson, renderDiagnostics } from '../../base/diagnostics/ren
 import { DiagnosticError, type Diagnostic } from '../../base/diagnostics/types.js';
 import type { BackendName, ResolvedExperiment } from '../../compiler/ir/experiment.js';
 import { renderTable } from '../../runtime/eval/index.js';
-import { comparisonTable, ensureOutputDir, fileAt, runBuilt, runCompiled, specAt, type RunOptions, type RunResult } from '../../runtime/run/index.js';
+import { comparisonTable, ensureOutputDir, lossSentence, fileAt, runBuilt, runCompiled, specAt, type RunOptions, type RunResult } from '../../runtime/run/index.js';
 import { isBuildFolder, readBuild, type BuiltExperiment } from '../../runtime/run/build-dir.js';
 import type { PlanModel } from '../../compiler/plan/types.js';
 import { loadRunnable } from './build.js';
@@ -186,7 +186,7 @@ function printResult(r: RunResult): void {
     const cmp = comparisonTable(r.metrics);
     if (cmp) out.push(cmp);
   }
-  if (r.train) out.push(`trained ${r.train.steps} steps: loss ${r.train.firstLoss.toFixed(5)} -> ${r.train.lastLoss.toFixed(5)}`);
+  if (r.train) out.push(`trained ${r.train.steps} steps: ${lossSentence(r.train)}`);
   out.push(`wrote ${r.dir} in ${r.seconds.toFixed(1)} s (${r.device}); report: ${join(r.dir, 'report.html')}`);
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -20,7 +20,7 @@ export interface RunJson {
   seconds?: Record<string, number>;
   memory?: Record<string, Record<string, ArenaBytes>>;
   data?: { root?: string; train?: number | null; eval?: number | null; shape?: number[] };
-  train?: { steps: number; epochs: number; batchesPerEpoch: number; batchSize?: number; firstLoss: number; lastLoss: number; seconds: number } | null;
+  train?: { steps: number; epochs: number; batchesPerEpoch: number; batchSize?: number; firstLoss: number; lastLoss: number; firstEpochLoss?: number | null; lastEpochLoss?: number | null; seconds: number } | null;
   files?: Record<string, string>;
 }
 

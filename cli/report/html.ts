@@ -149,6 +149,14 @@ function lock(f: RunFolder): string {
     + (files.length ? `<details><summary>${files.length} run files (run.json <code>files</code>)</summary>${t(files)}</details>` : '');
 }
 
+/** Epoch means where the run recorded them (older run folders have only the first and last step's). */
+function trainLoss(t: NonNullable<RunFolder['run']>['train'] & object): string {
+  const a = t.firstEpochLoss, b = t.lastEpochLoss;
+  return typeof a === 'number' && typeof b === 'number'
+    ? `loss ${a.toFixed(4)} → ${b.toFixed(4)} (mean of the first and of the last epoch)`
+    : `loss ${t.firstLoss.toFixed(4)} → ${t.lastLoss.toFixed(4)} (first and last step)`;
+}
+
 function header(f: RunFolder): string {
   const r = f.run, m = f.metrics, e = f.experiment;
   const name = r?.experiment ?? m?.experiment ?? e?.name ?? 'experiment';
@@ -157,7 +165,7 @@ function header(f: RunFolder): string {
   if (e) facts.push(['model', `${esc(e.model.architecture)}${e.model.weights ? ` (<code>${esc(e.model.weights)}</code>)` : ' (seeded init)'}`]);
   if (m) facts.push(['evaluated', `${int(m.volumes)} volumes of <code>${esc(m.split)}</code>, ${m.finalModel === 'adapted' ? 'with the adapter' : 'base model'}`]);
   if (r?.data) facts.push(['data', `${r.data.train ?? '—'} train / ${r.data.eval ?? '—'} eval volumes${r.data.shape ? `, ${r.data.shape.join('×')} voxels` : ''}`]);
-  if (r?.train) facts.push(['training', `${int(r.train.steps)} steps (${r.train.epochs} epochs × ${r.train.batchesPerEpoch} batches${r.train.batchSize ? ` of ${r.train.batchSize}` : ''}), loss ${r.train.firstLoss.toFixed(4)} → ${r.train.lastLoss.toFixed(4)}`]);
+  if (r?.train) facts.push(['training', `${int(r.train.steps)} steps (${r.train.epochs} epochs × ${r.train.batchesPerEpoch} batches${r.train.batchSize ? ` of ${r.train.batchSize}` : ''}), ${trainLoss(r.train)}`]);
   if (r?.device) facts.push(['device', esc(r.device)]);
   if (r?.seed !== undefined) facts.push(['seed', String(r.seed)]);
   if (r?.overrides && Object.keys(r.overrides).length) facts.push(['overrides', `<code>${esc(JSON.stringify(r.overrides))}</code>`]);

@@ -164,5 +164,10 @@ function lockForResume(lock: unknown): unknown {
 }
 
 /** The loop's start from a checkpoint. */
-export const startOf = (c: Checkpoint): TrainStart =>
-  ({ step: c.meta.position.step, firstLoss: c.meta.position.firstLoss, lastLoss: c.meta.position.lastLoss, elapsed: c.meta.position.elapsed });
+export function startOf(c: Checkpoint): TrainStart {
+  const p = c.meta.position, e = p.epochLoss;
+  // JSON writes an epoch mean not yet taken (NaN) as null.
+  const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
+  return { step: p.step, firstLoss: p.firstLoss, lastLoss: p.lastLoss, elapsed: p.elapsed,
+    ...(e ? { epochLoss: { first: num(e.first), last: num(e.last), sum: e.sum, count: e.count } } : {}) };
+}

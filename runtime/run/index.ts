@@ -1,7 +1,7 @@
 // Public surface of runtime/run: running a compiled experiment (train + evaluate) into a run folder.
 export { runBuilt, runCompiled, summaryLine, type RunOptions, type RunResult } from './run.js';
 export { readBuild, isBuildFolder, type BuiltExperiment } from './build-dir.js';
-export { trainLoop, planTraining, trainedAdapter, epochOrder, dropoutSeed, stepBatch, type StepRecord, type TrainSummary, type TrainLoopOptions, type TrainStart, type TrainPosition } from './train.js';
+export { trainLoop, lossSentence, planTraining, trainedAdapter, epochOrder, dropoutSeed, stepBatch, type StepRecord, type TrainSummary, type TrainLoopOptions, type TrainStart, type TrainPosition } from './train.js';
 export { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint, checkpointDifferences, type Checkpoint, type CheckpointMeta } from './checkpoint.js';
 export { evaluateItems, promptLatents, type EvalRun, type EvaluateOptions } from './evaluate.js';
 export { promptTexts, textFeeds, reportFeeds, volumeBatch, targetBatch, fullBatches, checkDataFitsPlan, assertFeeds, type TextFeeds } from './feeds.js';

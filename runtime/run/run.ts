@@ -36,7 +36,7 @@ import { abandonRunFolder, ADAPTER_DIR, commitRunFolder, hashFolder, metricsJson
 import { DiagnosticError, fileDiagnostic } from '../../base/diagnostics/types.js';
 import { diag } from '../../base/diagnostics/catalog.js';
 import { startReporter, type RunProgressMode, type RunReporter } from './progress.js';
-import { planTraining, stepBatch, trainedAdapter, trainLoop, type TrainSummary } from './train.js';
+import { planTraining, stepBatch, trainedAdapter, trainLoop, lossSentence, type TrainSummary } from './train.js';
 import { architectureMetadata, checkBaseWeights, loadBaseWeights, MODEL_WEIGHTS_FILE, trainedBaseWeights, writeModelWeights } from './weights.js';
 
 export interface RunOptions {
@@ -268,7 +268,7 @@ async function runInto(b: BuiltExperiment, o: RunOptions, spent: Record<string, 
       } finally {
         exec.destroy();
       }
-      rep.note(`trained ${trainSummary.steps} steps in ${trainSummary.seconds.toFixed(1)} s: loss ${trainSummary.firstLoss.toFixed(5)} -> ${trainSummary.lastLoss.toFixed(5)}`,
+      rep.note(`trained ${trainSummary.steps} steps in ${trainSummary.seconds.toFixed(1)} s: ${lossSentence(trainSummary)}`,
         { phase: 'trained', ...trainSummary });
     }
 

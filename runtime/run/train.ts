@@ -64,12 +64,28 @@ export interface TrainLoopOptions {
 }
 
 /** Where a resumed run picks up: the steps done, and what the loop reports for them. */
-export interface TrainStart { step: number; firstLoss: number; lastLoss: number; elapsed: number }
+export interface TrainStart { step: number; firstLoss: number; lastLoss: number; elapsed: number; epochLoss?: EpochLoss }
+
+/** Epoch-mean losses: of the first and of the latest finished epoch, and the running sum of the
+ *  one under way (so a resumed run reports what an uninterrupted one would). A single step's loss
+ *  is one batch's and swings with it; the means are what a reader compares. */
+export interface EpochLoss { first: number; last: number; sum: number; count: number }
 
 /** The data-order position after `step` optimizer steps: the next step is batch `batch + 1` of `epoch`. */
-export interface TrainPosition { step: number; totalSteps: number; epoch: number; batch: number; batchesPerEpoch: number; firstLoss: number; lastLoss: number; elapsed: number }
+export interface TrainPosition { step: number; totalSteps: number; epoch: number; batch: number; batchesPerEpoch: number; firstLoss: number; lastLoss: number; elapsed: number; epochLoss: EpochLoss }
 
-export interface TrainSummary { steps: number; epochs: number; batchesPerEpoch: number; firstLoss: number; lastLoss: number; seconds: number }
+export interface TrainSummary {
+  steps: number; epochs: number; batchesPerEpoch: number; firstLoss: number; lastLoss: number;
+  /** Mean loss over the first and over the last epoch (NaN for an epoch not finished). */
+  firstEpochLoss: number; lastEpochLoss: number; seconds: number;
+}
+
+/** "loss A -> B (epoch means)" where both epochs finished, else the first and last steps' losses. */
+export function lossSentence(t: Pick<TrainSummary, 'firstLoss' | 'lastLoss' | 'firstEpochLoss' | 'lastEpochLoss'>): string {
+  return Number.isFinite(t.firstEpochLoss) && Number.isFinite(t.lastEpochLoss)
+    ? `loss ${t.firstEpochLoss.toFixed(5)} -> ${t.lastEpochLoss.toFixed(5)} (mean of the first and of the last epoch)`
+    : `loss ${t.firstLoss.toFixed(5)} -> ${t.lastLoss.toFixed(5)} (first and last step)`;
+}
 
 /** The volume order of one epoch: a seeded permutation, independent of every other epoch. */
 export function epochOrder(n: number, seed: number, epoch: number): number[] {
@@ -116,6 +132,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
   const t0 = performance.now() - 1000 * start.elapsed;
   const elapsed = (): number => (performance.now() - t0) / 1000;
   let step = start.step, firstLoss = start.firstLoss, lastLoss = start.lastLoss;
+  const el: EpochLoss = { ...(start.epochLoss ?? { first: NaN, last: NaN, sum: 0, count: 0 }) };
   let fedOnce = false;
   for (let epoch = Math.floor(step / batchesPerEpoch) + 1; epoch <= train.epochs; epoch++) {
     const batches = fullBatches(epochOrder(items.length, o.seed, epoch), stepBatch(train));
@@ -153,16 +170,22 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainSummary> {
       }
       if (step === 1) firstLoss = loss;
       lastLoss = loss;
+      el.sum += loss; el.count++;
+      if (bi === batches.length - 1) {
+        const mean = el.sum / el.count;
+        if (epoch === 1) el.first = mean;
+        el.last = mean; el.sum = 0; el.count = 0;
+      }
       o.onStep?.({
         step, totalSteps, epoch, epochs: train.epochs, batch: bi + 1, batches: batches.length,
         loss, lr, gradNorm, dropoutSeed: dropoutSeed(o.seed, step), elapsed: elapsed(), volumes: names,
       });
       if (o.onCheckpoint && every !== null && (step % every === 0 || step === totalSteps)) {
-        await o.onCheckpoint({ step, totalSteps, epoch, batch: bi + 1, batchesPerEpoch, firstLoss, lastLoss, elapsed: elapsed() });
+        await o.onCheckpoint({ step, totalSteps, epoch, batch: bi + 1, batchesPerEpoch, firstLoss, lastLoss, elapsed: elapsed(), epochLoss: { ...el } });
       }
     }
   }
-  return { steps: step, epochs: train.epochs, batchesPerEpoch, firstLoss, lastLoss, seconds: elapsed() };
+  return { steps: step, epochs: train.epochs, batchesPerEpoch, firstLoss, lastLoss, firstEpochLoss: el.first, lastEpochLoss: el.last, seconds: elapsed() };
 }
 
 /** The trained adapter as the executor holds it (LoRA matrices and modules_to_save parameters). */

@@ -2,9 +2,10 @@
 // each step gets, what each step feeds, the seeded per-epoch shuffle, and the failure paths.
 import { describe, expect, it } from 'vitest';
 import type { TrainSpec } from '../../compiler/ir/experiment.js';
-import { epochOrder, trainLoop, type StepRecord, type TrainPosition, type TrainStart } from '../../runtime/run/train.js';
+import { epochOrder, lossSentence, trainLoop, type StepRecord, type TrainPosition, type TrainStart } from '../../runtime/run/train.js';
 import { expectDiagnostic, fakeItems, planWithInputs, RecordingExecutor } from './helpers.js';
 import { sampleReport } from '../../runtime/train/sentences.js';
+import { startOf, type Checkpoint } from '../../runtime/run/checkpoint.js';
 
 const P = 3, VOX = 8;
 const plan = (b: number) => planWithInputs('train', {
@@ -73,6 +74,29 @@ describe('trainLoop: accumulation and resuming', () => {
     const done = await train({ start: { step: 6, firstLoss: 1, lastLoss: 0.25, elapsed: 1 } });
     expect(done.exec.runs).toHaveLength(0);
     expect(done.summary).toMatchObject({ steps: 6, firstLoss: 1, lastLoss: 0.25 });
+  });
+});
+
+describe('trainLoop: epoch-mean losses', () => {
+  it('reports the mean of the first and of the last epoch, the same after a resume through a JSON checkpoint', async () => {
+    const marks: TrainPosition[] = [];
+    const full = await train({ spec: spec({ checkpointEvery: 1 }), onCheckpoint: async (p) => { marks.push(p); } });
+    const f = (x: number) => Math.fround(x);
+    // Losses 1/(step): epoch 1 = steps 1, 2; epoch 3 = steps 5, 6.
+    expect(full.summary.firstEpochLoss).toBe((f(1) + f(1 / 2)) / 2);
+    expect(full.summary.lastEpochLoss).toBe((f(1 / 5) + f(1 / 6)) / 2);
+    expect(lossSentence(full.summary)).toBe(`loss 0.75000 -> ${((f(1 / 5) + f(1 / 6)) / 2).toFixed(5)} (mean of the first and of the last epoch)`);
+    for (const k of [1, 3]) {
+      // After step 1 no epoch mean exists yet: JSON writes NaN as null, startOf reads it back.
+      const meta = JSON.parse(JSON.stringify({ position: marks[k - 1] })) as Checkpoint['meta'];
+      const start = startOf({ meta } as Checkpoint);
+      const rest = await train({ spec: spec({ checkpointEvery: 1 }), start, loss: (i) => 1 / (i + k + 1) });
+      expect(rest.summary).toEqual({ ...full.summary, seconds: rest.summary.seconds });
+    }
+  });
+
+  it('a run shorter than an epoch names its first and last step instead', () => {
+    expect(lossSentence({ firstLoss: 2, lastLoss: 1, firstEpochLoss: NaN, lastEpochLoss: NaN })).toBe('loss 2.00000 -> 1.00000 (first and last step)');
   });
 });
 
