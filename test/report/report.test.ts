@@ -87,6 +87,13 @@ describe('medctc report: report.html', () => {
     expect(checked).toBeGreaterThanOrEqual(8);
   });
 
+  it('the training fact gives the epoch-mean losses, as train_log.jsonl adds them up (one epoch: first = last)', () => {
+    const losses = readFileSync(join(dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss?: number })
+      .filter((l) => l.loss !== undefined).map((l) => l.loss!);
+    const mean = (losses.reduce((a, b) => a + b, 0) / losses.length).toFixed(4);
+    expect(html()).toContain(`loss ${mean} → ${mean} (mean of the first and of the last epoch)`);
+  });
+
   it('training curves from train_log.jsonl: loss, learning rate and the recorded gradient norm', () => {
     const log = readFileSync(join(dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.map((l) => l.gradNorm)).toEqual(log.map((l) => gradNormAt(l.step)));
