@@ -39,6 +39,8 @@ const record = {
   seconds: Math.round(run.seconds.train * 10) / 10,
   steps: run.train.steps,
   loss: { first: run.train.firstLoss, last: run.train.lastLoss },
+  // Mean over the first and over the last epoch (the single steps above are one batch each).
+  epochMeanLoss: { first: run.train.firstEpochLoss, last: run.train.lastEpochLoss },
   firstEpoch: { steps: perEpoch, losses: firstEpoch },
   zeroShotSourceValid: { volumes: metrics.volumes, mean: metrics.final.mean },
 };

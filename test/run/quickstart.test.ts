@@ -26,8 +26,8 @@ describe('examples/quickstart.medct, reduced', () => {
     // LoRA only: the heads and the base stay frozen.
     expect(m.parameters.trainable).toBe(16_384);
     const before = m.baseline.mean.auroc as number, after = m.final.mean.auroc as number;
-    // Above chance (the point estimate; with the committed base these 100 test volumes give 57.4
-    // [53.2, 61.6] -> 58.9 [54.8, 62.9], the full quickstart's 600 give 59.4 [57.7, 61.0] -> 66.9;
+    // Above chance (the point estimate; with the committed base these 100 test volumes give 60.5
+    // [57.1, 63.7] -> 62.4 [58.8, 65.4], the full quickstart's 600 give 59.3 [57.9, 60.7] -> 68.2;
     // bench/RESULTS.md has the figures).
     expect(before, `baseline mean AUROC ${before}`).toBeGreaterThan(0.5);
     expect(after, `mean AUROC ${before} -> ${after}`).toBeGreaterThan(before);
