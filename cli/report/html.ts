@@ -7,6 +7,7 @@
 // the same bytes (the only times shown are run.json's).
 import { degenerateNotes, thresholdCell } from '../../runtime/eval/evaluate.js';
 import { METRIC_FIELDS, type EvalResults, type Interval } from '../../runtime/eval/index.js';
+import { lossSentence } from '../../runtime/run/train.js';
 import type { Metric } from '../../compiler/ir/experiment.js';
 import { rows, valueText } from '../review/explain.js';
 import { escapeXml as esc, toSvg, type Chart } from './chart.js';
@@ -149,14 +150,6 @@ function lock(f: RunFolder): string {
     + (files.length ? `<details><summary>${files.length} run files (run.json <code>files</code>)</summary>${t(files)}</details>` : '');
 }
 
-/** Epoch means where the run recorded them (older run folders have only the first and last step's). */
-function trainLoss(t: NonNullable<RunFolder['run']>['train'] & object): string {
-  const a = t.firstEpochLoss, b = t.lastEpochLoss;
-  return typeof a === 'number' && typeof b === 'number'
-    ? `loss ${a.toFixed(4)} → ${b.toFixed(4)} (mean of the first and of the last epoch)`
-    : `loss ${t.firstLoss.toFixed(4)} → ${t.lastLoss.toFixed(4)} (first and last step)`;
-}
-
 function header(f: RunFolder): string {
   const r = f.run, m = f.metrics, e = f.experiment;
   const name = r?.experiment ?? m?.experiment ?? e?.name ?? 'experiment';
@@ -165,7 +158,7 @@ function header(f: RunFolder): string {
   if (e) facts.push(['model', `${esc(e.model.architecture)}${e.model.weights ? ` (<code>${esc(e.model.weights)}</code>)` : ' (seeded init)'}`]);
   if (m) facts.push(['evaluated', `${int(m.volumes)} volumes of <code>${esc(m.split)}</code>, ${m.finalModel === 'adapted' ? 'with the adapter' : 'base model'}`]);
   if (r?.data) facts.push(['data', `${r.data.train ?? '—'} train / ${r.data.eval ?? '—'} eval volumes${r.data.shape ? `, ${r.data.shape.join('×')} voxels` : ''}`]);
-  if (r?.train) facts.push(['training', `${int(r.train.steps)} steps (${r.train.epochs} epochs × ${r.train.batchesPerEpoch} batches${r.train.batchSize ? ` of ${r.train.batchSize}` : ''}), ${trainLoss(r.train)}`]);
+  if (r?.train) facts.push(['training', `${int(r.train.steps)} steps (${r.train.epochs} epochs × ${r.train.batchesPerEpoch} batches${r.train.batchSize ? ` of ${r.train.batchSize}` : ''}), ${lossSentence(r.train, { digits: 4, arrow: '→' })}`]);
   if (r?.device) facts.push(['device', esc(r.device)]);
   if (r?.seed !== undefined) facts.push(['seed', String(r.seed)]);
   if (r?.overrides && Object.keys(r.overrides).length) facts.push(['overrides', `<code>${esc(JSON.stringify(r.overrides))}</code>`]);

@@ -80,11 +80,16 @@ export interface TrainSummary {
   firstEpochLoss: number; lastEpochLoss: number; seconds: number;
 }
 
-/** "loss A -> B (epoch means)" where both epochs finished, else the first and last steps' losses. */
-export function lossSentence(t: Pick<TrainSummary, 'firstLoss' | 'lastLoss' | 'firstEpochLoss' | 'lastEpochLoss'>): string {
-  return Number.isFinite(t.firstEpochLoss) && Number.isFinite(t.lastEpochLoss)
-    ? `loss ${t.firstEpochLoss.toFixed(5)} -> ${t.lastEpochLoss.toFixed(5)} (mean of the first and of the last epoch)`
-    : `loss ${t.firstLoss.toFixed(5)} -> ${t.lastLoss.toFixed(5)} (first and last step)`;
+/** "loss A -> B (epoch means)" where both epochs finished, else the first and last steps' losses.
+ *  The epoch means may be null or missing: run.json writes NaN as null, and older run folders
+ *  have none. `digits` and `arrow` for the report's typography. */
+export function lossSentence(t: { firstLoss: number; lastLoss: number; firstEpochLoss?: number | null; lastEpochLoss?: number | null },
+  o: { digits?: number; arrow?: string } = {}): string {
+  const d = o.digits ?? 5, arrow = o.arrow ?? '->';
+  const a = t.firstEpochLoss, b = t.lastEpochLoss;
+  return typeof a === 'number' && typeof b === 'number' && Number.isFinite(a) && Number.isFinite(b)
+    ? `loss ${a.toFixed(d)} ${arrow} ${b.toFixed(d)} (mean of the first and of the last epoch)`
+    : `loss ${t.firstLoss.toFixed(d)} ${arrow} ${t.lastLoss.toFixed(d)} (first and last step)`;
 }
 
 /** The volume order of one epoch: a seeded permutation, independent of every other epoch. */
