@@ -145,7 +145,7 @@ export class Reader {
       // A number in quotes ("42", or "2 epochs" where --set kept the shell's quotes): say so, and fix it.
       const t = v.kind === 'string' ? v.value.trim() : '';
       const quoted = v.kind === 'string' ? QUOTED_NUMBER.exec(t) : null;
-      if (v.kind === 'string' && quoted && !this.prog.silenced.has(v)) {
+      if (quoted && !this.prog.silenced.has(v)) {
         // A field that needs a unit gets it in the fix (`warmup "8"` -> `warmup 8 steps`, not `warmup 8`, which is E2007).
         const plain = c.unit && !quoted[3] ? `${t} ${c.unit}` : t;
         this.diags.push(diag('E2004', `\`${e.key}\` expects ${what}, found a string`, this.at(v, 'a number in quotes', e), {
